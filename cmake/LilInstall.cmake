@@ -1,0 +1,38 @@
+include_guard(GLOBAL)
+include(CMakePackageConfigHelpers)
+
+set(LIL_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/lil")
+set(lil_install_targets lil)
+if(LIL_HAS_C_API)
+  list(APPEND lil_install_targets lil_c)
+endif()
+
+install(TARGETS ${lil_install_targets}
+  EXPORT lil-targets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/lil DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT lil-targets NAMESPACE lil:: DESTINATION ${LIL_CMAKE_DIR})
+
+configure_package_config_file(cmake/lil-config.cmake.in
+  "${PROJECT_BINARY_DIR}/lil-config.cmake"
+  INSTALL_DESTINATION ${LIL_CMAKE_DIR})
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/lil-config-version.cmake"
+  COMPATIBILITY SameMinorVersion)
+install(FILES "${PROJECT_BINARY_DIR}/lil-config.cmake"
+              "${PROJECT_BINARY_DIR}/lil-config-version.cmake"
+        DESTINATION ${LIL_CMAKE_DIR})
+
+# pkg-config: relative paths from ${prefix} keep the file relocatable.
+set(LIL_PC_LIBS "-llil")
+if(LIL_HAS_C_API)
+  set(LIL_PC_LIBS "-llil_c -llil")
+endif()
+configure_file(cmake/lil.pc.in "${PROJECT_BINARY_DIR}/lil.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/lil.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+if(TARGET lil_cli)
+  install(TARGETS lil_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()

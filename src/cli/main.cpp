@@ -1,0 +1,58 @@
+// lil - command-line front end: `lil deflate`, `lil size`, ...
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <exception>
+#include <vector>
+
+#include "command.hpp"
+#include "lil/config.hpp"
+#include "io.hpp"
+
+namespace {
+
+// The table of subcommands: adding one is one line here plus its own file.
+constexpr lil::cli::registrar subcommands[] = {
+    lil::cli::register_deflate,
+    lil::cli::register_size,
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lil - stop decode loops when the output stops carrying information", "lil"};
+  app.set_version_flag("--version", LIL_VERSION_STRING);
+  app.require_subcommand(1);
+
+  std::vector<lil::cli::subcommand> commands;
+  for (auto add : subcommands) commands.push_back(add(app));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "lil: error: {}\n", e.what());
+    return lil::cli::exit_usage;
+  }
+
+  try {
+    for (auto& command : commands)
+      if (command.app->parsed()) return command.run();
+  } catch (const lil::cli::io_error& e) {
+    fmt::print(stderr, "lil: error: {}\n", e.what());
+    return lil::cli::exit_io_error;
+  } catch (const lil::error& e) {
+    fmt::print(stderr, "lil: error: {}\n", e.what());
+    return lil::cli::exit_usage;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "lil: error: {}\n", e.what());
+    return lil::cli::exit_io_error;
+  }
+  return lil::cli::exit_usage;
+}
