@@ -1,0 +1,200 @@
+/* lil/lil.h - the C ABI of lil's Guardian (link lil::c, or -llil_c -llil).
+ *
+ * Guardian tells a decode loop when to stop: every f tokens it measures the
+ * exact DEFLATE size of the output so far, and once the last f tokens added
+ * fewer than t bytes (the paper's rule, "Less is Less", arXiv 2601.03043), it
+ * says stop. One handle per sequence.
+ *
+ *     lil_guardian_options o;
+ *     lil_guardian_options_init(&o);           // the paper's defaults
+ *     lil_guardian* g = NULL;
+ *     if (lil_guardian_create(&o, &g) != LIL_OK) { ... lil_last_error_message() ... }
+ *     for (;;) {
+ *         int32_t id = next_token();
+ *         if (id == eos) break;
+ *         if (lil_guardian_accept_id(g, id) == LIL_STOP) break;   // or _accept_text
+ *     }
+ *     lil_guardian_free(g);
+ *
+ * Conventions
+ *   - Every function returns a status: LIL_OK (0), LIL_STOP (1, from the accept
+ *     functions: the decision is stop), or a negative LIL_E_* code. No C++
+ *     exception ever crosses this boundary.
+ *   - Structs passed in or out begin with `struct_size`, set by the caller to
+ *     sizeof(the struct it was compiled with). This lets the structs grow:
+ *     the library reads (or writes) only what the caller's struct holds, and
+ *     fills what an older caller's struct lacks with defaults.
+ *   - A token's bytes are its text as the engine decodes it
+ *     (lil_guardian_accept_text). With only ids (lil_guardian_accept_id), an id
+ *     stands for 4 bytes: the two's-complement 32-bit id, little-endian. Do
+ *     not mix the two in one sequence.
+ *
+ * Threads
+ *   Functions marked "thread-safe" may be called from any thread at any time.
+ *   Functions on a handle: one thread at a time per handle (a handle has no
+ *   shared state, so different handles may be used concurrently from
+ *   different threads). Functions taking a `const lil_guardian*` only read it:
+ *   they may run concurrently with each other on the same handle, never with a
+ *   function that changes it.
+ */
+#ifndef LIL_LIL_H
+#define LIL_LIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(LIL_SHARED)
+#if defined(_WIN32)
+#if defined(LIL_BUILDING)
+#define LIL_C_API __declspec(dllexport)
+#else
+#define LIL_C_API __declspec(dllimport)
+#endif
+#else
+#define LIL_C_API __attribute__((visibility("default")))
+#endif
+#else
+#define LIL_C_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. */
+enum {
+  LIL_OK = 0,                 /* done; from the accept functions: go on */
+  LIL_STOP = 1,               /* from the accept functions: the decision is stop */
+  LIL_E_NULL = -1,            /* a required pointer argument is NULL */
+  LIL_E_BAD_OPTION = -2,      /* an option is out of range (lil_last_error_message names it) */
+  LIL_E_STRUCT_SIZE = -3,     /* struct_size is too small, or names fields this library does not know */
+  LIL_E_NO_MEMORY = -4,       /* an allocation failed */
+  LIL_E_ROLLBACK = -5,        /* rollback past the last check (or early commit): refused, nothing changed */
+  LIL_E_INTERNAL = -6         /* an unexpected failure inside the library (a bug: please report) */
+};
+
+/* DEFLATE profiles: whose compressor C(n) reproduces. */
+enum { LIL_PROFILE_GZIP = 0, LIL_PROFILE_ZLIB = 1 };
+
+/* Reasons (lil_decision.reason, lil_check.reason). */
+enum {
+  LIL_REASON_NO_CHECK_YET = 0,      /* fewer than f tokens so far */
+  LIL_REASON_FIRST_CHECK = 1,       /* n = f: nothing to compare with yet */
+  LIL_REASON_GAINING = 2,           /* the gain reached the threshold */
+  LIL_REASON_WARMING_UP = 3,        /* low gain, but n < warmup_tokens */
+  LIL_REASON_AWAITING_PATIENCE = 4, /* low gain, but fewer than `patience` in a row */
+  LIL_REASON_PLATEAU = 5            /* stop */
+};
+
+/* Settings. lil_guardian_options_init gives the paper's rule. */
+typedef struct lil_guardian_options {
+  size_t struct_size;        /* sizeof(lil_guardian_options) */
+  uint32_t check_every;      /* f: tokens between checks (250); >= 1 */
+  double min_gain;           /* t: bytes; a gain below it is low (20); >= 0 */
+  int32_t level;             /* DEFLATE level of C(n) (6); 1..9 */
+  int32_t profile;           /* LIL_PROFILE_GZIP (default) or LIL_PROFILE_ZLIB */
+  uint32_t patience;         /* consecutive low-gain checks needed to stop (1); >= 1 */
+  uint64_t warmup_tokens;    /* never stop at a check before this many tokens (0) */
+  double relative_gain;      /* 0: off; else also low below this x the early slope (0) */
+  uint32_t relative_checks;  /* checks that measure the early slope (4); >= 2 */
+  size_t pending_capacity;   /* bytes buffered between checks; 0: automatic (0) */
+  size_t curve_capacity;     /* information-curve points kept; 0: none (0) */
+} lil_guardian_options;
+
+/* One check: a point of the information curve, as the rule judged it. */
+typedef struct lil_check {
+  uint64_t tokens;           /* n (0: no check yet) */
+  uint64_t bytes;            /* bytes of the first n tokens */
+  uint64_t size;             /* C(n): exact raw DEFLATE size of those bytes */
+  int64_t gain;              /* C(n) - C(n-f) (first check: C(f)) */
+  double threshold;          /* the threshold the gain was held to */
+  uint32_t low_gain_streak;  /* consecutive low-gain checks ending here */
+  int32_t reason;            /* LIL_REASON_* */
+} lil_check;
+
+/* The loop's answer. */
+typedef struct lil_decision {
+  size_t struct_size;        /* sizeof(lil_decision) */
+  int32_t stop;              /* 1: stop, 0: go on */
+  int32_t reason;            /* LIL_REASON_*: why (for a stop: LIL_REASON_PLATEAU) */
+  uint64_t tokens;           /* tokens accepted so far */
+  uint64_t stopped_at;       /* n of the check that said stop; 0 while going */
+  lil_check last_check;      /* figures of the last check */
+} lil_decision;
+
+/* A point of the information curve. */
+typedef struct lil_curve_point {
+  uint64_t tokens;           /* n */
+  uint64_t bytes;            /* bytes(n) */
+  uint64_t size;             /* C(n); C(n)/bytes(n) is the compression ratio */
+} lil_curve_point;
+
+typedef struct lil_guardian lil_guardian; /* opaque */
+
+/* Fills `options` with the defaults (the paper's rule) and sets struct_size.
+ * Thread-safe. */
+LIL_C_API void lil_guardian_options_init(lil_guardian_options* options);
+
+/* Creates a guardian. On success *out holds the handle (free it with
+ * lil_guardian_free); on failure *out is NULL and lil_last_error_message()
+ * says which option is wrong. `options` may be NULL for the defaults.
+ * Thread-safe. */
+LIL_C_API int lil_guardian_create(const lil_guardian_options* options, lil_guardian** out);
+
+/* Frees a guardian; NULL is allowed. Not thread-safe for that handle. */
+LIL_C_API void lil_guardian_free(lil_guardian* guardian);
+
+/* A copy of `guardian` (fork a sequence for beam search or parallel
+ * sampling). Thread-safe with other readers of the same handle. */
+LIL_C_API int lil_guardian_clone(const lil_guardian* guardian, lil_guardian** out);
+
+/* Accepts one token by its text (`size` bytes; `text` may be NULL when size is
+ * 0), or by its id. Returns LIL_OK (go on) or LIL_STOP. Never allocates. */
+LIL_C_API int lil_guardian_accept_text(lil_guardian* guardian, const char* text, size_t size);
+LIL_C_API int lil_guardian_accept_id(lil_guardian* guardian, int32_t id);
+
+/* Accepts several tokens at once (speculative decoding). Checks fall at the
+ * exact multiples of f inside the batch. Returns LIL_OK or LIL_STOP (the
+ * decision's stopped_at says where). Never allocates. */
+LIL_C_API int lil_guardian_accept_ids(lil_guardian* guardian, const int32_t* ids, size_t count);
+LIL_C_API int lil_guardian_accept_texts(lil_guardian* guardian, const char* const* texts, const size_t* sizes,
+                                        size_t count);
+
+/* Takes back the last `count` tokens. Rollback can return only to the last
+ * check (or to where a full buffer was fed early): further than
+ * lil_guardian_rollback_limit() it returns LIL_E_ROLLBACK and changes
+ * nothing. */
+LIL_C_API int lil_guardian_rollback(lil_guardian* guardian, size_t count);
+LIL_C_API int lil_guardian_rollback_limit(const lil_guardian* guardian, size_t* limit);
+
+/* The decision now. Set out->struct_size first. */
+LIL_C_API int lil_guardian_decision(const lil_guardian* guardian, lil_decision* out);
+
+/* Back to an empty sequence with the same settings (reuse a slot). */
+LIL_C_API int lil_guardian_reset(lil_guardian* guardian);
+
+/* Copies up to `capacity` points of the information curve into `points` and
+ * sets *count to the number of points kept (which may exceed capacity: call
+ * again with more room). Needs curve_capacity > 0 at creation. */
+LIL_C_API int lil_guardian_curve(const lil_guardian* guardian, lil_curve_point* points, size_t capacity,
+                                 size_t* count);
+
+/* Bytes of state held by this guardian. */
+LIL_C_API int lil_guardian_state_bytes(const lil_guardian* guardian, size_t* bytes);
+
+/* A constant English description of a status code. Thread-safe. */
+LIL_C_API const char* lil_status_string(int status);
+
+/* The message of the last failed call in this thread (for LIL_E_BAD_OPTION it
+ * names the option and its value); "" when there is none. The pointer stays
+ * valid until the next lil call in this thread. Thread-safe (per thread). */
+LIL_C_API const char* lil_last_error_message(void);
+
+/* The library's version, "MAJOR.MINOR.PATCH". Thread-safe. */
+LIL_C_API const char* lil_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIL_LIL_H */

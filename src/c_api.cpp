@@ -1,0 +1,255 @@
+// The C ABI (include/lil/lil.h) over lil::guardian<>: argument checks, struct
+// versioning, and the wall that keeps every C++ exception on this side.
+#include "lil/lil.h"
+
+#include <cstring>
+#include <new>
+#include <string>
+#include <type_traits>
+
+#include "lil/guardian/guardian.hpp"
+
+struct lil_guardian {
+  lil::guardian<> impl;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+int fail(int status, const char* message) noexcept {
+  try {
+    last_error = message;
+  } catch (...) {
+    // Out of memory for the message itself: the status still says what happened.
+  }
+  return status;
+}
+
+// Runs `body`, turning any exception into a status and a message.
+template <class Body>
+int guarded(Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const lil::error& e) {
+    return fail(LIL_E_BAD_OPTION, e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(LIL_E_NO_MEMORY, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(LIL_E_INTERNAL, e.what());
+  } catch (...) {
+    return fail(LIL_E_INTERNAL, "unknown failure");
+  }
+}
+
+// The sizes of the structs as this library's first ABI version defined them.
+// A caller's struct_size may be larger (a newer header) only if the fields this
+// library does not know are zero, that is, left at their "default/off" value.
+constexpr std::size_t options_v1_size = sizeof(lil_guardian_options);
+constexpr std::size_t decision_v1_size = sizeof(lil_decision);
+
+int read_options(const lil_guardian_options* in, lil_guardian_options& out) noexcept {
+  lil_guardian_options_init(&out);
+  if (!in) return LIL_OK;
+  if (in->struct_size < options_v1_size)
+    return fail(LIL_E_STRUCT_SIZE, "lil_guardian_options.struct_size is smaller than any version of the struct");
+  const auto* bytes = reinterpret_cast<const unsigned char*>(in);
+  for (std::size_t i = sizeof(lil_guardian_options); i < in->struct_size; ++i)
+    if (bytes[i] != 0)
+      return fail(LIL_E_STRUCT_SIZE, "lil_guardian_options sets fields that this version of lil does not know");
+  std::memcpy(&out, in, sizeof(lil_guardian_options));
+  out.struct_size = sizeof(lil_guardian_options);
+  return LIL_OK;
+}
+
+int to_guardian_options(const lil_guardian_options& in, lil::guardian_options& out) noexcept {
+  if (in.profile != LIL_PROFILE_GZIP && in.profile != LIL_PROFILE_ZLIB)
+    return fail(LIL_E_BAD_OPTION, "lil_guardian_options.profile must be LIL_PROFILE_GZIP or LIL_PROFILE_ZLIB");
+  out.rule.check_every = in.check_every;
+  out.rule.min_gain = in.min_gain;
+  out.rule.patience = in.patience;
+  out.rule.warmup_tokens = in.warmup_tokens;
+  out.rule.relative_gain = in.relative_gain;
+  out.rule.relative_checks = in.relative_checks;
+  out.level = in.level;
+  out.profile = in.profile == LIL_PROFILE_ZLIB ? lil::deflate::profile::zlib : lil::deflate::profile::gzip;
+  out.pending_capacity = in.pending_capacity;
+  out.curve_capacity = in.curve_capacity;
+  return LIL_OK;
+}
+
+int32_t reason_code(lil::reason r) noexcept {
+  switch (r) {
+    case lil::reason::no_check_yet: return LIL_REASON_NO_CHECK_YET;
+    case lil::reason::first_check: return LIL_REASON_FIRST_CHECK;
+    case lil::reason::gaining: return LIL_REASON_GAINING;
+    case lil::reason::warming_up: return LIL_REASON_WARMING_UP;
+    case lil::reason::awaiting_patience: return LIL_REASON_AWAITING_PATIENCE;
+    case lil::reason::plateau: return LIL_REASON_PLATEAU;
+  }
+  return LIL_REASON_NO_CHECK_YET;
+}
+
+int verdict_status(lil::verdict v) noexcept { return v == lil::verdict::stop ? LIL_STOP : LIL_OK; }
+
+}  // namespace
+
+extern "C" {
+
+void lil_guardian_options_init(lil_guardian_options* o) {
+  if (!o) return;
+  const lil::guardian_options d;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+  o->check_every = d.rule.check_every;
+  o->min_gain = d.rule.min_gain;
+  o->level = d.level;
+  o->profile = d.profile == lil::deflate::profile::zlib ? LIL_PROFILE_ZLIB : LIL_PROFILE_GZIP;
+  o->patience = d.rule.patience;
+  o->warmup_tokens = d.rule.warmup_tokens;
+  o->relative_gain = d.rule.relative_gain;
+  o->relative_checks = d.rule.relative_checks;
+  o->pending_capacity = d.pending_capacity;
+  o->curve_capacity = d.curve_capacity;
+}
+
+int lil_guardian_create(const lil_guardian_options* options, lil_guardian** out) {
+  if (!out) return fail(LIL_E_NULL, "lil_guardian_create: out is NULL");
+  *out = nullptr;
+  lil_guardian_options c;
+  if (int s = read_options(options, c); s != LIL_OK) return s;
+  lil::guardian_options o;
+  if (int s = to_guardian_options(c, o); s != LIL_OK) return s;
+  return guarded([&] {
+    *out = new lil_guardian{lil::guardian<>(o)};
+    return LIL_OK;
+  });
+}
+
+void lil_guardian_free(lil_guardian* g) { delete g; }
+
+int lil_guardian_clone(const lil_guardian* g, lil_guardian** out) {
+  if (!out) return fail(LIL_E_NULL, "lil_guardian_clone: out is NULL");
+  *out = nullptr;
+  if (!g) return fail(LIL_E_NULL, "lil_guardian_clone: guardian is NULL");
+  return guarded([&] {
+    *out = new lil_guardian{g->impl.clone()};
+    return LIL_OK;
+  });
+}
+
+int lil_guardian_accept_text(lil_guardian* g, const char* text, size_t size) {
+  if (!g) return fail(LIL_E_NULL, "lil_guardian_accept_text: guardian is NULL");
+  if (!text && size != 0) return fail(LIL_E_NULL, "lil_guardian_accept_text: text is NULL but size is not 0");
+  return verdict_status(g->impl.accept_bytes(text, size));
+}
+
+int lil_guardian_accept_id(lil_guardian* g, int32_t id) {
+  if (!g) return fail(LIL_E_NULL, "lil_guardian_accept_id: guardian is NULL");
+  return verdict_status(g->impl.accept_id(id));
+}
+
+int lil_guardian_accept_ids(lil_guardian* g, const int32_t* ids, size_t count) {
+  if (!g) return fail(LIL_E_NULL, "lil_guardian_accept_ids: guardian is NULL");
+  if (!ids && count != 0) return fail(LIL_E_NULL, "lil_guardian_accept_ids: ids is NULL but count is not 0");
+  return verdict_status(g->impl.accept_ids(ids, count));
+}
+
+int lil_guardian_accept_texts(lil_guardian* g, const char* const* texts, const size_t* sizes, size_t count) {
+  if (!g) return fail(LIL_E_NULL, "lil_guardian_accept_texts: guardian is NULL");
+  if ((!texts || !sizes) && count != 0)
+    return fail(LIL_E_NULL, "lil_guardian_accept_texts: texts or sizes is NULL but count is not 0");
+  // Checked before any token is taken, so that a bad entry leaves the
+  // sequence as it was.
+  for (size_t i = 0; i < count; ++i)
+    if (!texts[i] && sizes[i] != 0) return fail(LIL_E_NULL, "lil_guardian_accept_texts: a NULL text has a size");
+  lil::verdict v = g->impl.stopped() ? lil::verdict::stop : lil::verdict::go;
+  for (size_t i = 0; i < count; ++i) v = g->impl.accept_bytes(texts[i], sizes[i]);
+  return verdict_status(v);
+}
+
+int lil_guardian_rollback(lil_guardian* g, size_t count) {
+  if (!g) return fail(LIL_E_NULL, "lil_guardian_rollback: guardian is NULL");
+  if (!g->impl.rollback(count))
+    return fail(LIL_E_ROLLBACK,
+                "lil_guardian_rollback: cannot take back more tokens than lil_guardian_rollback_limit() (the last "
+                "check or early commit)");
+  return LIL_OK;
+}
+
+int lil_guardian_rollback_limit(const lil_guardian* g, size_t* limit) {
+  if (!g || !limit) return fail(LIL_E_NULL, "lil_guardian_rollback_limit: guardian or limit is NULL");
+  *limit = g->impl.rollback_limit();
+  return LIL_OK;
+}
+
+int lil_guardian_decision(const lil_guardian* g, lil_decision* out) {
+  if (!g || !out) return fail(LIL_E_NULL, "lil_guardian_decision: guardian or out is NULL");
+  const std::size_t caller_size = out->struct_size;
+  if (caller_size < decision_v1_size)
+    return fail(LIL_E_STRUCT_SIZE, "lil_decision.struct_size is smaller than any version of the struct");
+  const lil::decision d = g->impl.decision();
+  lil_decision c;
+  std::memset(&c, 0, sizeof c);
+  c.struct_size = caller_size;
+  c.stop = d.stop() ? 1 : 0;
+  c.reason = reason_code(d.why);
+  c.tokens = d.tokens;
+  c.stopped_at = d.stopped_at;
+  c.last_check.tokens = d.last.point.tokens;
+  c.last_check.bytes = d.last.point.bytes;
+  c.last_check.size = d.last.point.size;
+  c.last_check.gain = d.last.gain;
+  c.last_check.threshold = d.last.threshold;
+  c.last_check.low_gain_streak = d.last.low_gain_streak;
+  c.last_check.reason = reason_code(d.last.why);
+  std::memcpy(out, &c, sizeof c);
+  // Fields of a newer struct that this library does not know read as zero.
+  if (caller_size > sizeof c) std::memset(reinterpret_cast<unsigned char*>(out) + sizeof c, 0, caller_size - sizeof c);
+  return LIL_OK;
+}
+
+int lil_guardian_reset(lil_guardian* g) {
+  if (!g) return fail(LIL_E_NULL, "lil_guardian_reset: guardian is NULL");
+  g->impl.reset();
+  return LIL_OK;
+}
+
+int lil_guardian_curve(const lil_guardian* g, lil_curve_point* points, size_t capacity, size_t* count) {
+  if (!g || !count) return fail(LIL_E_NULL, "lil_guardian_curve: guardian or count is NULL");
+  if (!points && capacity != 0) return fail(LIL_E_NULL, "lil_guardian_curve: points is NULL but capacity is not 0");
+  const auto& curve = g->impl.curve();
+  *count = curve.size();
+  for (size_t i = 0; i < capacity && i < curve.size(); ++i) {
+    points[i].tokens = curve[i].tokens;
+    points[i].bytes = curve[i].bytes;
+    points[i].size = curve[i].size;
+  }
+  return LIL_OK;
+}
+
+int lil_guardian_state_bytes(const lil_guardian* g, size_t* bytes) {
+  if (!g || !bytes) return fail(LIL_E_NULL, "lil_guardian_state_bytes: guardian or bytes is NULL");
+  *bytes = sizeof(lil_guardian) - sizeof(g->impl) + g->impl.state_bytes();
+  return LIL_OK;
+}
+
+const char* lil_status_string(int status) {
+  switch (status) {
+    case LIL_OK: return "ok (go on)";
+    case LIL_STOP: return "stop: the output has stopped carrying information";
+    case LIL_E_NULL: return "a required pointer argument is NULL";
+    case LIL_E_BAD_OPTION: return "an option is out of range";
+    case LIL_E_STRUCT_SIZE: return "struct_size does not match a version of the struct this library knows";
+    case LIL_E_NO_MEMORY: return "out of memory";
+    case LIL_E_ROLLBACK: return "rollback past the last check refused; nothing changed";
+    case LIL_E_INTERNAL: return "internal error in lil";
+    default: return "unknown status code";
+  }
+}
+
+const char* lil_last_error_message(void) { return last_error.c_str(); }
+
+const char* lil_version_string(void) { return LIL_VERSION_STRING; }
+
+}  // extern "C"
