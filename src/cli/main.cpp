@@ -16,6 +16,7 @@ namespace {
 constexpr lil::cli::registrar subcommands[] = {
     lil::cli::register_deflate,
     lil::cli::register_size,
+    lil::cli::register_guard,
 };
 
 }  // namespace
