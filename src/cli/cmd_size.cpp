@@ -19,7 +19,7 @@ subcommand register_size(CLI::App& app) {
   auto flags = std::make_shared<deflate_flags>();
   auto every = std::make_shared<std::uint64_t>(0);
   add_deflate_flags(*cmd, *flags);
-  cmd->add_option("--every", *every, "Report every this many bytes")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--every", *every, "Report every this many bytes")->required()->check(positive_whole_number);
 
   return {cmd, [flags, every] {
             deflate::compressor c(flags->to_options(/*keep_output=*/false));

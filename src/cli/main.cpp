@@ -38,7 +38,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "lil: error: {}\n", e.what());
+    // CLI11 reports an unknown command as a missing one; name it instead.
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) known = known || (argc > 1 && sub->get_name() == argv[1]);
+    if (argc > 1 && argv[1][0] != '-' && !known) {
+      fmt::print(stderr, "lil: error: unknown command '{}' (see lil --help)\n", argv[1]);
+    } else {
+      fmt::print(stderr, "lil: error: {}\n", e.what());
+    }
     return lil::cli::exit_usage;
   }
 

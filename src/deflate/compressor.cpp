@@ -1,22 +1,509 @@
-// TEMPORARY bootstrap so the tree builds while the engine is being written.
+// The streaming compressor: the window's refill and slide schedule, block
+// closing, the end-of-input path, and the journaled size report.
+//
+// Schedule. gzip and zlib (given all input at once, as compress2 is) refill
+// their 64 KiB buffer to the brim whenever fewer than MIN_LOOKAHEAD bytes lie
+// ahead of the parse, sliding it first once the parse has passed
+// slide_threshold. With the buffer always full until the input runs out, a
+// slide happens at the first step boundary past the threshold, whatever the
+// data. We parse eagerly - as soon as MIN_LOOKAHEAD bytes are ahead - and
+// slide by that same rule, so positions, slides and block boundaries match the
+// reference step for step while costing only the bytes fed.
+//
+// End of input. With fewer than MIN_LOOKAHEAD bytes left, the reference
+// notices the end: gzip zeroes the two bytes after it and may slide once more
+// (never again); zlib re-checks the slide before every remaining step. Those
+// late slides move nothing that is still read, so here they only shift how
+// positions compare ("window_shift"). gzip's match finder can read up to 257
+// bytes past the end; what its buffer holds there is the input one half-window
+// earlier, or zeros before enough input has passed - eof_bytes() rebuilds it.
+//
+// Size report. The end-of-input path runs on the real state with every
+// overwritten chain slot and tail byte journaled, the open block is priced
+// instead of written, and the journal is undone. Cost: the <262-byte tail and
+// three Huffman builds.
 #include "lil/deflate/compressor.hpp"
 
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "lil/deflate/bit_writer.hpp"
+#include "lil/deflate/block_writer.hpp"
+#include "lil/deflate/checksum.hpp"
+#include "lil/deflate/parser.hpp"
+#include "lil/deflate/symbols.hpp"
+#include "lil/deflate/window.hpp"
+
 namespace lil::deflate {
-namespace detail { struct engine {}; }
-compressor::compressor(const options& o) : opts_(o) { lil::detail::throw_error("deflate engine not yet implemented"); }
-compressor::compressor(const compressor& o) : opts_(o.opts_) {}
-compressor& compressor::operator=(const compressor&) { return *this; }
+
+namespace detail {
+
+namespace {
+// gzip's match finder reads at most this far past the last input byte.
+constexpr unsigned eof_span = max_match + 8;
+// A tail parse links each of its (<262) positions once: two slots each.
+constexpr unsigned max_journal = 2 * min_lookahead + 16;
+}  // namespace
+
+struct engine {
+  parse_config config;
+  int level;
+  bool lazy;
+  bool keep_output;
+
+  sliding_window window;
+  parse_cursor cursor;
+  std::uint64_t slides = 0;
+  std::uint64_t total_in = 0;
+
+  block_tally tally;
+  std::vector<std::uint8_t> symbol_lc;     // kept output only
+  std::vector<std::uint16_t> symbol_dist;  // kept output only
+
+  std::vector<unsigned char> out;
+  bit_writer writer{out};
+  std::uint64_t closed_bits = 0;  // size-only mode: bits of the closed blocks
+  bool finished = false;
+  std::uint64_t final_bytes = 0;
+
+  // Size-report scratch.
+  // Chain slots overwritten by a tail parse: offsets into head[] then prev[].
+  std::uint32_t journal_slot[max_journal];
+  std::uint16_t journal_old[max_journal];
+  unsigned journal_len = 0;
+  unsigned char eof_saved[eof_span];
+
+  explicit engine(const options& o)
+      : config{level_table[o.level], rules_of(o.rules)}, level(o.level), lazy(is_lazy(o.level)),
+        keep_output(o.keep_output) {
+    if (keep_output) {
+      symbol_lc.resize(config.rules.max_block_symbols + 1);
+      symbol_dist.resize(config.rules.max_block_symbols + 1);
+    }
+    clear();
+  }
+
+  engine(const engine& other)
+      : config(other.config), level(other.level), lazy(other.lazy), keep_output(other.keep_output),
+        window(other.window), cursor(other.cursor), slides(other.slides), total_in(other.total_in),
+        tally(other.tally), symbol_lc(other.symbol_lc), symbol_dist(other.symbol_dist), out(other.out),
+        writer(other.writer), closed_bits(other.closed_bits), finished(other.finished),
+        final_bytes(other.final_bytes) {
+    writer.rebind(out);
+  }
+  engine& operator=(const engine&) = delete;
+
+  void clear() noexcept {
+    window.clear();
+    cursor = parse_cursor{};
+    slides = 0;
+    total_in = 0;
+    tally.clear();
+    out.clear();
+    writer = bit_writer(out);
+    closed_bits = 0;
+    finished = false;
+    final_bytes = 0;
+  }
+
+  std::uint64_t bits_so_far() const noexcept { return keep_output ? writer.bits_written() : closed_bits; }
+
+  // --- tally -----------------------------------------------------------------
+
+  template <bool Record>
+  LIL_ALWAYS_INLINE bool tally_literal(unsigned char c) noexcept {
+    if (Record) {
+      symbol_lc[tally.symbols] = c;
+      symbol_dist[tally.symbols] = 0;
+    }
+    ++tally.lit_len_freq[c];
+    ++tally.symbols;
+    return block_is_full();
+  }
+
+  template <bool Record>
+  LIL_ALWAYS_INLINE bool tally_match(unsigned distance, unsigned length) noexcept {
+    const unsigned lc = length - min_match;
+    if (Record) {
+      symbol_lc[tally.symbols] = static_cast<std::uint8_t>(lc);
+      symbol_dist[tally.symbols] = static_cast<std::uint16_t>(distance);
+    }
+    ++tally.lit_len_freq[literals + 1 + length_code(lc)];
+    ++tally.dist_freq[dist_code(distance - 1)];
+    ++tally.symbols;
+    ++tally.matches;
+    return block_is_full();
+  }
+
+  LIL_ALWAYS_INLINE bool block_is_full() const noexcept {
+    if (config.rules.early_block_split && level > 2 && (tally.symbols & 0xfff) == 0 && early_split_pays())
+      return true;
+    return tally.symbols == config.rules.max_block_symbols;
+  }
+
+  // gzip's guess: with few matches and an estimate (8 bits per symbol, 5 plus
+  // extra bits per distance) under half the input, end the block now.
+  bool early_split_pays() const noexcept {
+    std::uint64_t estimate = std::uint64_t{tally.symbols} * 8;
+    for (unsigned d = 0; d < dist_codes; ++d) estimate += std::uint64_t{tally.dist_freq[d]} * (5 + dist_extra_bits[d]);
+    estimate >>= 3;
+    std::uint64_t input = static_cast<std::uint64_t>(cursor.position - cursor.block_start);
+    return tally.matches < tally.symbols / 2 && estimate < input / 2;
+  }
+
+  // --- closing blocks -----------------------------------------------------------
+
+  // Writes (Record) or prices the open block as ending at the cursor.
+  template <bool Record>
+  void close_block(bool last, std::uint64_t* priced_bits) {
+    const std::uint64_t stored_len = static_cast<std::uint64_t>(cursor.position - cursor.block_start);
+    const bool stored_possible = cursor.block_start - static_cast<std::int64_t>(cursor.window_shift) >= 0;
+    block_plan plan;
+    plan_block(tally, plan);
+    const block_kind kind = choose_block(plan, stored_len, stored_possible);
+    if (Record) {
+      const unsigned char* stored = stored_possible ? window.bytes + cursor.block_start : nullptr;
+      write_block(writer, kind, plan, tally, {symbol_lc.data(), symbol_dist.data()}, stored, stored_len, last);
+    } else {
+      *priced_bits += block_bits(kind, plan, stored_len, *priced_bits);
+    }
+    tally.clear();
+    cursor.block_start = cursor.position;
+  }
+
+  std::uint32_t slot_index(const chain_pos* slot) const noexcept {
+    return slot >= window.prev && slot < window.prev + window_size
+               ? hash_size + static_cast<std::uint32_t>(slot - window.prev)
+               : static_cast<std::uint32_t>(slot - window.head);
+  }
+  chain_pos* slot_at(std::uint32_t index) noexcept {
+    return index >= hash_size ? window.prev + (index - hash_size) : window.head + index;
+  }
+
+  // --- the parser's host -------------------------------------------------------
+
+  // Journal (size report) and Record (output kept) select what the parser's
+  // inserts and tallies do; everything else is the same parse.
+  template <bool Journal, bool Record>
+  struct host {
+    engine& e;
+    sliding_window& window;
+    parse_cursor& cursor;
+    const parse_config& config;
+    std::uint64_t* priced_bits;  // where closed blocks are priced when not recorded
+
+    explicit host(engine& en, std::uint64_t* priced)
+        : e(en), window(en.window), cursor(en.cursor), config(en.config), priced_bits(priced) {}
+
+    LIL_ALWAYS_INLINE unsigned insert(unsigned pos) noexcept {
+      if (Journal) {
+        return window.insert(pos, [this](chain_pos* slot) {
+          e.journal_slot[e.journal_len] = e.slot_index(slot);
+          e.journal_old[e.journal_len++] = *slot;
+        });
+      }
+      return window.insert(pos, [](chain_pos*) {});
+    }
+    LIL_ALWAYS_INLINE bool tally_literal(unsigned char c) noexcept { return e.tally_literal<Record>(c); }
+    LIL_ALWAYS_INLINE bool tally_match(unsigned d, unsigned len) noexcept { return e.tally_match<Record>(d, len); }
+    void close_block() { e.close_block<Record>(false, priced_bits); }
+  };
+
+  // --- steady state ---------------------------------------------------------------
+
+  void slide() noexcept {
+    window.slide();
+    cursor.position -= window_size;
+    cursor.match_start -= window_size;  // may wrap, as the reference's unsigned does
+    cursor.block_start -= window_size;
+    ++slides;
+  }
+
+  template <bool Record>
+  void pump_steady() {
+    host<false, Record> h(*this, &closed_bits);
+    if (lazy) {
+      while (cursor.lookahead >= min_lookahead) {
+        lazy_step<false>(h);
+        if (cursor.position > slide_threshold) slide();
+      }
+    } else {
+      while (cursor.lookahead >= min_lookahead) {
+        greedy_step<false>(h);
+        if (cursor.position > slide_threshold) slide();
+      }
+    }
+  }
+
+  void feed(const unsigned char* data, std::size_t size) {
+    total_in += size;
+    while (size > 0) {
+      const unsigned end = cursor.position + cursor.lookahead;
+      const std::size_t room = buffer_span - end;
+      const std::size_t take = size < room ? size : room;
+      std::memcpy(window.bytes + end, data, take);
+      cursor.lookahead += static_cast<unsigned>(take);
+      data += take;
+      size -= take;
+      if (cursor.lookahead < min_lookahead) continue;
+      if (!cursor.hash_primed) {
+        window.prime(cursor.position);
+        cursor.hash_primed = true;
+      }
+      if (keep_output) pump_steady<true>();
+      else pump_steady<false>();
+    }
+  }
+
+  // --- end of input -------------------------------------------------------------------
+
+  // What gzip's buffer holds past the end of the input (see the file comment):
+  // two zeroed bytes, then the byte one half-window earlier if the buffer has
+  // held input there before, else the zero it started with.
+  unsigned char eof_byte(unsigned end, unsigned i, std::uint64_t epochs) const noexcept {
+    if (i < 2 || epochs == 0) return 0;
+    const unsigned physical = end + i;
+    const unsigned logical_cell = physical - cursor.window_shift;
+    if (logical_cell < window_size && epochs < 2) return 0;
+    if (physical >= window_size) return window.bytes[physical - window_size];
+    return window.left_behind[kept_on_slide - (window_size - physical)];
+  }
+
+  template <bool Journal>
+  void place_eof_bytes() noexcept {
+    const unsigned end = cursor.position + cursor.lookahead;
+    const std::uint64_t epochs = slides + (cursor.window_shift ? 1 : 0);
+    for (unsigned i = 0; i < eof_span; ++i) {
+      if (Journal) eof_saved[i] = window.bytes[end + i];
+      window.bytes[end + i] = eof_byte(end, i, epochs);
+    }
+  }
+
+  template <bool Journal, bool Record>
+  void run_tail(std::uint64_t* priced_bits) {
+    host<Journal, Record> h(*this, priced_bits);
+    const bool gzip_like = !config.rules.slide_during_tail;
+    cursor.window_shift = 0;
+    if (gzip_like) {
+      // gzip's last refill finds the end of input; it slides first if due.
+      if (cursor.position >= slide_threshold) cursor.window_shift = window_size;
+      place_eof_bytes<Journal>();
+    }
+    if (!cursor.hash_primed) {
+      window.prime(cursor.position);
+      cursor.hash_primed = true;
+    }
+    for (;;) {
+      // zlib checks for a slide before every step, the last (empty) one too.
+      if (!gzip_like && cursor.window_shift == 0 && cursor.position >= slide_threshold)
+        cursor.window_shift = window_size;
+      if (cursor.lookahead == 0) break;
+      if (lazy) lazy_step<true>(h);
+      else greedy_step<true>(h);
+    }
+    if (lazy && cursor.match_available) {
+      tally_literal<Record>(window.bytes[cursor.position - 1]);
+      cursor.match_available = false;
+    }
+    close_block<Record>(true, priced_bits);
+  }
+
+  std::uint64_t size_if_finished() noexcept {
+    if (finished) return final_bytes;
+    const parse_cursor saved_cursor = cursor;
+    const unsigned saved_hash = window.hash;
+    const block_tally saved_tally = tally;
+    std::uint64_t bits = bits_so_far();
+    journal_len = 0;
+    run_tail<true, false>(&bits);
+    while (journal_len > 0) {
+      --journal_len;
+      *slot_at(journal_slot[journal_len]) = journal_old[journal_len];
+    }
+    cursor = saved_cursor;
+    if (!config.rules.slide_during_tail) {
+      std::memcpy(window.bytes + cursor.position + cursor.lookahead, eof_saved, eof_span);
+    }
+    window.hash = saved_hash;
+    tally = saved_tally;
+    return (bits + 7) / 8;
+  }
+
+  void finish() {
+    if (keep_output) {
+      run_tail<false, true>(nullptr);
+      writer.align();
+      final_bytes = writer.bits_written() / 8;
+    } else {
+      std::uint64_t bits = closed_bits;
+      run_tail<false, false>(&bits);
+      closed_bits = bits;
+      final_bytes = (bits + 7) / 8;
+    }
+    finished = true;
+  }
+};
+
+}  // namespace detail
+
+// --- compressor ---------------------------------------------------------------
+
+namespace {
+void check_options(const options& o) {
+  if (o.level < 1 || o.level > 9)
+    lil::detail::throw_error("deflate options: level must be 1..9, got " + std::to_string(o.level));
+  if (o.rules != profile::gzip && o.rules != profile::zlib)
+    lil::detail::throw_error("deflate options: unknown profile " + std::to_string(static_cast<int>(o.rules)));
+}
+}  // namespace
+
+compressor::compressor(const options& opts) : opts_(opts) {
+  check_options(opts);
+  engine_ = std::make_unique<detail::engine>(opts);
+}
+
+compressor::compressor(const compressor& other)
+    : opts_(other.opts_), engine_(std::make_unique<detail::engine>(*other.engine_)) {}
+
+compressor& compressor::operator=(const compressor& other) {
+  if (this != &other) {
+    opts_ = other.opts_;
+    engine_ = std::make_unique<detail::engine>(*other.engine_);
+  }
+  return *this;
+}
+
 compressor::compressor(compressor&&) noexcept = default;
 compressor& compressor::operator=(compressor&&) noexcept = default;
 compressor::~compressor() = default;
-void compressor::feed(const void*, std::size_t) {}
-std::uint64_t compressor::size_if_finished() noexcept { return 0; }
-void compressor::finish() {}
-bool compressor::finished() const noexcept { return false; }
-std::uint64_t compressor::bytes_in() const noexcept { return 0; }
-void compressor::reset() noexcept {}
-encoder::encoder(const options& o, container b) : deflater_(o), box_(b), check_(0) {}
-void encoder::feed(const void*, std::size_t) {}
-void encoder::finish() {}
-std::vector<unsigned char> encoder::take_output() { return {}; }
+
+void compressor::feed(const void* data, std::size_t size) {
+  if (engine_->finished) lil::detail::throw_error("deflate compressor: feed() after finish()");
+  engine_->feed(static_cast<const unsigned char*>(data), size);
+}
+
+std::uint64_t compressor::size_if_finished() noexcept { return engine_->size_if_finished(); }
+
+void compressor::finish() {
+  if (engine_->finished) return;
+  engine_->finish();
+}
+
+bool compressor::finished() const noexcept { return engine_->finished; }
+
+const std::vector<unsigned char>& compressor::output() const noexcept { return engine_->out; }
+
+std::vector<unsigned char> compressor::take_output() {
+  std::vector<unsigned char> taken;
+  taken.swap(engine_->out);
+  engine_->writer.rebind(engine_->out);
+  return taken;
+}
+
+std::uint64_t compressor::bytes_in() const noexcept { return engine_->total_in; }
+std::uint64_t compressor::bits_closed() const noexcept { return engine_->bits_so_far(); }
+
+void compressor::reset() noexcept { engine_->clear(); }
+
+std::size_t compressor::state_bytes(const options& opts) noexcept {
+  std::size_t bytes = sizeof(detail::engine);
+  if (opts.keep_output) {
+    const std::size_t symbols = rules_of(opts.rules).max_block_symbols + 1;
+    bytes += symbols * (sizeof(std::uint8_t) + sizeof(std::uint16_t));
+  }
+  return bytes;
+}
+
+std::uint64_t deflate_size(const void* data, std::size_t size, const options& opts) {
+  options o = opts;
+  o.keep_output = false;
+  compressor c(o);
+  c.feed(data, size);
+  c.finish();
+  return c.size_if_finished();
+}
+
+// --- containers ------------------------------------------------------------------
+
+namespace {
+
+void put_le32(std::vector<unsigned char>& v, std::uint32_t x) {
+  for (int i = 0; i < 4; ++i) v.push_back(static_cast<unsigned char>(x >> (8 * i)));
+}
+void put_be32(std::vector<unsigned char>& v, std::uint32_t x) {
+  for (int i = 3; i >= 0; --i) v.push_back(static_cast<unsigned char>(x >> (8 * i)));
+}
+
+// gzip's header with no name and no time stamp; XFL marks -1 (fastest) and
+// -9 (best) as gzip does; OS 3 (Unix).
+void gzip_header(std::vector<unsigned char>& v, int level) {
+  const unsigned char xfl = level == 1 ? 4 : level == 9 ? 2 : 0;
+  const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3};
+  for (unsigned char byte : header) v.push_back(byte);  // (insert() trips a GCC 12 false warning)
+}
+
+// zlib's two-byte header: deflate with a 32 KiB window, the level bucket
+// compress2 records, and the check bits that make it a multiple of 31.
+void zlib_header(std::vector<unsigned char>& v, int level) {
+  const unsigned level_flags = level < 2 ? 0 : level < 6 ? 1 : level == 6 ? 2 : 3;
+  unsigned header = (8u + ((15u - 8u) << 4)) << 8 | level_flags << 6;
+  header += 31 - header % 31;
+  v.push_back(static_cast<unsigned char>(header >> 8));
+  v.push_back(static_cast<unsigned char>(header & 0xff));
+}
+
+}  // namespace
+
+namespace {
+options with_output(options o) {
+  o.keep_output = true;
+  return o;
+}
+}  // namespace
+
+encoder::encoder(const options& opts, container box)
+    : deflater_(with_output(opts)), box_(box), check_(box == container::zlib ? 1u : 0u) {
+  if (box_ == container::gzip) gzip_header(pending_, opts.level);
+  if (box_ == container::zlib) zlib_header(pending_, opts.level);
+}
+
+void encoder::feed(const void* data, std::size_t size) {
+  if (box_ == container::gzip) check_ = crc32(check_, data, size);
+  if (box_ == container::zlib) check_ = adler32(check_, data, size);
+  length_ += size;
+  deflater_.feed(data, size);
+}
+
+void encoder::finish() {
+  if (deflater_.finished()) return;
+  deflater_.finish();
+  std::vector<unsigned char> body = deflater_.take_output();
+  pending_.insert(pending_.end(), body.begin(), body.end());
+  if (box_ == container::gzip) {
+    put_le32(pending_, check_);
+    put_le32(pending_, static_cast<std::uint32_t>(length_));
+  } else if (box_ == container::zlib) {
+    put_be32(pending_, check_);
+  }
+}
+
+std::vector<unsigned char> encoder::take_output() {
+  std::vector<unsigned char> ready;
+  ready.swap(pending_);
+  if (!deflater_.finished()) {
+    std::vector<unsigned char> body = deflater_.take_output();
+    ready.insert(ready.end(), body.begin(), body.end());
+  }
+  return ready;
+}
+
+std::vector<unsigned char> compress(const void* data, std::size_t size, const options& opts, container box) {
+  encoder e(opts, box);
+  e.feed(data, size);
+  e.finish();
+  return e.take_output();
+}
+
 }  // namespace lil::deflate
