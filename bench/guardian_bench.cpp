@@ -1,0 +1,202 @@
+// Guardian's costs, each beside its baseline, in one table:
+//   amortised/...       ns per accepted token over a long decode at f = 250
+//                       (checks included), by text and by id;
+//   check/tokens:N      one check at N tokens - the last f tokens' bytes fed
+//                       and the exact size taken - beside recompressing the
+//                       whole N-token output from scratch (the paper's method)
+//                       with lil's engine and with zlib; ratio = recompress /
+//                       incremental;
+//   state               bytes of state per sequence (and for 1,024 sequences).
+// Tokens are 4-byte chunks of real reasoning traces (QwQ-32B on MATH-500) when
+// the shared data is there, else of generated text; 4 bytes is about what a
+// Llama-family token of English holds.
+#include <benchmark/benchmark.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lil/guardian/batch.hpp"
+#include "lil/guardian/guardian.hpp"
+
+#ifdef LIL_BENCH_TRACES
+#include <nlohmann/json.hpp>
+#endif
+
+namespace {
+
+constexpr std::size_t bytes_per_token = 4;
+constexpr std::size_t max_tokens = 131072;  // >= the largest n below
+
+// The concatenated responses of the traces (or generated words), long enough
+// for the largest benchmark.
+const std::string& corpus_text() {
+  static const std::string text = [] {
+    std::string t;
+#ifdef LIL_BENCH_TRACES
+    std::ifstream in(LIL_BENCH_TRACES);
+    std::string line;
+    while (t.size() < max_tokens * bytes_per_token + 4096 && std::getline(in, line))
+      t += nlohmann::json::parse(line).at("response").get<std::string>();
+#endif
+    std::mt19937_64 rng(42);
+    static const char* const words[] = {"the", "we", "so", "then", "x", "equals", "let", "me", "check", "wait",
+                                        "answer", "is", "number", "of", "because", "+", "=", "2", "3", "triangle"};
+    while (t.size() < max_tokens * bytes_per_token + 4096) {
+      t += words[rng() % 20];
+      t += rng() % 9 == 0 ? ".\n" : " ";
+    }
+    return t;
+  }();
+  return text;
+}
+
+std::string_view token(std::size_t i) { return std::string_view(corpus_text()).substr(i * bytes_per_token, bytes_per_token); }
+
+lil::guardian_options default_options(lil::deflate::profile p = lil::deflate::profile::gzip) {
+  lil::guardian_options o;
+  o.profile = p;
+  return o;
+}
+
+void amortised_text(benchmark::State& state) {
+  const auto p = static_cast<lil::deflate::profile>(state.range(0));
+  auto opts = default_options(p);
+  opts.level = static_cast<int>(state.range(1));
+  lil::guardian<> g(opts);
+  constexpr std::size_t per_iteration = 16384;
+  std::size_t next = 0;
+  for (auto _ : state) {
+    if (next + per_iteration > max_tokens) {
+      state.PauseTiming();
+      g.reset();
+      next = 0;
+      state.ResumeTiming();
+    }
+    for (std::size_t i = 0; i < per_iteration; ++i) benchmark::DoNotOptimize(g.accept(token(next + i)));
+    next += per_iteration;
+  }
+  state.SetLabel(std::string(lil::deflate::profile_name(p)) + " -" + std::to_string(opts.level));
+  // Seconds per token, printed with its SI prefix (45.3n = 45.3 ns).
+  state.counters["per_token"] = benchmark::Counter(static_cast<double>(state.iterations() * per_iteration),
+                                                   benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void amortised_ids(benchmark::State& state) {
+  lil::guardian<> g(default_options());
+  constexpr std::size_t per_iteration = 16384;
+  // The same text as ids: each distinct 4-byte chunk gets a number in order
+  // of first appearance, so the id stream repeats where the text repeats.
+  std::vector<lil::token_id> ids(max_tokens);
+  std::unordered_map<std::string_view, lil::token_id> vocabulary;
+  for (std::size_t i = 0; i < max_tokens; ++i)
+    ids[i] = vocabulary.emplace(token(i), static_cast<lil::token_id>(vocabulary.size())).first->second;
+  state.counters["vocabulary"] = static_cast<double>(vocabulary.size());
+  std::uint64_t accepted = 0;
+  for (auto _ : state) {
+    if (accepted + per_iteration > max_tokens) {
+      state.PauseTiming();
+      g.reset();
+      accepted = 0;
+      state.ResumeTiming();
+    }
+    for (std::size_t i = 0; i < per_iteration; ++i) benchmark::DoNotOptimize(g.accept_id(ids[accepted + i]));
+    accepted += per_iteration;
+  }
+  state.counters["per_token"] = benchmark::Counter(static_cast<double>(state.iterations() * per_iteration),
+                                                   benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+std::uint64_t zlib_raw_size(const void* data, std::size_t size, int level) {
+  z_stream s{};
+  deflateInit2(&s, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+  std::vector<unsigned char> out(deflateBound(&s, static_cast<uLong>(size)) + 16);
+  s.next_in = static_cast<Bytef*>(const_cast<void*>(data));
+  s.avail_in = static_cast<uInt>(size);
+  s.next_out = out.data();
+  s.avail_out = static_cast<uInt>(out.size());
+  ::deflate(&s, Z_FINISH);
+  const std::uint64_t n = s.total_out;
+  deflateEnd(&s);
+  return n;
+}
+
+template <class F>
+double best_seconds(int repeats, F&& f) {
+  double best = 1e300;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    best = std::min(best, dt.count());
+  }
+  return best;
+}
+
+// One check at n tokens: a guardian holding n - f tokens accepts the f tokens
+// that end at the check (the per-token copies are part of the cost; they are
+// tiny). The prototype is copied back outside the timed region each iteration.
+void check_cost(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto opts = default_options();
+  const std::size_t f = opts.rule.check_every;
+  lil::guardian<> prototype(opts);
+  for (std::size_t i = 0; i + f < n; ++i) prototype.accept(token(i));
+  lil::guardian<> g = prototype;
+  double total = 0;
+  for (auto _ : state) {
+    g = prototype;  // copy-assignment reuses g's buffers; not timed
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::size_t i = n - f; i < n; ++i) g.accept(token(i));
+    benchmark::DoNotOptimize(g.decision());
+    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    state.SetIterationTime(dt.count());
+    total += dt.count();
+  }
+  if (g.decision().last.point.tokens != n) state.SkipWithError("the check did not fall at n");
+  const double check = total / static_cast<double>(state.iterations());
+
+  // The baselines, timed here so that they print in the same row.
+  const std::string_view prefix = std::string_view(corpus_text()).substr(0, n * bytes_per_token);
+  const int repeats = n >= 32000 ? 3 : 20;
+  std::uint64_t lil_size = 0, zlib_size = 0;
+  const double recompress = best_seconds(
+      repeats, [&] { lil_size = lil::deflate::deflate_size(prefix.data(), prefix.size(), opts.deflate_options()); });
+  const double zlib = best_seconds(repeats, [&] { zlib_size = zlib_raw_size(prefix.data(), prefix.size(), opts.level); });
+  if (lil_size != g.decision().last.point.size) state.SkipWithError("incremental and recompressed sizes differ");
+  benchmark::DoNotOptimize(zlib_size);
+
+  state.counters["bytes"] = static_cast<double>(prefix.size());
+  state.counters["check_us"] = check * 1e6;
+  state.counters["recompress_us"] = recompress * 1e6;
+  state.counters["zlib_scratch_us"] = zlib * 1e6;
+  state.counters["ratio"] = recompress / check;
+}
+
+void state_bytes(benchmark::State& state) {
+  const lil::guardian<> g(default_options());
+  for (auto _ : state) benchmark::DoNotOptimize(g.state_bytes());
+  state.counters["per_sequence_KiB"] = static_cast<double>(g.state_bytes()) / 1024.0;
+  state.counters["compressor_KiB"] =
+      static_cast<double>(lil::deflate::compressor::state_bytes(default_options().deflate_options())) / 1024.0;
+  state.counters["batch_1024_MiB"] = static_cast<double>(1024 * g.state_bytes()) / (1024.0 * 1024.0);
+}
+
+}  // namespace
+
+BENCHMARK(amortised_text)
+    ->Name("amortised/text/f:250")
+    ->ArgNames({"zlib_profile", "level"})
+    ->Args({0, 6})
+    ->Args({1, 6})
+    ->Args({0, 1});
+BENCHMARK(amortised_ids)->Name("amortised/ids/f:250");
+BENCHMARK(check_cost)->Name("check/tokens")->Arg(1000)->Arg(8000)->Arg(32000)->Arg(128000)->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(state_bytes)->Name("state");
+
+BENCHMARK_MAIN();
