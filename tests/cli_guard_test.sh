@@ -205,8 +205,9 @@ case $case_name in
     ;;
   plot_draws_curves_and_stop_points)
     { printf '{"response": "%s"}\n' "$(looping_text)"; good_record b "$(printf 'fresh %d ' {1..2000})"; } >"$work/in"
-    run guard --bytes-per-token 4 --plot "$work/curves.svg"
+    run guard --bytes-per-token 4 --plot "$work/curves.svg" --plot-title 'Loops & fresh text'
     expect_status 0
+    grep -qF 'Loops &amp; fresh text' "$work/curves.svg" || fail "title missing or not escaped"
     head -c 4 "$work/curves.svg" | grep -q '<svg' || fail "not an SVG"
     [[ $(grep -c '<polyline' "$work/curves.svg") -ge 2 ]] || fail "no curves"
     grep -q '<circle' "$work/curves.svg" || fail "no stop point"

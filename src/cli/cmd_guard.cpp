@@ -42,6 +42,7 @@ struct guard_settings {
   std::uint32_t relative_checks = 4;
   std::string mode = "incremental";
   std::string plot;
+  std::string plot_title;
 };
 
 // Flag checks with messages that say what is wanted (CLI11 prefixes the flag).
@@ -164,7 +165,7 @@ int run_guard(const guard_settings& s) {
 
   if (!s.plot.empty()) {
     plot_settings ps;
-    ps.title = fmt::format("Information curves of {}", name);
+    ps.title = s.plot_title.empty() ? fmt::format("Information curves of {}", name) : s.plot_title;
     ps.subtitle = fmt::format("f = {}, t = {:g}, level {}, profile {}; {} traces, {} stopped, {}% of tokens saved",
                               opts.rule.check_every, opts.rule.min_gain, opts.level,
                               deflate::profile_name(opts.profile), records.size() - failed, stopped,
@@ -230,6 +231,7 @@ subcommand register_guard(CLI::App& app) {
       ->check(CLI::IsMember({"incremental", "recompress"}))
       ->capture_default_str();
   cmd->add_option("--plot", s->plot, "Write the information curves with their stop points to this SVG file");
+  cmd->add_option("--plot-title", s->plot_title, "Title of the plot (default: names the input)");
   return {cmd, [s] { return run_guard(*s); }};
 }
 
