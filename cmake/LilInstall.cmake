@@ -30,6 +30,9 @@ set(LIL_PC_LIBS "-llil")
 if(LIL_HAS_C_API)
   set(LIL_PC_LIBS "-llil_c -llil")
 endif()
+# Relative to the .pc file itself, so that the install can be moved.
+file(RELATIVE_PATH LIL_PC_TO_PREFIX "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
+string(REGEX REPLACE "/$" "" LIL_PC_TO_PREFIX "${LIL_PC_TO_PREFIX}")
 configure_file(cmake/lil.pc.in "${PROJECT_BINARY_DIR}/lil.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/lil.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
