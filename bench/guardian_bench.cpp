@@ -13,14 +13,17 @@
 // thread (check/...: the "Time" column too), so a busy machine does not
 // inflate them.
 #include <benchmark/benchmark.h>
+#include <fmt/core.h>
 #include <zlib.h>
 
 #include <time.h>
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -197,6 +200,66 @@ void state_bytes(benchmark::State& state) {
   state.counters["batch_1024_MiB"] = static_cast<double>(1024 * g.state_bytes()) / (1024.0 * 1024.0);
 }
 
+// --- the summary table --------------------------------------------------------------
+
+// Keeps every run's counters (several with --benchmark_repetitions) so that the
+// table at the end can quote medians.
+struct collector : benchmark::ConsoleReporter {
+  std::map<std::string, std::map<std::string, std::vector<double>>> values;  // run -> counter -> values
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.run_type != Run::RT_Iteration || r.error_occurred) continue;
+      auto& v = values[r.run_name.str()];
+      for (const auto& [name, counter] : r.counters) v[name].push_back(counter.value);
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  double median(const std::string& run, const std::string& counter) const {
+    const auto r = values.find(run);
+    if (r == values.end()) return 0;
+    const auto c = r->second.find(counter);
+    if (c == r->second.end() || c->second.empty()) return 0;
+    std::vector<double> v = c->second;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  }
+};
+
+void print_summary(const collector& c) {
+  fmt::print("\n== Guardian, one run: 4-byte tokens of {}; CPU time; medians ==\n",
+#ifdef LIL_BENCH_TRACES
+             "QwQ-32B traces"
+#else
+             "generated text"
+#endif
+  );
+  fmt::print("{:<40} {:>12} {:>12}\n", "amortised per accepted token, f = 250", "ns/token", "target");
+  const std::pair<const char*, const char*> amortised[] = {
+      {"amortised/text/f:250/zlib_profile:0/level:6", "text, profile gzip, level 6"},
+      {"amortised/text/f:250/zlib_profile:1/level:6", "text, profile zlib, level 6"},
+      {"amortised/text/f:250/zlib_profile:0/level:1", "text, profile gzip, level 1"},
+      {"amortised/ids/f:250", "ids (4 bytes each), gzip, level 6"},
+  };
+  for (const auto& [run, label] : amortised)
+    fmt::print("  {:<38} {:>12.1f} {:>12}\n", label, c.median(run, "per_token") * 1e9,
+               std::string_view(label).find("level 6") != std::string_view::npos ? "<= 100" : "");
+
+  fmt::print("\n{:<14} {:>14} {:>18} {:>18} {:>10} {:>10}\n", "one check at", "incremental", "recompress (lil)",
+             "recompress (zlib)", "ratio", "target");
+  for (const char* n : {"1000", "8000", "32000", "128000"}) {
+    const std::string run = std::string("check/tokens/") + n + "/manual_time";
+    fmt::print("{:<14} {:>11.1f} us {:>15.1f} us {:>15.1f} us {:>9.0f}x {:>10}\n", std::string(n) + " tokens",
+               c.median(run, "check_us"), c.median(run, "recompress_us"), c.median(run, "zlib_scratch_us"),
+               c.median(run, "ratio"), std::string(n) == "128000" ? ">= 300x" : "");
+  }
+
+  fmt::print("\n{:<40} {:>12} {:>12}\n", "state", "", "target");
+  fmt::print("  {:<38} {:>8.1f} KiB {:>12}\n", "per sequence (default options)", c.median("state", "per_sequence_KiB"),
+             "<= 300 KiB");
+  fmt::print("  {:<38} {:>8.1f} KiB\n", "  of which the compressor (sizes only)", c.median("state", "compressor_KiB"));
+  fmt::print("  {:<38} {:>8.1f} MiB\n", "a batch of 1,024 sequences", c.median("state", "batch_1024_MiB"));
+}
+
 }  // namespace
 
 BENCHMARK(amortised_text)
@@ -210,4 +273,12 @@ BENCHMARK(check_cost)->Name("check/tokens")->Arg(1000)->Arg(8000)->Arg(32000)->A
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(state_bytes)->Name("state");
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  collector c;
+  benchmark::RunSpecifiedBenchmarks(&c);
+  print_summary(c);
+  benchmark::Shutdown();
+  return 0;
+}
