@@ -141,21 +141,26 @@ LIL_C_API void lil_guardian_options_init(lil_guardian_options* options);
  * Thread-safe. */
 LIL_C_API int lil_guardian_create(const lil_guardian_options* options, lil_guardian** out);
 
-/* Frees a guardian; NULL is allowed. Not thread-safe for that handle. */
+/* Frees a guardian; NULL is allowed.
+ * Threads: no other call may use this handle meanwhile or after. */
 LIL_C_API void lil_guardian_free(lil_guardian* guardian);
 
 /* A copy of `guardian` (fork a sequence for beam search or parallel
- * sampling). Thread-safe with other readers of the same handle. */
+ * sampling); *out is NULL on failure. Allocates.
+ * Threads: a reader - may run with other readers of the same handle. */
 LIL_C_API int lil_guardian_clone(const lil_guardian* guardian, lil_guardian** out);
 
 /* Accepts one token by its text (`size` bytes; `text` may be NULL when size is
- * 0), or by its id. Returns LIL_OK (go on) or LIL_STOP. Never allocates. */
+ * 0), or by its id. Returns LIL_OK (go on) or LIL_STOP. Never allocates.
+ * Threads: one thread at a time per handle. */
 LIL_C_API int lil_guardian_accept_text(lil_guardian* guardian, const char* text, size_t size);
 LIL_C_API int lil_guardian_accept_id(lil_guardian* guardian, int32_t id);
 
 /* Accepts several tokens at once (speculative decoding). Checks fall at the
  * exact multiples of f inside the batch. Returns LIL_OK or LIL_STOP (the
- * decision's stopped_at says where). Never allocates. */
+ * decision's stopped_at says where). Never allocates. A NULL entry with a
+ * non-zero size is refused before any token is taken.
+ * Threads: one thread at a time per handle. */
 LIL_C_API int lil_guardian_accept_ids(lil_guardian* guardian, const int32_t* ids, size_t count);
 LIL_C_API int lil_guardian_accept_texts(lil_guardian* guardian, const char* const* texts, const size_t* sizes,
                                         size_t count);
@@ -163,23 +168,30 @@ LIL_C_API int lil_guardian_accept_texts(lil_guardian* guardian, const char* cons
 /* Takes back the last `count` tokens. Rollback can return only to the last
  * check (or to where a full buffer was fed early): further than
  * lil_guardian_rollback_limit() it returns LIL_E_ROLLBACK and changes
- * nothing. */
+ * nothing.
+ * Threads: rollback, one thread at a time per handle; rollback_limit is a
+ * reader. */
 LIL_C_API int lil_guardian_rollback(lil_guardian* guardian, size_t count);
 LIL_C_API int lil_guardian_rollback_limit(const lil_guardian* guardian, size_t* limit);
 
-/* The decision now. Set out->struct_size first. */
+/* The decision now. Set out->struct_size first.
+ * Threads: a reader - may run with other readers of the same handle. */
 LIL_C_API int lil_guardian_decision(const lil_guardian* guardian, lil_decision* out);
 
-/* Back to an empty sequence with the same settings (reuse a slot). */
+/* Back to an empty sequence with the same settings (reuse a slot). Never
+ * allocates.
+ * Threads: one thread at a time per handle. */
 LIL_C_API int lil_guardian_reset(lil_guardian* guardian);
 
 /* Copies up to `capacity` points of the information curve into `points` and
  * sets *count to the number of points kept (which may exceed capacity: call
- * again with more room). Needs curve_capacity > 0 at creation. */
+ * again with more room). Needs curve_capacity > 0 at creation.
+ * Threads: a reader - may run with other readers of the same handle. */
 LIL_C_API int lil_guardian_curve(const lil_guardian* guardian, lil_curve_point* points, size_t capacity,
                                  size_t* count);
 
-/* Bytes of state held by this guardian. */
+/* Bytes of state held by this guardian.
+ * Threads: a reader - may run with other readers of the same handle. */
 LIL_C_API int lil_guardian_state_bytes(const lil_guardian* guardian, size_t* bytes);
 
 /* A constant English description of a status code. Thread-safe. */

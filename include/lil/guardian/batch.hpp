@@ -43,7 +43,7 @@ class guardian_batch {
  public:
   using sequence_type = guardian<Compressor, Detector>;
 
-  guardian_batch(std::size_t sequences, const guardian_options& opts = {})
+  explicit guardian_batch(std::size_t sequences, const guardian_options& opts = {})
       : guardian_batch(sequences, sequence_type(opts)) {}
   // Every sequence starts as a copy of `prototype` (which should be empty).
   guardian_batch(std::size_t sequences, const sequence_type& prototype) : sequences_(sequences, prototype) {}
