@@ -236,6 +236,27 @@ case $case_name in
     run guard --tokenizer "$tok" --f 50 --profile zlib --mode recompress
     cmp -s "$work/out" "$work/incremental" || fail "incremental and recompress differ on the Qwen2.5-Math traces"
     ;;
+  byte_fallback_cuts_match_decode_of_the_prefix)
+    # Emoji and rare CJK are spelled by byte-fallback tokens; with f = 1..3
+    # many checks cut a character in two, where the decode of the first n ids
+    # ends in U+FFFD. Incremental (one decode, unfinished tails priced on a
+    # fork) must equal decoding and compressing every prefix from scratch.
+    [[ -n $shared ]] || fail "no shared dir given"
+    tok=$shared/tokenizers/llama2/tokenizer.model
+    for i in 1 2 3 4 5 6; do
+      printf '{"id": %d, "response": "' "$i"
+      for ((k = 0; k < 40; ++k)); do printf 'step %d ð¦ð§ª ä¹ä¹ ok%d; ' $k $((k * i)); done
+      printf '"}\n'
+    done >"$work/in"
+    for f in 1 2 3 7; do
+      run guard --tokenizer "$tok" --f "$f" --t 0
+      expect_status 0
+      mv "$work/out" "$work/incremental"
+      run guard --tokenizer "$tok" --f "$f" --t 0 --mode recompress
+      expect_status 0
+      cmp -s "$work/out" "$work/incremental" || fail "incremental and recompress differ at f=$f"
+    done
+    ;;
   *)
     fail "unknown case"
     ;;
