@@ -128,6 +128,7 @@ class LIL_API encoder {
   void finish();
   // Bytes ready to be written; take_output() moves them out.
   std::vector<unsigned char> take_output();
+  std::uint64_t bytes_in() const noexcept { return length_; }
 
  private:
   compressor deflater_;
