@@ -53,6 +53,7 @@ struct stop_after {
   int remaining;
   std::vector<int> seen;
   void attend(const tiny_llama::attention_step& step) noexcept { tiny_llama::dense_attention(step); }
+  void prefill_done() noexcept {}
   bool accept(int token) {
     seen.push_back(token);
     return --remaining > 0;

@@ -19,7 +19,10 @@
 // not depend on the thread count (only the wall time does).
 //
 // ms_per_token is decode time (not prefill) summed over problems divided by
-// generated tokens, i.e. per-sequence latency, not throughput.
+// generated tokens, i.e. per-sequence latency, not throughput. kv_bytes is the
+// K and V held when a sequence ends (what a policy's session reports through
+// kv_bytes(); for dense attention every token run through the model), mean
+// over problems.
 #pragma once
 
 #include <algorithm>
@@ -29,6 +32,8 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "generate.hpp"
@@ -81,6 +86,22 @@ inline std::string extract_answer(const std::string& text) {
   return digits;
 }
 
+namespace detail {
+template <class Session, class = void>
+struct reports_kv_bytes : std::false_type {};
+template <class Session>
+struct reports_kv_bytes<Session, std::void_t<decltype(std::declval<const Session&>().kv_bytes())>> : std::true_type {};
+
+template <class Session>
+std::size_t kv_bytes_held(const Session& session, const state& s, const generation& g) {
+  if constexpr (reports_kv_bytes<Session>::value) {
+    return session.kv_bytes();
+  } else {
+    return static_cast<std::size_t>(g.positions) * s.kv_bytes_per_token();
+  }
+}
+}  // namespace detail
+
 struct dense_sessions {
   dense_session operator()(std::size_t) const { return {}; }
 };
@@ -97,6 +118,7 @@ struct reasoner_outcome {
   stop_reason reason = stop_reason::token_cap;
   double decode_seconds = 0;
   double prefill_seconds = 0;
+  std::size_t kv_bytes = 0;
 };
 
 struct reasoner_summary {
@@ -105,6 +127,7 @@ struct reasoner_summary {
   double mean_tokens = 0;
   double ms_per_token = 0;
   double total_seconds = 0;  // wall time of the whole set
+  double kv_bytes = 0;
   std::vector<reasoner_outcome> outcomes;  // by problem index
 };
 
@@ -148,16 +171,19 @@ reasoner_summary evaluate_reasoner(const checkpoint& model, const tokenizer& tok
     o.reason = g.reason;
     o.decode_seconds = g.decode_seconds;
     o.prefill_seconds = g.prefill_seconds;
+    o.kv_bytes = detail::kv_bytes_held(session, s, g);
   });
   summary.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double tokens = 0, decode = 0, correct = 0;
+  double tokens = 0, decode = 0, correct = 0, kv = 0;
   for (const auto& o : summary.outcomes) {
     tokens += static_cast<double>(o.tokens.size());
     decode += o.decode_seconds;
     correct += o.correct ? 1 : 0;
+    kv += static_cast<double>(o.kv_bytes);
   }
   const double n = std::max(1.0, static_cast<double>(problems.size()));
   summary.accuracy = correct / n;
+  summary.kv_bytes = kv / n;
   summary.mean_tokens = tokens / n;
   summary.ms_per_token = tokens > 0 ? 1000.0 * decode / tokens : 0;
   return summary;
@@ -218,6 +244,7 @@ struct story_outcome {
   double repetition = 0;
   double perplexity = 0;
   double decode_seconds = 0;
+  std::size_t kv_bytes = 0;
 };
 
 struct story_summary {
@@ -226,7 +253,8 @@ struct story_summary {
   double mean_repetition = 0;
   double mean_perplexity = 0;
   double ms_per_token = 0;
-  double total_seconds = 0;
+  double total_seconds = 0;  // includes the dense perplexity pass
+  double kv_bytes = 0;
   std::vector<story_outcome> outcomes;
 };
 
@@ -248,13 +276,15 @@ story_summary evaluate_stories(const checkpoint& model, const tokenizer& tok, co
     o.tokens = std::move(g.tokens);
     o.reason = g.reason;
     o.decode_seconds = g.decode_seconds;
+    o.kv_bytes = detail::kv_bytes_held(session, s, g);
     o.repetition = repeated_ngram_share(o.tokens, 4);
     o.perplexity = dense_perplexity(model, s, o.prompt, o.tokens);
   });
   summary.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double tokens = 0, decode = 0, repetition = 0, perplexity = 0;
+  double tokens = 0, decode = 0, repetition = 0, perplexity = 0, kv = 0;
   for (const auto& o : summary.outcomes) {
     tokens += static_cast<double>(o.tokens.size());
+    kv += static_cast<double>(o.kv_bytes);
     decode += o.decode_seconds;
     repetition += o.repetition;
     perplexity += o.perplexity;
@@ -263,6 +293,7 @@ story_summary evaluate_stories(const checkpoint& model, const tokenizer& tok, co
   summary.mean_tokens = tokens / n;
   summary.mean_repetition = repetition / n;
   summary.mean_perplexity = perplexity / n;
+  summary.kv_bytes = kv / n;
   summary.ms_per_token = tokens > 0 ? 1000.0 * decode / tokens : 0;
   return summary;
 }

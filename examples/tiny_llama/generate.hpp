@@ -5,10 +5,13 @@
 //   void attend(const attention_step&)  - the attention step of every layer
 //                                          (dense_attention, or a KV policy
 //                                          wrapped around attend_positions)
+//   void prefill_done()                 - once, after the last prompt token
+//                                          (SnapKV compresses the prompt here)
 //   bool accept(int token)              - told each generated token; false
 //                                          stops the loop (Guardian's verdict)
-// dense_session is the plain one. Both are called for the prompt too (attend)
-// or only for generated tokens (accept), in order, from one thread.
+// dense_session is the plain one, kv_session (kv_session.hpp) puts a lil::kv
+// policy around every layer. attend() runs for prompt and generated tokens,
+// accept() for generated tokens only, in order, from one thread.
 //
 // The loop stops at the first of: an end token (BOS or EOS: llama2.c's
 // stories models end a story with BOS, our reasoner with EOS; the end token
@@ -37,6 +40,7 @@ namespace tiny_llama {
 
 struct dense_session {
   void attend(const attention_step& step) noexcept { dense_attention(step); }
+  void prefill_done() noexcept {}
   bool accept(int) noexcept { return true; }
 };
 
@@ -57,6 +61,7 @@ struct generation {
   stop_reason reason = stop_reason::token_cap;
   double prefill_seconds = 0;
   double decode_seconds = 0;  // from the first generated token's pick to the stop
+  int positions = 0;          // tokens run through the model (prompt + generated ones fed back)
 };
 
 template <class Session>
@@ -74,13 +79,14 @@ generation generate(const checkpoint& model, state& s, const std::vector<int>& p
   if (max_new_tokens < 0) lil::detail::throw_error("generate: max_new_tokens = " + std::to_string(max_new_tokens) + " must be >= 0");
 
   using clock = std::chrono::steady_clock;
-  auto attend = [&session](const attention_step& step) { session.attend(step); };
+  auto attend = [&session](const attention_step& step) noexcept(noexcept(session.attend(step))) { session.attend(step); };
   generation out;
   out.tokens.reserve(static_cast<std::size_t>(max_new_tokens));
   const auto start = clock::now();
   const float* logits = nullptr;
   int position = 0;
   for (int t : prompt) logits = s.forward(model, t, position++, attend);
+  session.prefill_done();
   const auto prefilled = clock::now();
 
   for (;;) {
@@ -111,6 +117,7 @@ generation generate(const checkpoint& model, state& s, const std::vector<int>& p
   const auto done = clock::now();
   out.prefill_seconds = std::chrono::duration<double>(prefilled - start).count();
   out.decode_seconds = std::chrono::duration<double>(done - prefilled).count();
+  out.positions = position;
   return out;
 }
 

@@ -32,12 +32,14 @@
 // Costs per token: about 2 * parameters flops for the matrices plus
 // 4 * n_layers * position * dim for attention; memory is the weights plus
 // 2 * n_layers * seq_len * kv_dim floats of cache per state. Nothing is
-// allocated after a state is built.
+// allocated after a state is built; forward() is noexcept when the attention
+// callable is (a KV policy may throw lil::error for a cache it cannot fill).
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "checkpoint.hpp"
@@ -245,7 +247,8 @@ class state {
   // Runs the token at `position` (0-based, < seq_len) through every layer,
   // calling attention(step) once per layer; returns the logits [vocab_size].
   template <class Attention>
-  const float* forward(const checkpoint& model, int token, int position, Attention&& attention) noexcept {
+  const float* forward(const checkpoint& model, int token, int position, Attention&& attention) noexcept(
+      noexcept(attention(std::declval<const attention_step&>()))) {
     const config& c = cfg_;
     const int dim = c.dim, hidden = c.hidden_dim, kv_dim = c.kv_dim(), head = c.head_size();
     const float* embedding = model.token_embedding() + static_cast<std::ptrdiff_t>(token) * dim;

@@ -4,6 +4,8 @@
 //   tiny_llama generate --model M.bin --tokenizer T.bin --prompt "Once upon a time"
 //   tiny_llama reasoner --model reasoner.bin --tokenizer reasoner_tok.bin --problems eval.tsv
 //   tiny_llama stories  --model stories260K.bin --tokenizer tok512.bin
+// --policy SPEC (reasoner, stories) runs a lil::kv policy around every layer's
+// attention: full, sink:B, h2o:B, quest:B, snapkv:B, tova:B (B tokens).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -11,23 +13,9 @@
 #include <string>
 
 #include "eval.hpp"
+#include "kv_session.hpp"
 
 namespace {
-
-// The smallest illustration of the attention seam (not one of lil's KV
-// policies): attend to the first `sink` positions and the last `window`
-// ones, i.e. a cache of at most sink + window tokens per layer.
-struct window_session {
-  int sink = 4, window = 60;
-  std::vector<int> positions;
-  void attend(const tiny_llama::attention_step& step) {
-    positions.clear();
-    for (int p = 0; p <= step.position; ++p)
-      if (p < sink || p > step.position - window) positions.push_back(p);
-    tiny_llama::attend_positions(step, positions.data(), static_cast<int>(positions.size()));
-  }
-  bool accept(int) noexcept { return true; }
-};
 
 struct model_flags {
   std::string model, tokenizer;
@@ -53,19 +41,25 @@ int run_generate(const model_flags& f, const std::string& prompt, int max_tokens
   return 0;
 }
 
+// Runs `evaluate` with dense attention, or with the policy when one is named.
+template <class Evaluate>
+auto with_sessions(const std::string& policy, const tiny_llama::config& c, Evaluate&& evaluate) {
+  if (policy.empty() || policy == "dense") return evaluate(tiny_llama::dense_sessions{});
+  const auto spec = lil::kv::policy_spec::parse(policy);
+  tiny_llama::kv_session probe(spec, c);  // bad specs fail here, before any decoding
+  (void)probe;
+  return evaluate(tiny_llama::kv_sessions{spec, c});
+}
+
 int run_reasoner(const model_flags& f, const std::string& problems_path, int max_tokens, int threads, int limit, int show,
-                 int window) {
+                 const std::string& policy) {
   auto model = tiny_llama::checkpoint::from_file(f.model);
   auto tok = tiny_llama::tokenizer::from_file(f.tokenizer);
   auto problems = tiny_llama::load_problems(problems_path);
   if (limit > 0 && static_cast<std::size_t>(limit) < problems.size()) problems.resize(static_cast<std::size_t>(limit));
-  const auto r = window > 0 ? tiny_llama::evaluate_reasoner(model, tok, problems, {max_tokens, threads}, [window](std::size_t) {
-    window_session s;
-    s.window = window;
-    s.positions.reserve(static_cast<std::size_t>(window) + 8);
-    return s;
-  })
-                            : tiny_llama::evaluate_reasoner(model, tok, problems, {max_tokens, threads});
+  const auto r = with_sessions(policy, model.cfg(), [&](auto sessions) {
+    return tiny_llama::evaluate_reasoner(model, tok, problems, {max_tokens, threads}, sessions);
+  });
   for (int i = 0; i < show && i < r.problems; ++i) {
     const auto& o = r.outcomes[static_cast<std::size_t>(i)];
     fmt::print("--- problem {} (answer {}, {}, {} tokens, stop {})\n{}{}\n", i, problems[static_cast<std::size_t>(i)].answer,
@@ -74,23 +68,29 @@ int run_reasoner(const model_flags& f, const std::string& problems_path, int max
   }
   int capped = 0;
   for (const auto& o : r.outcomes) capped += o.reason == tiny_llama::stop_reason::token_cap ? 1 : 0;
-  fmt::print("problems {}  accuracy {:.3f}  mean_tokens {:.1f}  hit_cap {}  ms_per_token {:.4f}  total_s {:.2f}  threads {}\n",
-             r.problems, r.accuracy, r.mean_tokens, capped, r.ms_per_token, r.total_seconds, threads);
+  fmt::print("policy {}  problems {}  accuracy {:.3f}  mean_tokens {:.1f}  hit_cap {}  ms_per_token {:.4f}  total_s {:.2f}  "
+             "kv_bytes {:.0f}  threads {}\n",
+             policy.empty() ? "dense" : policy, r.problems, r.accuracy, r.mean_tokens, capped, r.ms_per_token, r.total_seconds,
+             r.kv_bytes, threads);
   return 0;
 }
 
-int run_stories(const model_flags& f, int max_tokens, int threads, int show) {
+int run_stories(const model_flags& f, int max_tokens, int threads, int show, const std::string& policy) {
   auto model = tiny_llama::checkpoint::from_file(f.model);
   auto tok = tiny_llama::tokenizer::from_file(f.tokenizer);
   const auto prompts = tiny_llama::default_story_prompts();
-  const auto r = tiny_llama::evaluate_stories(model, tok, prompts, {max_tokens, threads});
+  const auto r = with_sessions(policy, model.cfg(), [&](auto sessions) {
+    return tiny_llama::evaluate_stories(model, tok, prompts, {max_tokens, threads}, sessions);
+  });
   for (int i = 0; i < show && i < r.stories; ++i) {
     const auto& o = r.outcomes[static_cast<std::size_t>(i)];
     fmt::print("--- story {} ({} tokens, stop {}, repeated 4-grams {:.3f}, perplexity {:.3f})\n{}{}\n", i, o.tokens.size(),
                tiny_llama::to_string(o.reason), o.repetition, o.perplexity, prompts[static_cast<std::size_t>(i)], o.text);
   }
-  fmt::print("stories {}  mean_tokens {:.1f}  repeated_4grams {:.3f}  perplexity {:.3f}  ms_per_token {:.4f}  total_s {:.2f}\n",
-             r.stories, r.mean_tokens, r.mean_repetition, r.mean_perplexity, r.ms_per_token, r.total_seconds);
+  fmt::print("policy {}  stories {}  mean_tokens {:.1f}  repeated_4grams {:.3f}  perplexity {:.3f}  ms_per_token {:.4f}  "
+             "total_s {:.2f}  kv_bytes {:.0f}\n",
+             policy.empty() ? "dense" : policy, r.stories, r.mean_tokens, r.mean_repetition, r.mean_perplexity, r.ms_per_token,
+             r.total_seconds, r.kv_bytes);
   return 0;
 }
 
@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
 
   model_flags gen_flags, reason_flags, story_flags;
   std::string prompt = "Once upon a time", problems;
-  int gen_max = 256, reason_max = 512, story_max = 256, threads = 1, limit = 0, show = 0, window = 0;
+  int gen_max = 256, reason_max = 512, story_max = 256, threads = 1, limit = 0, show = 0;
+  std::string policy;
   float temperature = 0, top_p = 0.9f;
   unsigned long long seed = 1;
 
@@ -121,16 +122,14 @@ int main(int argc, char** argv) {
   reason->add_option("--threads", threads, "worker threads")->capture_default_str()->check(CLI::PositiveNumber);
   reason->add_option("--limit", limit, "first N problems only (0 = all)")->capture_default_str();
   reason->add_option("--show", show, "print the first N traces")->capture_default_str();
-  reason->add_option("--window", window,
-                     "0 = dense; N = attend only to 4 sink tokens and the last N (an illustration of the attention seam)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  reason->add_option("--policy", policy, "KV policy around every layer (full, sink:B, h2o:B, quest:B, snapkv:B, tova:B)");
 
   auto* stories = app.add_subcommand("stories", "length, repetition and perplexity of TinyStories generations");
   story_flags.add(*stories);
   stories->add_option("--max-tokens", story_max, "token cap per story")->capture_default_str()->check(CLI::PositiveNumber);
   stories->add_option("--threads", threads, "worker threads")->capture_default_str()->check(CLI::PositiveNumber);
   stories->add_option("--show", show, "print the first N stories")->capture_default_str();
+  stories->add_option("--policy", policy, "KV policy around every layer (full, sink:B, h2o:B, quest:B, snapkv:B, tova:B)");
 
   try {
     app.parse(argc, argv);
@@ -139,8 +138,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (gen->parsed()) return run_generate(gen_flags, prompt, gen_max, temperature, top_p, seed);
-    if (reason->parsed()) return run_reasoner(reason_flags, problems, reason_max, threads, limit, show, window);
-    if (stories->parsed()) return run_stories(story_flags, story_max, threads, show);
+    if (reason->parsed()) return run_reasoner(reason_flags, problems, reason_max, threads, limit, show, policy);
+    if (stories->parsed()) return run_stories(story_flags, story_max, threads, show, policy);
   } catch (const lil::error& e) {
     fmt::print(stderr, "tiny_llama: error: {}\n", e.what());
     return 2;
