@@ -76,6 +76,17 @@ inline float dot(const float* a, const float* b, int n) noexcept {
   }
   return finish(low, high, a, b, j, n);
 }
+// out[0..n) += a * x[0..n)
+inline void axpy(float* out, float a, const float* x, int n) noexcept {
+  const float4 av = {a, a, a, a};
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    float4 o = load4(out + j);
+    o += av * load4(x + j);
+    std::memcpy(out + j, &o, sizeof o);
+  }
+  for (; j < n; ++j) out[j] += a * x[j];
+}
 // out[rows] = W[rows][cols] * x[cols]
 inline void matvec(float* out, const float* w, const float* x, int rows, int cols) noexcept {
   int i = 0;
@@ -111,6 +122,9 @@ inline float dot(const float* a, const float* b, int n) noexcept {
   float sum = ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
   for (; j < n; ++j) sum += a[j] * b[j];
   return sum;
+}
+inline void axpy(float* out, float a, const float* x, int n) noexcept {
+  for (int j = 0; j < n; ++j) out[j] += a * x[j];
 }
 inline void matvec(float* out, const float* w, const float* x, int rows, int cols) noexcept {
   for (int i = 0; i < rows; ++i) out[i] = dot(w + static_cast<std::ptrdiff_t>(i) * cols, x, cols);
@@ -156,51 +170,48 @@ struct attention_step {
                           // the i-th attended position is probabilities[h * seq_len + i]
 };
 
+namespace detail {
+// Attention over positions(i), i < count, KV head by KV head: each key and
+// value row is loaded once for all the query heads of its group (GQA).
+template <class PositionOf>
+inline void attend(const attention_step& s, int count, PositionOf position_of) noexcept {
+  const int kv_dim = s.n_kv_heads * s.head_size;
+  const int group = s.n_heads / s.n_kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_size));
+  for (int kv = 0; kv < s.n_kv_heads; ++kv) {
+    const int first = kv * group;
+    const int kv_offset = kv * s.head_size;
+    for (int i = 0; i < count; ++i) {
+      const float* key = s.keys + static_cast<std::ptrdiff_t>(position_of(i)) * kv_dim + kv_offset;
+      for (int g = 0; g < group; ++g)
+        s.probabilities[static_cast<std::ptrdiff_t>(first + g) * s.seq_len + i] =
+            dot(s.query + (first + g) * s.head_size, key, s.head_size) * scale;
+    }
+    for (int g = 0; g < group; ++g) {
+      softmax(s.probabilities + static_cast<std::ptrdiff_t>(first + g) * s.seq_len, count);
+      float* out = s.output + (first + g) * s.head_size;
+      for (int d = 0; d < s.head_size; ++d) out[d] = 0;
+    }
+    for (int i = 0; i < count; ++i) {
+      const float* value = s.values + static_cast<std::ptrdiff_t>(position_of(i)) * kv_dim + kv_offset;
+      for (int g = 0; g < group; ++g)
+        axpy(s.output + (first + g) * s.head_size, s.probabilities[static_cast<std::ptrdiff_t>(first + g) * s.seq_len + i],
+             value, s.head_size);
+    }
+  }
+}
+}  // namespace detail
+
 // Scaled dot-product attention of every head over the listed cache positions
 // (any order, each at most once, count >= 1). A KV policy calls this with
 // the positions it keeps.
 inline void attend_positions(const attention_step& s, const int* positions, int count) noexcept {
-  const int kv_dim = s.n_kv_heads * s.head_size;
-  const int group = s.n_heads / s.n_kv_heads;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_size));
-  for (int h = 0; h < s.n_heads; ++h) {
-    const float* q = s.query + h * s.head_size;
-    const int kv_offset = (h / group) * s.head_size;
-    float* weights = s.probabilities + static_cast<std::ptrdiff_t>(h) * s.seq_len;
-    for (int i = 0; i < count; ++i)
-      weights[i] = detail::dot(q, s.keys + static_cast<std::ptrdiff_t>(positions[i]) * kv_dim + kv_offset, s.head_size) * scale;
-    detail::softmax(weights, count);
-    float* out = s.output + h * s.head_size;
-    for (int d = 0; d < s.head_size; ++d) out[d] = 0;
-    for (int i = 0; i < count; ++i) {
-      const float* v = s.values + static_cast<std::ptrdiff_t>(positions[i]) * kv_dim + kv_offset;
-      const float w = weights[i];
-      for (int d = 0; d < s.head_size; ++d) out[d] += w * v[d];
-    }
-  }
+  detail::attend(s, count, [positions](int i) { return positions[i]; });
 }
 
 // Full causal attention: every position 0..s.position, in order.
 inline void dense_attention(const attention_step& s) noexcept {
-  const int kv_dim = s.n_kv_heads * s.head_size;
-  const int group = s.n_heads / s.n_kv_heads;
-  const int count = s.position + 1;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_size));
-  for (int h = 0; h < s.n_heads; ++h) {
-    const float* q = s.query + h * s.head_size;
-    const int kv_offset = (h / group) * s.head_size;
-    float* weights = s.probabilities + static_cast<std::ptrdiff_t>(h) * s.seq_len;
-    for (int t = 0; t < count; ++t)
-      weights[t] = detail::dot(q, s.keys + static_cast<std::ptrdiff_t>(t) * kv_dim + kv_offset, s.head_size) * scale;
-    detail::softmax(weights, count);
-    float* out = s.output + h * s.head_size;
-    for (int d = 0; d < s.head_size; ++d) out[d] = 0;
-    for (int t = 0; t < count; ++t) {
-      const float* v = s.values + static_cast<std::ptrdiff_t>(t) * kv_dim + kv_offset;
-      const float w = weights[t];
-      for (int d = 0; d < s.head_size; ++d) out[d] += w * v[d];
-    }
-  }
+  detail::attend(s, s.position + 1, [](int i) { return i; });
 }
 
 struct dense {
