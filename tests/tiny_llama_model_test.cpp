@@ -12,6 +12,13 @@
 #include "tiny_llama_test_support.hpp"
 #include "tokenizer.hpp"
 
+// Built twice: as is, and with TINY_LLAMA_PORTABLE_MATH (the plain-loop path).
+#ifdef TINY_LLAMA_PORTABLE_MATH
+#define MODEL_SUITE tiny_llama_model_portable
+#else
+#define MODEL_SUITE tiny_llama_model
+#endif
+
 namespace {
 
 using namespace tiny_llama_test;
@@ -42,11 +49,11 @@ void expect_logits_match(const std::string& model_path, const std::string& fixtu
   EXPECT_EQ(checked, positions.size());
 }
 
-TEST(tiny_llama_model, reasoner_logits_match_the_pytorch_reference) {
+TEST(MODEL_SUITE, reasoner_logits_match_the_pytorch_reference) {
   expect_logits_match(reasoner_model(), data_dir() + "/tiny_llama_logits_reasoner.json");
 }
 
-TEST(tiny_llama_model, the_fixture_prompt_encodes_to_the_reference_tokens) {
+TEST(MODEL_SUITE, the_fixture_prompt_encodes_to_the_reference_tokens) {
   const auto fixture = read_json(data_dir() + "/tiny_llama_logits_reasoner.json");
   const auto tok = tiny_llama::tokenizer::from_file(reasoner_tokenizer());
   EXPECT_EQ(tok.encode(fixture["prompt"].get<std::string>(), true, false), fixture["tokens"].get<std::vector<int>>());
@@ -62,7 +69,7 @@ struct all_positions {
   }
 };
 
-TEST(tiny_llama_model, attending_to_every_listed_position_equals_dense_attention) {
+TEST(MODEL_SUITE, attending_to_every_listed_position_equals_dense_attention) {
   const auto model = tiny_llama::checkpoint::from_file(reasoner_model());
   const auto tok = tiny_llama::tokenizer::from_file(reasoner_tokenizer());
   const auto tokens = tok.encode("K=7;B=K+3;X=B-2\n?X\nX=B-2;B=K+3;K=7\n", true, false);
@@ -75,7 +82,7 @@ TEST(tiny_llama_model, attending_to_every_listed_position_equals_dense_attention
   }
 }
 
-TEST(tiny_llama_model, dropping_positions_from_attention_changes_the_logits) {
+TEST(MODEL_SUITE, dropping_positions_from_attention_changes_the_logits) {
   // The seam is real: what a policy leaves out is not seen by the model.
   const auto model = tiny_llama::checkpoint::from_file(reasoner_model());
   const auto tok = tiny_llama::tokenizer::from_file(reasoner_tokenizer());
@@ -97,7 +104,7 @@ TEST(tiny_llama_model, dropping_positions_from_attention_changes_the_logits) {
   EXPECT_GT(difference, 1.0);
 }
 
-TEST(tiny_llama_model, attention_weights_of_each_head_sum_to_one) {
+TEST(MODEL_SUITE, attention_weights_of_each_head_sum_to_one) {
   const auto model = tiny_llama::checkpoint::from_file(reasoner_model());
   tiny_llama::state s(model.cfg());
   int checked = 0;
@@ -114,7 +121,7 @@ TEST(tiny_llama_model, attention_weights_of_each_head_sum_to_one) {
   EXPECT_EQ(checked, 5 * model.cfg().n_layers * model.cfg().n_heads);
 }
 
-TEST(tiny_llama_model, kv_bytes_per_token_count_keys_and_values_of_every_layer) {
+TEST(MODEL_SUITE, kv_bytes_per_token_count_keys_and_values_of_every_layer) {
   const auto model = tiny_llama::checkpoint::from_file(reasoner_model());
   tiny_llama::state s(model.cfg());
   EXPECT_EQ(s.kv_bytes_per_token(),

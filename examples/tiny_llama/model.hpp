@@ -53,8 +53,9 @@ namespace detail {
 // ((s0 + s1) + (s2 + s3)) with s_k = lane k + lane k+4, then the tail.
 // With GCC or Clang the lanes are two 4-float vectors (vector extensions:
 // SSE2/NEON-sized, no -march needed) and four rows share each load of x;
-// elsewhere plain loops compute the same sums in the same order.
-#if defined(__GNUC__) || defined(__clang__)
+// elsewhere (or with TINY_LLAMA_PORTABLE_MATH defined) plain loops compute
+// the same sums in the same order.
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(TINY_LLAMA_PORTABLE_MATH)
 typedef float float4 __attribute__((vector_size(16)));
 inline float4 load4(const float* p) noexcept {
   float4 v;
