@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <istream>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -46,11 +47,9 @@ struct problem {
   std::string answer;
 };
 
-// Problem sets are TSV files, one problem a line: prompt TAB answer, with
-// "\n", "\t" and "\\" escaped inside the prompt.
-inline std::vector<problem> load_problems(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) lil::detail::throw_error("problem set '" + path + "': cannot open file");
+// Problem sets are TSV, one problem a line: prompt TAB answer, with "\n",
+// "\t" and "\\" escaped inside the prompt. `name` appears in errors.
+inline std::vector<problem> parse_problems(std::istream& in, const std::string& name) {
   std::vector<problem> problems;
   std::string line;
   int number = 0;
@@ -59,7 +58,7 @@ inline std::vector<problem> load_problems(const std::string& path) {
     if (line.empty()) continue;
     const auto tab = line.find('\t');
     if (tab == std::string::npos)
-      lil::detail::throw_error("problem set '" + path + "': line " + std::to_string(number) + " has no TAB between prompt and answer");
+      lil::detail::throw_error("problem set '" + name + "': line " + std::to_string(number) + " has no TAB between prompt and answer");
     problem p;
     for (std::size_t i = 0; i < tab; ++i) {
       if (line[i] != '\\' || i + 1 >= tab) {
@@ -70,11 +69,17 @@ inline std::vector<problem> load_problems(const std::string& path) {
       p.prompt += e == 'n' ? '\n' : e == 't' ? '\t' : e;
     }
     p.answer = line.substr(tab + 1);
-    if (p.answer.empty()) lil::detail::throw_error("problem set '" + path + "': line " + std::to_string(number) + " has an empty answer");
+    if (p.answer.empty()) lil::detail::throw_error("problem set '" + name + "': line " + std::to_string(number) + " has an empty answer");
     problems.push_back(std::move(p));
   }
-  if (problems.empty()) lil::detail::throw_error("problem set '" + path + "': no problems");
+  if (problems.empty()) lil::detail::throw_error("problem set '" + name + "': no problems");
   return problems;
+}
+
+inline std::vector<problem> load_problems(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) lil::detail::throw_error("problem set '" + path + "': cannot open file");
+  return parse_problems(in, path);
 }
 
 // The digits after the last "ans=" of a trace; empty when there is none.
