@@ -1,0 +1,132 @@
+// lil/kv/cache.hpp - ready-made per-layer and per-sequence caches.
+//
+// What it gives
+//   kv_store       contiguous K and V, [n_kv_heads][capacity][head_dim] each.
+//   layer_cache    one layer of one sequence: a policy, its kv_store and its
+//                  step_workspace; step() runs wrap_step() with the reference
+//                  attention or with any attention callable.
+//   sequence_cache one layer_cache per layer of a model, built from one
+//                  policy_spec: "policy X with budget B for this model".
+//
+// A decoder calls, per token and per layer l, after its Q/K/V projections
+// and RoPE:  cache.layer(l).step(position, q, k, v, out);
+// and once after the last prompt token:  cache.prefill_done();
+// reset() forgets the sequence and keeps every allocation for the next one.
+//
+// Costs
+//   All memory is taken at construction: capacity() slots of K and V per KV
+//   head (max_context for Full, Quest and SnapKV, the budget for the others)
+//   plus the policy's state; memory() reports it.
+#pragma once
+
+#include <cstring>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "lil/kv/factory.hpp"
+#include "lil/kv/policy.hpp"
+#include "lil/kv/reference_attention.hpp"
+#include "lil/kv/wrap.hpp"
+
+namespace lil::kv {
+
+class kv_store {
+ public:
+  kv_store(int n_kv_heads, std::int32_t capacity, int head_dim)
+      : head_dim_(head_dim),
+        head_stride_(static_cast<std::size_t>(capacity) * static_cast<std::size_t>(head_dim)),
+        keys_(static_cast<std::size_t>(n_kv_heads) * head_stride_, 0.0f),
+        values_(keys_.size(), 0.0f) {}
+
+  void write(int kv_head, std::int32_t slot, const float* key, const float* value) noexcept {
+    const std::size_t at = offset(kv_head, slot);
+    std::memcpy(&keys_[at], key, static_cast<std::size_t>(head_dim_) * sizeof(float));
+    std::memcpy(&values_[at], value, static_cast<std::size_t>(head_dim_) * sizeof(float));
+  }
+  const float* key(int kv_head, std::int32_t slot) const noexcept { return &keys_[offset(kv_head, slot)]; }
+  const float* value(int kv_head, std::int32_t slot) const noexcept { return &values_[offset(kv_head, slot)]; }
+  kv_view view() const noexcept {
+    return {keys_.data(), values_.data(), head_stride_, static_cast<std::size_t>(head_dim_)};
+  }
+  std::size_t bytes() const noexcept { return (keys_.size() + values_.size()) * sizeof(float); }
+
+ private:
+  std::size_t offset(int kv_head, std::int32_t slot) const noexcept {
+    return static_cast<std::size_t>(kv_head) * head_stride_ +
+           static_cast<std::size_t>(slot) * static_cast<std::size_t>(head_dim_);
+  }
+  int head_dim_;
+  std::size_t head_stride_;
+  std::vector<float> keys_;
+  std::vector<float> values_;
+};
+
+class layer_cache {
+ public:
+  layer_cache(const policy_spec& spec, const model_shape& shape, int layer)
+      : layer_cache(make_policy(spec, shape, layer)) {}
+  explicit layer_cache(std::unique_ptr<kv::policy> p)
+      : policy_(std::move(p)),
+        store_(policy_->shape().n_kv_heads, policy_->capacity(), policy_->shape().head_dim),
+        workspace_(*policy_) {}
+
+  // q: [n_heads][head_dim]; k, v: [n_kv_heads][head_dim]; out: [n_heads][head_dim].
+  void step(std::int64_t position, const float* q, const float* k, const float* v, float* out) {
+    wrap_step(*policy_, workspace_, store_, position, q, k, v, out, reference_attention(store_.view()));
+  }
+  // attention: any callable taking const attention_args&; it reads K/V
+  // through store() (captured by reference).
+  template <class Attention>
+  void step(std::int64_t position, const float* q, const float* k, const float* v, float* out,
+            Attention&& attention) {
+    wrap_step(*policy_, workspace_, store_, position, q, k, v, out, std::forward<Attention>(attention));
+  }
+
+  slot_lists prefill_done() { return policy_->prefill_done(); }
+  void reset() noexcept { policy_->reset(); }
+
+  kv::policy& policy() noexcept { return *policy_; }
+  const kv::policy& policy() const noexcept { return *policy_; }
+  const kv_store& store() const noexcept { return store_; }
+  // The weights of the last step (valid when the policy wanted them, or with
+  // the reference attention, which always writes them).
+  weights_view last_weights() noexcept { return {workspace_.weights(), workspace_.stride()}; }
+  memory_report memory() const noexcept { return policy_->memory(); }
+
+ private:
+  std::unique_ptr<kv::policy> policy_;
+  kv_store store_;
+  step_workspace workspace_;
+};
+
+class sequence_cache {
+ public:
+  sequence_cache(const policy_spec& spec, const model_shape& shape) {
+    shape.validate();
+    layers_.reserve(static_cast<std::size_t>(shape.n_layers));
+    for (int l = 0; l < shape.n_layers; ++l) layers_.emplace_back(spec, shape, l);
+  }
+
+  int n_layers() const noexcept { return static_cast<int>(layers_.size()); }
+  layer_cache& layer(int l) noexcept { return layers_[static_cast<std::size_t>(l)]; }
+  const layer_cache& layer(int l) const noexcept { return layers_[static_cast<std::size_t>(l)]; }
+
+  void prefill_done() {
+    for (auto& l : layers_) l.prefill_done();
+  }
+  void reset() noexcept {
+    for (auto& l : layers_) l.reset();
+  }
+  // Summed over layers; tokens_held is the largest of any layer's KV head.
+  memory_report memory() const noexcept {
+    memory_report m;
+    for (const auto& l : layers_) m += l.memory();
+    return m;
+  }
+
+ private:
+  std::vector<layer_cache> layers_;
+};
+
+}  // namespace lil::kv

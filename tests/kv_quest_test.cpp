@@ -1,0 +1,187 @@
+// Properties of quest.hpp: the page bound, top pages + the current page,
+// nothing evicted, GQA.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kv_test_util.hpp"
+
+namespace kv = lil::kv;
+using kvtest::expect_error;
+
+namespace {
+kv::model_shape shape(int heads, int kv_heads, int d, int ctx = 1024) {
+  kv::model_shape s;
+  s.n_heads = heads;
+  s.n_kv_heads = kv_heads;
+  s.head_dim = d;
+  s.max_context = ctx;
+  return s;
+}
+kv::quest_options opts(int budget, int page = 16) {
+  kv::quest_options o;
+  o.budget = budget;
+  o.page_size = page;
+  return o;
+}
+double dot(const float* a, const float* b, int d) {
+  double s = 0;
+  for (int i = 0; i < d; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+// sum_d max(q_d M_d, q_d m_d), in double, from the keys themselves.
+double bound_from_keys(const float* q, const std::vector<kvtest::token>& toks, int kvh, int first, int last, int d) {
+  double b = 0;
+  for (int j = 0; j < d; ++j) {
+    double mx = -INFINITY, mn = INFINITY;
+    for (int t = first; t < last; ++t) {
+      const double x = toks[static_cast<std::size_t>(t)].k[static_cast<std::size_t>(kvh * d + j)];
+      mx = std::max(mx, x);
+      mn = std::min(mn, x);
+    }
+    b += std::max(q[j] * mx, q[j] * mn);
+  }
+  return b;
+}
+}  // namespace
+
+TEST(kv_quest, page_bound_is_at_least_the_true_max_dot_of_its_page) {
+  for (int d : {8, 13, 64, 128}) {
+    const auto s = shape(8, 2, d, 640);
+    kv::quest_policy p(s, 0, opts(64));
+    // Mixed scales, so that channels with both signs and outliers occur.
+    auto toks = kvtest::random_tokens(s, 640, 31u + static_cast<unsigned>(d), 2.0f);
+    for (std::size_t t = 0; t < toks.size(); t += 37)
+      for (auto& x : toks[t].k) x *= 20.0f;
+    for (int t = 0; t < 640; ++t) p.append(t, toks[static_cast<std::size_t>(t)].k.data());
+    const auto queries = kvtest::random_tokens(s, 8, 77, 3.0f);
+    for (const auto& qt : queries)
+      for (int qh = 0; qh < s.n_heads; ++qh) {
+        const float* q = &qt.q[static_cast<std::size_t>(qh * d)];
+        const int kvh = s.kv_head_of(qh);
+        for (int page = 0; page < 40; ++page) {
+          double best = -INFINITY, scale = 0;
+          for (int t = page * 16; t < page * 16 + 16; ++t) {
+            const float* k = &toks[static_cast<std::size_t>(t)].k[static_cast<std::size_t>(kvh * d)];
+            best = std::max(best, dot(q, k, d));
+            for (int j = 0; j < d; ++j) scale += std::fabs(q[j] * k[j]);
+          }
+          // Float rounding of a d-term sum is the only slack allowed.
+          EXPECT_GE(static_cast<double>(p.upper_bound(q, kvh, page)), best - 1e-6 * scale) << "d " << d << " page " << page;
+        }
+      }
+  }
+}
+
+TEST(kv_quest, bound_of_a_one_token_page_is_its_dot_product) {
+  const auto s = shape(4, 4, 32, 64);
+  kv::quest_policy p(s, 0, opts(1, 1));
+  const auto toks = kvtest::random_tokens(s, 10, 5);
+  for (int t = 0; t < 10; ++t) p.append(t, toks[static_cast<std::size_t>(t)].k.data());
+  for (int h = 0; h < 4; ++h)
+    for (int page = 0; page < 10; ++page) {
+      const float* q = &toks[0].q[static_cast<std::size_t>(h * 32)];
+      const float* k = &toks[static_cast<std::size_t>(page)].k[static_cast<std::size_t>(h * 32)];
+      EXPECT_NEAR(p.upper_bound(q, h, page), dot(q, k, 32), 1e-4);
+    }
+}
+
+TEST(kv_quest, selects_the_top_bound_pages_plus_the_current_page) {
+  const auto s = shape(8, 2, 16);
+  kv::quest_policy p(s, 0, opts(128));  // 8 pages: 7 by bound + the current one
+  const auto toks = kvtest::random_tokens(s, 1000, 41, 2.0f);
+  for (int t = 0; t < 1000; ++t) {
+    p.append(t, toks[static_cast<std::size_t>(t)].k.data());
+    const float* qall = toks[static_cast<std::size_t>(t)].q.data();
+    const auto sel = p.select(qall);
+    const int n = t + 1, n_pages = (n + 15) / 16, current = n_pages - 1;
+    for (int kvh = 0; kvh < 2; ++kvh) {
+      const auto span = sel.head(kvh);
+      ASSERT_LE(span.size, 128);
+      std::vector<int> pages;
+      for (std::int32_t i = 0; i < span.size; ++i) {
+        if (i > 0) {
+          ASSERT_LT(span[i - 1], span[i]);  // ascending slots
+        }
+        if (pages.empty() || pages.back() != span[i] / 16) pages.push_back(span[i] / 16);
+      }
+      ASSERT_EQ(pages.back(), current) << "the current page is always read";
+      if (n_pages <= 8) {
+        ASSERT_EQ(span.size, n) << "dense while the context fits";
+        continue;
+      }
+      ASSERT_EQ(pages.size(), 8u);
+      // Every chosen page bounds at least as high as every page left out (max fold over the group).
+      auto folded = [&](int page) {
+        double b = -INFINITY;
+        for (int qh = kvh * 4; qh < kvh * 4 + 4; ++qh)
+          b = std::max(b, bound_from_keys(qall + qh * 16, toks, kvh, page * 16, page * 16 + 16, 16));
+        return b;
+      };
+      double weakest_in = INFINITY, strongest_out = -INFINITY;
+      for (int page = 0; page < current; ++page) {
+        const bool in = std::find(pages.begin(), pages.end(), page) != pages.end();
+        if (in) {
+          weakest_in = std::min(weakest_in, folded(page));
+        } else {
+          strongest_out = std::max(strongest_out, folded(page));
+        }
+      }
+      ASSERT_GE(weakest_in, strongest_out - 1e-4) << "token " << t;
+    }
+  }
+}
+
+TEST(kv_quest, nothing_is_evicted_and_reads_never_exceed_the_budget) {
+  const auto s = shape(4, 2, 8, 600);
+  kv::policy_spec spec(opts(48));
+  spec.skip_first_layers = 0;
+  kv::layer_cache cache(spec, s, 0);
+  ASSERT_STREQ(cache.policy().name(), "quest");
+  const auto toks = kvtest::random_tokens(s, 600, 8);
+  for (int t = 0; t < 600; ++t) {
+    kvtest::run(cache, toks, t, t + 1);
+    EXPECT_EQ(cache.policy().size(0), t + 1);
+    for (int kvh = 0; kvh < 2; ++kvh) EXPECT_LE(cache.policy().last_selection().head(kvh).size, 48);
+  }
+}
+
+TEST(kv_quest, gqa_reads_the_page_any_query_head_of_the_group_needs) {
+  for (auto heads : {std::pair<int, int>{32, 8}, std::pair<int, int>{8, 1}}) {
+    const int d = 16, g = heads.first / heads.second;
+    const auto s = shape(heads.first, heads.second, d);
+    kv::quest_policy p(s, 0, opts(32));  // one page by bound + the current page
+    auto toks = kvtest::random_tokens(s, 320, 17, 0.01f);
+    for (auto& tk : toks)
+      for (auto& x : tk.k) x *= 0.01f;
+    // KV head h hides a strong key in page 2 + h along channel h % d.
+    for (int h = 0; h < heads.second; ++h) toks[static_cast<std::size_t>((2 + h) * 16 + 5)].k[static_cast<std::size_t>(h * d + h % d)] = 10.0f;
+    for (int t = 0; t < 320; ++t) p.append(t, toks[static_cast<std::size_t>(t)].k.data());
+    // Only the last query head of each group looks for its KV head's key.
+    std::vector<float> q(static_cast<std::size_t>(heads.first * d), 0.0f);
+    for (int h = 0; h < heads.second; ++h) q[static_cast<std::size_t>((h * g + g - 1) * d + h % d)] = 1.0f;
+    const auto sel = p.select(q.data());
+    for (int h = 0; h < heads.second; ++h) {
+      const auto span = sel.head(h);
+      ASSERT_EQ(span.size, 32);
+      EXPECT_EQ(span[0], (2 + h) * 16) << heads.first << "/" << heads.second << " kv head " << h;
+    }
+  }
+}
+
+TEST(kv_quest, equals_dense_when_the_budget_covers_the_sequence) {
+  const auto s = shape(8, 2, 32, 256);
+  const auto toks = kvtest::random_tokens(s, 200, 23);
+  kv::layer_cache dense(kv::policy_spec::full(), s, 0);
+  auto spec = kv::policy_spec::quest(208);
+  spec.skip_first_layers = 0;
+  kv::layer_cache quest(spec, s, 0);
+  ASSERT_STREQ(quest.policy().name(), "quest");
+  EXPECT_EQ(kvtest::run(dense, toks, 0, 200), kvtest::run(quest, toks, 0, 200));
+}
+
+TEST(kv_quest, budget_below_the_current_page_is_rejected) {
+  expect_error([] { kv::quest_policy p(shape(4, 2, 8), 0, opts(8, 16)); }, {"quest", "budget 8", "page_size 16"});
+  expect_error([] { kv::quest_policy p(shape(4, 2, 8), 0, opts(64, 0)); }, {"page_size 0"});
+}
