@@ -1,5 +1,5 @@
 // Uses lil through its public C++17 headers only.
-#include <lil/deflate/compressor.hpp>
+#include <lil/lil.hpp>
 
 #include <cstdio>
 #include <cstring>
