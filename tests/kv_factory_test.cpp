@@ -76,7 +76,7 @@ TEST(kv_factory, options_structs_carry_the_papers_defaults) {
   EXPECT_EQ(kv::sink_options{}.sinks, 4);
   EXPECT_EQ(kv::h2o_options{}.heavy_fraction, 0.5);
   EXPECT_EQ(kv::quest_options{}.page_size, 16);
-  EXPECT_EQ(kv::quest_options{}.gqa, kv::reduction::max);
+  EXPECT_EQ(kv::quest_options{}.gqa, kv::reduction::mean);
   EXPECT_EQ(kv::snapkv_options{}.window, 32);
   EXPECT_EQ(kv::snapkv_options{}.kernel, 5);
   EXPECT_EQ(kv::snapkv_options{}.budget.tokens(), 2048);

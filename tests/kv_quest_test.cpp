@@ -19,10 +19,11 @@ kv::model_shape shape(int heads, int kv_heads, int d, int ctx = 1024) {
   s.max_context = ctx;
   return s;
 }
-kv::quest_options opts(int budget, int page = 16) {
+kv::quest_options opts(int budget, int page = 16, kv::reduction fold = kv::reduction::mean) {
   kv::quest_options o;
   o.budget = budget;
   o.page_size = page;
+  o.gqa = fold;
   return o;
 }
 double dot(const float* a, const float* b, int d) {
@@ -87,48 +88,53 @@ TEST(kv_quest, bound_of_a_one_token_page_is_its_dot_product) {
     }
 }
 
-TEST(kv_quest, selects_the_top_bound_pages_plus_the_current_page) {
-  const auto s = shape(8, 2, 16);
-  kv::quest_policy p(s, 0, opts(128));  // 8 pages: 7 by bound + the current one
-  const auto toks = kvtest::random_tokens(s, 1000, 41, 2.0f);
-  for (int t = 0; t < 1000; ++t) {
-    p.append(t, toks[static_cast<std::size_t>(t)].k.data());
-    const float* qall = toks[static_cast<std::size_t>(t)].q.data();
-    const auto sel = p.select(qall);
-    const int n = t + 1, n_pages = (n + 15) / 16, current = n_pages - 1;
-    for (int kvh = 0; kvh < 2; ++kvh) {
-      const auto span = sel.head(kvh);
-      ASSERT_LE(span.size, 128);
-      std::vector<int> pages;
-      for (std::int32_t i = 0; i < span.size; ++i) {
-        if (i > 0) {
-          ASSERT_LT(span[i - 1], span[i]);  // ascending slots
+TEST(kv_quest, selects_the_top_bound_pages_plus_the_current_page_for_every_fold) {
+  for (auto fold : {kv::reduction::mean, kv::reduction::sum, kv::reduction::max}) {
+    const auto s = shape(8, 2, 16);
+    kv::quest_policy p(s, 0, opts(128, 16, fold));  // 8 pages: 7 by bound + the current one
+    const auto toks = kvtest::random_tokens(s, 1000, 41, 2.0f);
+    for (int t = 0; t < 1000; ++t) {
+      p.append(t, toks[static_cast<std::size_t>(t)].k.data());
+      const float* qall = toks[static_cast<std::size_t>(t)].q.data();
+      const auto sel = p.select(qall);
+      const int n = t + 1, n_pages = (n + 15) / 16, current = n_pages - 1;
+      for (int kvh = 0; kvh < 2; ++kvh) {
+        const auto span = sel.head(kvh);
+        ASSERT_LE(span.size, 128);
+        std::vector<int> pages;
+        for (std::int32_t i = 0; i < span.size; ++i) {
+          if (i > 0) {
+            ASSERT_LT(span[i - 1], span[i]);  // ascending slots
+          }
+          if (pages.empty() || pages.back() != span[i] / 16) pages.push_back(span[i] / 16);
         }
-        if (pages.empty() || pages.back() != span[i] / 16) pages.push_back(span[i] / 16);
-      }
-      ASSERT_EQ(pages.back(), current) << "the current page is always read";
-      if (n_pages <= 8) {
-        ASSERT_EQ(span.size, n) << "dense while the context fits";
-        continue;
-      }
-      ASSERT_EQ(pages.size(), 8u);
-      // Every chosen page bounds at least as high as every page left out (max fold over the group).
-      auto folded = [&](int page) {
-        double b = -INFINITY;
-        for (int qh = kvh * 4; qh < kvh * 4 + 4; ++qh)
-          b = std::max(b, bound_from_keys(qall + qh * 16, toks, kvh, page * 16, page * 16 + 16, 16));
-        return b;
-      };
-      double weakest_in = INFINITY, strongest_out = -INFINITY;
-      for (int page = 0; page < current; ++page) {
-        const bool in = std::find(pages.begin(), pages.end(), page) != pages.end();
-        if (in) {
-          weakest_in = std::min(weakest_in, folded(page));
-        } else {
-          strongest_out = std::max(strongest_out, folded(page));
+        ASSERT_EQ(pages.back(), current) << "the current page is always read";
+        if (n_pages <= 8) {
+          ASSERT_EQ(span.size, n) << "dense while the context fits";
+          continue;
         }
+        ASSERT_EQ(pages.size(), 8u);
+        // Every chosen page ranks at least as high as every page left out,
+        // with the group's per-head bounds folded in double precision.
+        auto folded = [&](int page) {
+          double acc = fold == kv::reduction::max ? -INFINITY : 0.0;
+          for (int qh = kvh * 4; qh < kvh * 4 + 4; ++qh) {
+            const double b = bound_from_keys(qall + qh * 16, toks, kvh, page * 16, page * 16 + 16, 16);
+            acc = fold == kv::reduction::max ? std::max(acc, b) : acc + b;
+          }
+          return fold == kv::reduction::mean ? acc / 4 : acc;
+        };
+        double weakest_in = INFINITY, strongest_out = -INFINITY;
+        for (int page = 0; page < current; ++page) {
+          const bool in = std::find(pages.begin(), pages.end(), page) != pages.end();
+          if (in) {
+            weakest_in = std::min(weakest_in, folded(page));
+          } else {
+            strongest_out = std::max(strongest_out, folded(page));
+          }
+        }
+        ASSERT_GE(weakest_in, strongest_out - 1e-4) << kv::to_string(fold) << " token " << t;
       }
-      ASSERT_GE(weakest_in, strongest_out - 1e-4) << "token " << t;
     }
   }
 }
@@ -147,11 +153,11 @@ TEST(kv_quest, nothing_is_evicted_and_reads_never_exceed_the_budget) {
   }
 }
 
-TEST(kv_quest, gqa_reads_the_page_any_query_head_of_the_group_needs) {
+TEST(kv_quest, gqa_max_fold_reads_the_page_any_query_head_of_the_group_needs) {
   for (auto heads : {std::pair<int, int>{32, 8}, std::pair<int, int>{8, 1}}) {
     const int d = 16, g = heads.first / heads.second;
     const auto s = shape(heads.first, heads.second, d);
-    kv::quest_policy p(s, 0, opts(32));  // one page by bound + the current page
+    kv::quest_policy p(s, 0, opts(32, 16, kv::reduction::max));  // one page by bound + the current page
     auto toks = kvtest::random_tokens(s, 320, 17, 0.01f);
     for (auto& tk : toks)
       for (auto& x : tk.k) x *= 0.01f;

@@ -12,12 +12,20 @@
 //   query q, sum_d max(q_d M_d, q_d m_d) bounds q.k from above for every key k
 //   of the page (each term bounds q_d k_d, since k_d lies in [m_d, M_d]). It is
 //   computed as sum_d (q+_d M_d + q-_d m_d) with q+ = max(q, 0) and
-//   q- = min(q, 0): the same value, two fused multiply-adds per channel and no
-//   branch. Per KV head, the bounds of its query heads are folded by `gqa`
-//   (max by default: a page is read if any of its query heads may need it), the
-//   top budget/page_size - 1 pages are kept, and the current (last, possibly
-//   partial) page is always added. While the context fits in the budget,
-//   every token is read.
+//   q- = min(q, 0): the same value, two multiply-adds per channel and no
+//   branch. Per KV head, the bounds of its query heads are folded by `gqa`,
+//   the top budget/page_size - 1 pages are kept, and the current (last,
+//   possibly partial) page is always added. While the context fits in the
+//   budget, every token is read.
+//
+// The GQA fold
+//   mean (the default) or sum rank a page by the average (total) bound of the
+//   group's query heads. Because the bound is linear in M and m once the signs
+//   are split, sum_g sum_d (q+_gd M_d + q-_gd m_d) = sum_d (sum_g q+_gd) M_d +
+//   (sum_g q-_gd) m_d: the group's q+ and q- are summed once per step and each
+//   page costs one head's work whatever the group size. max reads a page if
+//   any one query head's bound is high; it costs group-size times more (one
+//   bound per query head, the page's M and m loaded once for four heads).
 //
 // Paper defaults
 //   Pages of 16 tokens; token budgets 256..4096 in the evaluation; the first
@@ -25,17 +33,18 @@
 //   The paper's models are multi-head; the GQA fold is ours and explicit.
 //
 // Costs
-//   select: bounds for every page, 2 x head_dim multiply-adds per page and
-//   query head, plus an O(pages) selection and a sort of the chosen pages -
-//   about 1/8 of what dense attention reads (keys and values of 16 tokens
-//   against two bound vectors). append: one min/max update per KV head.
-//   Memory: every token (max_context slots per KV head) plus 2 x head_dim
-//   floats per page and KV head.
+//   select: per page and KV head 2 x head_dim multiply-adds (x group size with
+//   the max fold), an O(pages) selection and a sort of the chosen pages. Its
+//   reads are 2 x head_dim floats per page and KV head, 1/16 of what dense
+//   attention reads for the page's 16 keys and values. append: one min/max
+//   update per KV head. Memory: every token (max_context slots per KV head)
+//   plus 2 x head_dim floats per page and KV head.
 #pragma once
 
 #include <algorithm>
 #include <vector>
 
+#include "lil/kv/math.hpp"
 #include "lil/kv/policy.hpp"
 
 namespace lil::kv {
@@ -43,7 +52,7 @@ namespace lil::kv {
 struct quest_options {
   token_budget budget = 1024;  // tokens read per step, current page included
   int page_size = 16;
-  reduction gqa = reduction::max;
+  reduction gqa = reduction::mean;
 };
 
 class quest_policy final : public policy {
@@ -62,18 +71,24 @@ class quest_policy final : public policy {
         q_neg_(q_pos_.size(), 0.0f),
         page_score_(static_cast<std::size_t>(max_pages_), 0.0f),
         page_order_(static_cast<std::size_t>(max_pages_), 0),
-        chosen_(static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(max_selected()), 0) {}
+        chosen_(static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(max_selected()), 0),
+        probe_(2 * static_cast<std::size_t>(shape.head_dim), 0.0f) {}
 
   int page_size() const noexcept { return page_size_; }
   std::int32_t budget_pages() const noexcept { return budget_pages_; }
   std::int32_t pages() const noexcept { return (table(0).size() + page_size_ - 1) / page_size_; }
 
   // The bound of page `page` of KV head `kv_head` for one query head's row q,
-  // computed exactly as select() computes it.
+  // computed exactly as select() computes it (max fold).
   float upper_bound(const float* q, int kv_head, std::int32_t page) const noexcept {
-    auto pos = [q](int i) { return q[i] > 0.0f ? q[i] : 0.0f; };
-    auto neg = [q](int i) { return q[i] < 0.0f ? q[i] : 0.0f; };
-    return bound(pos, neg, &page_max_[page_at(kv_head, page)], &page_min_[page_at(kv_head, page)], shape().head_dim);
+    const std::size_t d = static_cast<std::size_t>(shape().head_dim);
+    float* qp = probe_.data();
+    float* qn = probe_.data() + d;
+    for (std::size_t i = 0; i < d; ++i) {
+      qp[i] = q[i] > 0.0f ? q[i] : 0.0f;
+      qn[i] = q[i] < 0.0f ? q[i] : 0.0f;
+    }
+    return bound(qp, qn, &page_max_[page_at(kv_head, page)], &page_min_[page_at(kv_head, page)], shape().head_dim);
   }
 
   const append_result& append(std::int64_t position, const float* keys) override {
@@ -111,10 +126,8 @@ class quest_policy final : public policy {
     split_query(query);
     const std::int32_t current = n_pages - 1;
     const std::int32_t keep = budget_pages_ - 1;
-    const int g = shape().group_size();
-    const int d = shape().head_dim;
     for (int h = 0; h < shape().n_kv_heads; ++h) {
-      score_pages(h, h * g, g, current, d);
+      score_pages(h, current);
       std::int32_t* order = page_order_.data();
       for (std::int32_t p = 0; p < current; ++p) order[p] = p;
       const float* sc = page_score_.data();
@@ -151,44 +164,97 @@ class quest_policy final : public policy {
            static_cast<std::size_t>(page) * static_cast<std::size_t>(shape().head_dim);
   }
 
+  // Max fold: q+ and q- per query head. Sum and mean: summed over each KV
+  // head's group, in query-head order (see "The GQA fold").
   void split_query(const float* q) noexcept {
-    const std::size_t n = q_pos_.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      q_pos_[i] = q[i] > 0.0f ? q[i] : 0.0f;
-      q_neg_[i] = q[i] < 0.0f ? q[i] : 0.0f;
+    const std::size_t d = static_cast<std::size_t>(shape().head_dim);
+    if (gqa() == reduction::max) {
+      for (std::size_t i = 0, n = static_cast<std::size_t>(shape().n_heads) * d; i < n; ++i) {
+        q_pos_[i] = q[i] > 0.0f ? q[i] : 0.0f;
+        q_neg_[i] = q[i] < 0.0f ? q[i] : 0.0f;
+      }
+      return;
+    }
+    const int g = shape().group_size();
+    for (int h = 0; h < shape().n_kv_heads; ++h) {
+      float* qp = &q_pos_[static_cast<std::size_t>(h) * d];
+      float* qn = &q_neg_[static_cast<std::size_t>(h) * d];
+      for (std::size_t i = 0; i < d; ++i) qp[i] = qn[i] = 0.0f;
+      for (int k = 0; k < g; ++k) {
+        const float* row = q + static_cast<std::size_t>(h * g + k) * d;
+        for (std::size_t i = 0; i < d; ++i) {
+          qp[i] += row[i] > 0.0f ? row[i] : 0.0f;
+          qn[i] += row[i] < 0.0f ? row[i] : 0.0f;
+        }
+      }
     }
   }
 
-  // page_score_[p] for pages [0, n_pages) of KV head h, its query heads
-  // [first, first + count) folded by gqa().
-  void score_pages(int h, int first, int count, std::int32_t n_pages, int d) noexcept {
-    const reduction fold = gqa();
+  // page_score_[p] for pages [0, n_pages) of KV head h.
+  void score_pages(int h, std::int32_t n_pages) noexcept {
+    const int d = shape().head_dim;
+    const std::size_t dd = static_cast<std::size_t>(d);
     const float* mx = &page_max_[page_at(h, 0)];
     const float* mn = &page_min_[page_at(h, 0)];
+    float* out = page_score_.data();
+    const int g = shape().group_size();
+    if (gqa() != reduction::max) {
+      const float* qp = &q_pos_[static_cast<std::size_t>(h) * dd];
+      const float* qn = &q_neg_[static_cast<std::size_t>(h) * dd];
+      const float inv = gqa() == reduction::mean ? 1.0f / static_cast<float>(g) : 1.0f;
+      for (std::int32_t p = 0; p < n_pages; ++p, mx += d, mn += d)
+        out[p] = bound(qp, qn, mx, mn, d) * inv;
+      return;
+    }
+    const float* qp = &q_pos_[static_cast<std::size_t>(h * g) * dd];
+    const float* qn = &q_neg_[static_cast<std::size_t>(h * g) * dd];
     for (std::int32_t p = 0; p < n_pages; ++p, mx += d, mn += d) {
-      float folded = 0.0f;
-      for (int g = 0; g < count; ++g) {
-        const std::size_t q_at = static_cast<std::size_t>(first + g) * static_cast<std::size_t>(d);
-        const float* qp = &q_pos_[q_at];
-        const float* qn = &q_neg_[q_at];
-        const float b = bound([qp](int i) { return qp[i]; }, [qn](int i) { return qn[i]; }, mx, mn, d);
-        folded = g == 0 ? b : (fold == reduction::max ? (b > folded ? b : folded) : folded + b);
+      float best = 0.0f;
+      for (int g0 = 0; g0 < g; g0 += 4) {
+        const int rows = g - g0 < 4 ? g - g0 : 4;
+        float b[4];
+        bound_rows(qp + static_cast<std::size_t>(g0) * dd, qn + static_cast<std::size_t>(g0) * dd, dd, rows, mx, mn, d, b);
+        for (int r = 0; r < rows; ++r) best = (g0 == 0 && r == 0) || b[r] > best ? b[r] : best;
       }
-      page_score_[static_cast<std::size_t>(p)] = fold == reduction::mean ? folded / static_cast<float>(count) : folded;
+      out[p] = best;
     }
   }
 
-  // Eight independent lanes so that the compiler vectorizes without
-  // reassociating a float sum. qp(i) and qn(i) give q+ and q- of channel i.
-  template <class Pos, class Neg>
-  static float bound(Pos qp, Neg qn, const float* mx, const float* mn, int d) noexcept {
-    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  // sum_d (qp_d mx_d + qn_d mn_d) in eight lanes.
+  static float bound(const float* qp, const float* qn, const float* mx, const float* mn, int d) noexcept {
+    detail::lanes8 acc;
     int i = 0;
-    for (; i + 8 <= d; i += 8)
-      for (int j = 0; j < 8; ++j) lane[j] += qp(i + j) * mx[i + j] + qn(i + j) * mn[i + j];
-    float s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-    for (; i < d; ++i) s += qp(i) * mx[i] + qn(i) * mn[i];
+    for (; i + 8 <= d; i += 8) acc.add_products(qp + i, mx + i, qn + i, mn + i);
+    float s = acc.sum();
+    for (; i < d; ++i) s += qp[i] * mx[i] + qn[i] * mn[i];
     return s;
+  }
+
+  // bound() for up to four query heads at once (rows of q+ and q- spaced by
+  // stride), loading the page's M and m once; bit-identical to bound().
+  static void bound_rows(const float* qp, const float* qn, std::size_t stride, int rows, const float* mx,
+                         const float* mn, int d, float* out) noexcept {
+    if (rows < 4) {
+      for (int r = 0; r < rows; ++r)
+        out[r] = bound(qp + static_cast<std::size_t>(r) * stride, qn + static_cast<std::size_t>(r) * stride, mx, mn, d);
+      return;
+    }
+    const float* p[4] = {qp, qp + stride, qp + 2 * stride, qp + 3 * stride};
+    const float* n[4] = {qn, qn + stride, qn + 2 * stride, qn + 3 * stride};
+    detail::lanes8 a0, a1, a2, a3;
+    int i = 0;
+    for (; i + 8 <= d; i += 8) {
+      a0.add_products(p[0] + i, mx + i, n[0] + i, mn + i);
+      a1.add_products(p[1] + i, mx + i, n[1] + i, mn + i);
+      a2.add_products(p[2] + i, mx + i, n[2] + i, mn + i);
+      a3.add_products(p[3] + i, mx + i, n[3] + i, mn + i);
+    }
+    out[0] = a0.sum();
+    out[1] = a1.sum();
+    out[2] = a2.sum();
+    out[3] = a3.sum();
+    for (int r = 0; r < 4; ++r)
+      for (int t = i; t < d; ++t) out[r] += p[r][t] * mx[t] + n[r][t] * mn[t];
   }
 
   std::size_t extra_bytes() const noexcept override {
@@ -207,6 +273,7 @@ class quest_policy final : public policy {
   std::vector<float> page_score_;
   std::vector<std::int32_t> page_order_;
   std::vector<std::int32_t> chosen_;  // [n_kv_heads][max_selected]
+  mutable std::vector<float> probe_;  // upper_bound()'s q+ and q-
 };
 
 }  // namespace lil::kv

@@ -12,9 +12,10 @@
 //   dense-versus-sparse comparison to be honest. Per KV head it walks the
 //   selection once for the scores and once for the output, and each key or
 //   value row it loads serves all the query heads of its group (GQA) while
-//   the row is in L1. Rows are contiguous; the inner loops are the
-//   vectorizable ones of math.hpp. It always writes the weights: it needs them
-//   anyway.
+//   the row is in L1 (four query heads per pass over the keys, four value
+//   rows per pass over an output row). Rows are contiguous; the inner loops
+//   are the vectorizable ones of math.hpp, including a branch-free exp. It
+//   always writes the weights: it needs them anyway.
 //
 // Costs
 //   2 x n_heads x selected x head_dim multiply-adds and n_heads x selected
@@ -55,17 +56,34 @@ inline void attend_reference(const attention_args& a, const kv_view& kv, float s
   for (int h = 0; h < a.n_kv_heads; ++h) {
     const slot_span sel = a.selected.head(h);
     const int q0 = h * group;
-    for (std::int32_t i = 0; i < sel.size; ++i) {
-      const float* key = kv.key(h, sel[i]);
-      for (int g = 0; g < group; ++g)
-        a.weights_row(q0 + g)[i] = detail::dot(a.query + static_cast<std::size_t>(q0 + g) * dd, key, d) * s;
+    // Scores, four query heads per pass over the keys.
+    for (int g0 = 0; g0 < group; g0 += 4) {
+      const int rows = group - g0 < 4 ? group - g0 : 4;
+      const float* q = a.query + static_cast<std::size_t>(q0 + g0) * dd;
+      float* w[4] = {a.weights_row(q0 + g0), nullptr, nullptr, nullptr};
+      for (int r = 1; r < rows; ++r) w[r] = a.weights_row(q0 + g0 + r);
+      float dots[4];
+      for (std::int32_t i = 0; i < sel.size; ++i) {
+        detail::dot_rows(q, dd, rows, kv.key(h, sel[i]), d, dots);
+        for (int r = 0; r < rows; ++r) w[r][i] = dots[r] * s;
+      }
     }
     for (int g = 0; g < group; ++g) {
       detail::softmax(a.weights_row(q0 + g), sel.size);
       float* out = a.out + static_cast<std::size_t>(q0 + g) * dd;
       for (int j = 0; j < d; ++j) out[j] = 0.0f;
     }
-    for (std::int32_t i = 0; i < sel.size; ++i) {
+    // Outputs, four value rows per pass over each output row.
+    std::int32_t i = 0;
+    for (; i + 4 <= sel.size; i += 4) {
+      const float* v0 = kv.value(h, sel[i]);
+      const float* v1 = kv.value(h, sel[i + 1]);
+      const float* v2 = kv.value(h, sel[i + 2]);
+      const float* v3 = kv.value(h, sel[i + 3]);
+      for (int g = 0; g < group; ++g)
+        detail::axpy4(a.out + static_cast<std::size_t>(q0 + g) * dd, a.weights_row(q0 + g) + i, v0, v1, v2, v3, d);
+    }
+    for (; i < sel.size; ++i) {
       const float* value = kv.value(h, sel[i]);
       for (int g = 0; g < group; ++g)
         detail::axpy(a.out + static_cast<std::size_t>(q0 + g) * dd, a.weights_row(q0 + g)[i], value, d);
