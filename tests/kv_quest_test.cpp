@@ -19,11 +19,13 @@ kv::model_shape shape(int heads, int kv_heads, int d, int ctx = 1024) {
   s.max_context = ctx;
   return s;
 }
-kv::quest_options opts(int budget, int page = 16, kv::reduction fold = kv::reduction::mean) {
+kv::quest_options opts(int budget, int page = 16, kv::reduction fold = kv::reduction::mean,
+                       kv::bound_format bounds = kv::bound_format::fp32) {
   kv::quest_options o;
   o.budget = budget;
   o.page_size = page;
   o.gqa = fold;
+  o.bounds = bounds;
   return o;
 }
 double dot(const float* a, const float* b, int d) {
@@ -31,26 +33,33 @@ double dot(const float* a, const float* b, int d) {
   for (int i = 0; i < d; ++i) s += static_cast<double>(a[i]) * b[i];
   return s;
 }
-// sum_d max(q_d M_d, q_d m_d), in double, from the keys themselves.
-double bound_from_keys(const float* q, const std::vector<kvtest::token>& toks, int kvh, int first, int last, int d) {
+// sum_d max(q_d M_d, q_d m_d), in double, from the keys themselves (with M
+// rounded up and m down to bf16 when asked).
+double bound_from_keys(const float* q, const std::vector<kvtest::token>& toks, int kvh, int first, int last, int d,
+                       bool bf16 = false) {
   double b = 0;
   for (int j = 0; j < d; ++j) {
-    double mx = -INFINITY, mn = INFINITY;
+    float mx = -INFINITY, mn = INFINITY;
     for (int t = first; t < last; ++t) {
-      const double x = toks[static_cast<std::size_t>(t)].k[static_cast<std::size_t>(kvh * d + j)];
+      const float x = toks[static_cast<std::size_t>(t)].k[static_cast<std::size_t>(kvh * d + j)];
       mx = std::max(mx, x);
       mn = std::min(mn, x);
     }
-    b += std::max(q[j] * mx, q[j] * mn);
+    if (bf16) {
+      mx = kv::detail::from_bf16(kv::detail::bf16_rounded(mx, true));
+      mn = kv::detail::from_bf16(kv::detail::bf16_rounded(mn, false));
+    }
+    b += std::max(static_cast<double>(q[j]) * mx, static_cast<double>(q[j]) * mn);
   }
   return b;
 }
 }  // namespace
 
 TEST(kv_quest, page_bound_is_at_least_the_true_max_dot_of_its_page) {
+  for (auto format : {kv::bound_format::fp32, kv::bound_format::bf16})
   for (int d : {8, 13, 64, 128}) {
     const auto s = shape(8, 2, d, 640);
-    kv::quest_policy p(s, 0, opts(64));
+    kv::quest_policy p(s, 0, opts(64, 16, kv::reduction::mean, format));
     // Mixed scales, so that channels with both signs and outliers occur.
     auto toks = kvtest::random_tokens(s, 640, 31u + static_cast<unsigned>(d), 2.0f);
     for (std::size_t t = 0; t < toks.size(); t += 37)
@@ -88,10 +97,12 @@ TEST(kv_quest, bound_of_a_one_token_page_is_its_dot_product) {
     }
 }
 
-TEST(kv_quest, selects_the_top_bound_pages_plus_the_current_page_for_every_fold) {
+TEST(kv_quest, selects_the_top_bound_pages_plus_the_current_page_for_every_fold_and_format) {
+  for (auto format : {kv::bound_format::fp32, kv::bound_format::bf16})
   for (auto fold : {kv::reduction::mean, kv::reduction::sum, kv::reduction::max}) {
+    const bool bf16 = format == kv::bound_format::bf16;
     const auto s = shape(8, 2, 16);
-    kv::quest_policy p(s, 0, opts(128, 16, fold));  // 8 pages: 7 by bound + the current one
+    kv::quest_policy p(s, 0, opts(128, 16, fold, format));  // 8 pages: 7 by bound + the current one
     const auto toks = kvtest::random_tokens(s, 1000, 41, 2.0f);
     for (int t = 0; t < 1000; ++t) {
       p.append(t, toks[static_cast<std::size_t>(t)].k.data());
@@ -119,7 +130,7 @@ TEST(kv_quest, selects_the_top_bound_pages_plus_the_current_page_for_every_fold)
         auto folded = [&](int page) {
           double acc = fold == kv::reduction::max ? -INFINITY : 0.0;
           for (int qh = kvh * 4; qh < kvh * 4 + 4; ++qh) {
-            const double b = bound_from_keys(qall + qh * 16, toks, kvh, page * 16, page * 16 + 16, 16);
+            const double b = bound_from_keys(qall + qh * 16, toks, kvh, page * 16, page * 16 + 16, 16, bf16);
             acc = fold == kv::reduction::max ? std::max(acc, b) : acc + b;
           }
           return fold == kv::reduction::mean ? acc / 4 : acc;
@@ -133,7 +144,7 @@ TEST(kv_quest, selects_the_top_bound_pages_plus_the_current_page_for_every_fold)
             strongest_out = std::max(strongest_out, folded(page));
           }
         }
-        ASSERT_GE(weakest_in, strongest_out - 1e-4) << kv::to_string(fold) << " token " << t;
+        ASSERT_GE(weakest_in, strongest_out - 1e-4) << kv::to_string(fold) << (bf16 ? " bf16" : "") << " token " << t;
       }
     }
   }
@@ -190,4 +201,19 @@ TEST(kv_quest, equals_dense_when_the_budget_covers_the_sequence) {
 TEST(kv_quest, budget_below_the_current_page_is_rejected) {
   expect_error([] { kv::quest_policy p(shape(4, 2, 8), 0, opts(8, 16)); }, {"quest", "budget 8", "page_size 16"});
   expect_error([] { kv::quest_policy p(shape(4, 2, 8), 0, opts(64, 0)); }, {"page_size 0"});
+}
+
+TEST(kv_quest, bf16_bounds_halve_the_bound_memory) {
+  const auto s = shape(8, 2, 64, 4096);
+  const kv::quest_policy fp32(s, 0, opts(256)), bf16(s, 0, opts(256, 16, kv::reduction::mean, kv::bound_format::bf16));
+  const std::size_t bounds_fp32 = 2u * 2u * 256u * 64u * 4u;  // (max,min) x kv heads x pages x dim x bytes
+  EXPECT_EQ(fp32.memory().policy_bytes - bf16.memory().policy_bytes, bounds_fp32 / 2);
+}
+
+TEST(kv_quest, bf16_rounding_is_outward) {
+  for (float x : {1.0f, 1.00001f, -1.00001f, 3.14159f, -2.71828f, 1e-30f, -1e30f, 0.0f}) {
+    EXPECT_GE(kv::detail::from_bf16(kv::detail::bf16_rounded(x, true)), x);
+    EXPECT_LE(kv::detail::from_bf16(kv::detail::bf16_rounded(x, false)), x);
+  }
+  EXPECT_EQ(kv::detail::from_bf16(kv::detail::bf16_rounded(1.0f, true)), 1.0f);
 }

@@ -31,12 +31,38 @@ constexpr int vec_width = 4;
 typedef float vfloat __attribute__((vector_size(16), aligned(4)));
 typedef std::int32_t vint __attribute__((vector_size(16), aligned(4)));
 #endif
+typedef std::uint16_t vhalf __attribute__((vector_size(vec_width * 2), aligned(2)));
+typedef std::uint32_t vuint __attribute__((vector_size(vec_width * 4), aligned(4)));
 inline vfloat load(const float* p) noexcept { return *reinterpret_cast<const vfloat*>(p); }
+// bf16 values are the high halves of fp32 ones.
+inline vfloat load(const std::uint16_t* p) noexcept {
+  return (vfloat)(__builtin_convertvector(*reinterpret_cast<const vhalf*>(p), vuint) << 16);
+}
 inline void store(float* p, vfloat v) noexcept { *reinterpret_cast<vfloat*>(p) = v; }
 inline vfloat splat(float x) noexcept { return vfloat{} + x; }
 // Where mask lanes are all ones take a, else b (vector casts keep the bits).
 inline vfloat select(vint mask, vfloat a, vfloat b) noexcept { return (vfloat)(((vint)a & mask) | ((vint)b & ~mask)); }
 #endif
+
+// bf16: the high 16 bits of an fp32. Rounding toward +inf (for maxima) or
+// -inf (for minima) keeps a stored bound on the right side of the true one.
+inline float from_bf16(std::uint16_t h) noexcept {
+  const std::uint32_t bits = static_cast<std::uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+inline std::uint16_t bf16_rounded(float x, bool up) noexcept {
+  std::uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  std::uint16_t h = static_cast<std::uint16_t>(bits >> 16);  // toward zero
+  const bool exact = (bits & 0xFFFFu) == 0;
+  const bool negative = (bits >> 31) != 0;
+  const bool is_nan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
+  // Away from zero is up for positives and down for negatives.
+  if (!exact && !is_nan && up != negative) ++h;
+  return h;
+}
 
 // Eight float accumulators.
 struct lanes8 {
@@ -51,6 +77,11 @@ struct lanes8 {
     for (int k = 0; k < 8 / vec_width; ++k)
       v[k] += load(a + k * vec_width) * load(b + k * vec_width) + load(c + k * vec_width) * load(d + k * vec_width);
   }
+  // lane j += a[j] * b[j] + c[j] * d[j], b and d in bf16
+  void add_products(const float* a, const std::uint16_t* b, const float* c, const std::uint16_t* d) noexcept {
+    for (int k = 0; k < 8 / vec_width; ++k)
+      v[k] += load(a + k * vec_width) * load(b + k * vec_width) + load(c + k * vec_width) * load(d + k * vec_width);
+  }
   void get(float* out) const noexcept { std::memcpy(out, v, 8 * sizeof(float)); }
 #else
   float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -59,6 +90,9 @@ struct lanes8 {
   }
   void add_products(const float* a, const float* b, const float* c, const float* d) noexcept {
     for (int j = 0; j < 8; ++j) l[j] += a[j] * b[j] + c[j] * d[j];
+  }
+  void add_products(const float* a, const std::uint16_t* b, const float* c, const std::uint16_t* d) noexcept {
+    for (int j = 0; j < 8; ++j) l[j] += a[j] * from_bf16(b[j]) + c[j] * from_bf16(d[j]);
   }
   void get(float* out) const noexcept { std::memcpy(out, l, sizeof l); }
 #endif

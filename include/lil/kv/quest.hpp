@@ -32,16 +32,23 @@
 //   two layers dense (policy_spec applies skip_first_layers = 2 for Quest).
 //   The paper's models are multi-head; the GQA fold is ours and explicit.
 //
+// Stored bounds
+//   fp32 by default: the paper keeps them in the cache's own precision, so
+//   that they weigh 1/8 of the keys. bound_format::bf16 halves what select()
+//   reads (rounding each max up and each min down: still an upper bound, a
+//   little looser).
+//
 // Costs
 //   select: per page and KV head 2 x head_dim multiply-adds (x group size with
 //   the max fold), an O(pages) selection and a sort of the chosen pages. Its
 //   reads are 2 x head_dim floats per page and KV head, 1/16 of what dense
 //   attention reads for the page's 16 keys and values. append: one min/max
 //   update per KV head. Memory: every token (max_context slots per KV head)
-//   plus 2 x head_dim floats per page and KV head.
+//   plus 2 x head_dim floats (or bf16) per page and KV head.
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "lil/kv/math.hpp"
@@ -49,10 +56,16 @@
 
 namespace lil::kv {
 
+// How the per-page key bounds are stored. bf16 halves what select() reads,
+// rounding each max up and each min down so that the bound stays an upper
+// bound (a little looser: 8 significant bits).
+enum class bound_format : std::uint8_t { fp32, bf16 };
+
 struct quest_options {
   token_budget budget = 1024;  // tokens read per step, current page included
   int page_size = 16;
   reduction gqa = reduction::mean;
+  bound_format bounds = bound_format::fp32;
 };
 
 class quest_policy final : public policy {
@@ -65,8 +78,11 @@ class quest_policy final : public policy {
         budget_pages_(pages_in(shape, opts)),
         max_pages_((shape.max_context + opts.page_size - 1) / opts.page_size),
         bounds_per_head_(static_cast<std::size_t>(max_pages_) * static_cast<std::size_t>(shape.head_dim)),
-        page_max_(static_cast<std::size_t>(shape.n_kv_heads) * bounds_per_head_, 0.0f),
-        page_min_(static_cast<std::size_t>(shape.n_kv_heads) * bounds_per_head_, 0.0f),
+        bf16_(opts.bounds == bound_format::bf16),
+        page_max_(bf16_ ? 0u : static_cast<std::size_t>(shape.n_kv_heads) * bounds_per_head_, 0.0f),
+        page_min_(page_max_.size(), 0.0f),
+        page_max16_(bf16_ ? static_cast<std::size_t>(shape.n_kv_heads) * bounds_per_head_ : 0u, 0),
+        page_min16_(page_max16_.size(), 0),
         q_pos_(static_cast<std::size_t>(shape.n_heads) * static_cast<std::size_t>(shape.head_dim), 0.0f),
         q_neg_(q_pos_.size(), 0.0f),
         page_score_(static_cast<std::size_t>(max_pages_), 0.0f),
@@ -75,6 +91,7 @@ class quest_policy final : public policy {
         probe_(2 * static_cast<std::size_t>(shape.head_dim), 0.0f) {}
 
   int page_size() const noexcept { return page_size_; }
+  bound_format bounds() const noexcept { return bf16_ ? bound_format::bf16 : bound_format::fp32; }
   std::int32_t budget_pages() const noexcept { return budget_pages_; }
   std::int32_t pages() const noexcept { return (table(0).size() + page_size_ - 1) / page_size_; }
 
@@ -88,7 +105,9 @@ class quest_policy final : public policy {
       qp[i] = q[i] > 0.0f ? q[i] : 0.0f;
       qn[i] = q[i] < 0.0f ? q[i] : 0.0f;
     }
-    return bound(qp, qn, &page_max_[page_at(kv_head, page)], &page_min_[page_at(kv_head, page)], shape().head_dim);
+    const std::size_t at = page_at(kv_head, page);
+    return bf16_ ? bound(qp, qn, &page_max16_[at], &page_min16_[at], shape().head_dim)
+                 : bound(qp, qn, &page_max_[at], &page_min_[at], shape().head_dim);
   }
 
   const append_result& append(std::int64_t position, const float* keys) override {
@@ -101,14 +120,20 @@ class quest_policy final : public policy {
     const int d = shape().head_dim;
     for (int h = 0; h < shape().n_kv_heads; ++h) {
       const float* k = keys + static_cast<std::size_t>(h) * static_cast<std::size_t>(d);
-      float* mx = &page_max_[page_at(h, page)];
-      float* mn = &page_min_[page_at(h, page)];
-      if (first_in_page) {
-        for (int i = 0; i < d; ++i) mx[i] = mn[i] = k[i];
-      } else {
+      const std::size_t at = page_at(h, page);
+      if (bf16_) {
+        std::uint16_t* mx = &page_max16_[at];
+        std::uint16_t* mn = &page_min16_[at];
         for (int i = 0; i < d; ++i) {
-          mx[i] = k[i] > mx[i] ? k[i] : mx[i];
-          mn[i] = k[i] < mn[i] ? k[i] : mn[i];
+          if (first_in_page || k[i] > detail::from_bf16(mx[i])) mx[i] = detail::bf16_rounded(k[i], true);
+          if (first_in_page || k[i] < detail::from_bf16(mn[i])) mn[i] = detail::bf16_rounded(k[i], false);
+        }
+      } else {
+        float* mx = &page_max_[at];
+        float* mn = &page_min_[at];
+        for (int i = 0; i < d; ++i) {
+          mx[i] = first_in_page || k[i] > mx[i] ? k[i] : mx[i];
+          mn[i] = first_in_page || k[i] < mn[i] ? k[i] : mn[i];
         }
       }
       set_append(h, slot, -1);
@@ -127,12 +152,13 @@ class quest_policy final : public policy {
     const std::int32_t current = n_pages - 1;
     const std::int32_t keep = budget_pages_ - 1;
     for (int h = 0; h < shape().n_kv_heads; ++h) {
-      score_pages(h, current);
+      if (bf16_) {
+        score_pages(h, current, &page_max16_[page_at(h, 0)], &page_min16_[page_at(h, 0)]);
+      } else {
+        score_pages(h, current, &page_max_[page_at(h, 0)], &page_min_[page_at(h, 0)]);
+      }
       std::int32_t* order = page_order_.data();
-      for (std::int32_t p = 0; p < current; ++p) order[p] = p;
-      const float* sc = page_score_.data();
-      auto higher = [sc](std::int32_t a, std::int32_t b) { return sc[a] > sc[b] || (sc[a] == sc[b] && a < b); };
-      if (keep < current) std::nth_element(order, order + keep, order + current, higher);
+      top_pages(current, keep, order);
       std::sort(order, order + keep);
       std::int32_t* out = &chosen_[static_cast<std::size_t>(h) * static_cast<std::size_t>(max_selected())];
       std::int32_t count = 0;
@@ -164,6 +190,23 @@ class quest_policy final : public policy {
            static_cast<std::size_t>(page) * static_cast<std::size_t>(shape().head_dim);
   }
 
+  // The `keep` best of pages [0, n) by page_score_ (ties: the lower page),
+  // into order[0..keep), unsorted. A min-heap of the best so far: most pages
+  // lose one comparison against its root, so this is about one pass.
+  void top_pages(std::int32_t n, std::int32_t keep, std::int32_t* order) const noexcept {
+    const float* sc = page_score_.data();
+    auto better = [sc](std::int32_t a, std::int32_t b) { return sc[a] > sc[b] || (sc[a] == sc[b] && a < b); };
+    if (keep <= 0) return;
+    for (std::int32_t p = 0; p < keep; ++p) order[p] = p;
+    std::make_heap(order, order + keep, better);  // root: the worst kept page
+    for (std::int32_t p = keep; p < n; ++p) {
+      if (!better(p, order[0])) continue;
+      std::pop_heap(order, order + keep, better);
+      order[keep - 1] = p;
+      std::push_heap(order, order + keep, better);
+    }
+  }
+
   // Max fold: q+ and q- per query head. Sum and mean: summed over each KV
   // head's group, in query-head order (see "The GQA fold").
   void split_query(const float* q) noexcept {
@@ -190,20 +233,19 @@ class quest_policy final : public policy {
     }
   }
 
-  // page_score_[p] for pages [0, n_pages) of KV head h.
-  void score_pages(int h, std::int32_t n_pages) noexcept {
+  // page_score_[p] for pages [0, n_pages) of KV head h, whose bounds start
+  // at mx and mn (float or bf16).
+  template <class T>
+  void score_pages(int h, std::int32_t n_pages, const T* mx, const T* mn) noexcept {
     const int d = shape().head_dim;
     const std::size_t dd = static_cast<std::size_t>(d);
-    const float* mx = &page_max_[page_at(h, 0)];
-    const float* mn = &page_min_[page_at(h, 0)];
     float* out = page_score_.data();
     const int g = shape().group_size();
     if (gqa() != reduction::max) {
       const float* qp = &q_pos_[static_cast<std::size_t>(h) * dd];
       const float* qn = &q_neg_[static_cast<std::size_t>(h) * dd];
       const float inv = gqa() == reduction::mean ? 1.0f / static_cast<float>(g) : 1.0f;
-      for (std::int32_t p = 0; p < n_pages; ++p, mx += d, mn += d)
-        out[p] = bound(qp, qn, mx, mn, d) * inv;
+      for (std::int32_t p = 0; p < n_pages; ++p, mx += d, mn += d) out[p] = bound(qp, qn, mx, mn, d) * inv;
       return;
     }
     const float* qp = &q_pos_[static_cast<std::size_t>(h * g) * dd];
@@ -220,20 +262,25 @@ class quest_policy final : public policy {
     }
   }
 
+  static float widen(float x) noexcept { return x; }
+  static float widen(std::uint16_t x) noexcept { return detail::from_bf16(x); }
+
   // sum_d (qp_d mx_d + qn_d mn_d) in eight lanes.
-  static float bound(const float* qp, const float* qn, const float* mx, const float* mn, int d) noexcept {
+  template <class T>
+  static float bound(const float* qp, const float* qn, const T* mx, const T* mn, int d) noexcept {
     detail::lanes8 acc;
     int i = 0;
     for (; i + 8 <= d; i += 8) acc.add_products(qp + i, mx + i, qn + i, mn + i);
     float s = acc.sum();
-    for (; i < d; ++i) s += qp[i] * mx[i] + qn[i] * mn[i];
+    for (; i < d; ++i) s += qp[i] * widen(mx[i]) + qn[i] * widen(mn[i]);
     return s;
   }
 
   // bound() for up to four query heads at once (rows of q+ and q- spaced by
   // stride), loading the page's M and m once; bit-identical to bound().
-  static void bound_rows(const float* qp, const float* qn, std::size_t stride, int rows, const float* mx,
-                         const float* mn, int d, float* out) noexcept {
+  template <class T>
+  static void bound_rows(const float* qp, const float* qn, std::size_t stride, int rows, const T* mx, const T* mn,
+                         int d, float* out) noexcept {
     if (rows < 4) {
       for (int r = 0; r < rows; ++r)
         out[r] = bound(qp + static_cast<std::size_t>(r) * stride, qn + static_cast<std::size_t>(r) * stride, mx, mn, d);
@@ -254,11 +301,12 @@ class quest_policy final : public policy {
     out[2] = a2.sum();
     out[3] = a3.sum();
     for (int r = 0; r < 4; ++r)
-      for (int t = i; t < d; ++t) out[r] += p[r][t] * mx[t] + n[r][t] * mn[t];
+      for (int t = i; t < d; ++t) out[r] += p[r][t] * widen(mx[t]) + n[r][t] * widen(mn[t]);
   }
 
   std::size_t extra_bytes() const noexcept override {
     return (page_max_.size() + page_min_.size() + q_pos_.size() + q_neg_.size() + page_score_.size()) * sizeof(float) +
+           (page_max16_.size() + page_min16_.size()) * sizeof(std::uint16_t) +
            (page_order_.size() + chosen_.size()) * sizeof(std::int32_t);
   }
 
@@ -266,8 +314,11 @@ class quest_policy final : public policy {
   std::int32_t budget_pages_;
   std::int32_t max_pages_;
   std::size_t bounds_per_head_;
-  std::vector<float> page_max_;  // [n_kv_heads][max_pages][head_dim]
+  bool bf16_;
+  std::vector<float> page_max_;  // [n_kv_heads][max_pages][head_dim], fp32 bounds
   std::vector<float> page_min_;
+  std::vector<std::uint16_t> page_max16_;  // the same, bf16 bounds
+  std::vector<std::uint16_t> page_min16_;
   std::vector<float> q_pos_;  // [n_heads][head_dim]
   std::vector<float> q_neg_;
   std::vector<float> page_score_;

@@ -48,6 +48,20 @@ struct kv_view {
   }
 };
 
+namespace detail {
+// Rows a few tokens ahead are requested early: a sparse selection gathers
+// rows from anywhere in the cache, where the hardware prefetcher cannot guess.
+constexpr std::int32_t prefetch_ahead = 8;
+inline void prefetch_row(const float* row, int d) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  for (int i = 0; i < d; i += 16) __builtin_prefetch(row + i);
+#else
+  (void)row;
+  (void)d;
+#endif
+}
+}  // namespace detail
+
 inline void attend_reference(const attention_args& a, const kv_view& kv, float scale = 0.0f) noexcept {
   const int d = a.head_dim;
   const int group = a.n_heads / a.n_kv_heads;
@@ -64,6 +78,7 @@ inline void attend_reference(const attention_args& a, const kv_view& kv, float s
       for (int r = 1; r < rows; ++r) w[r] = a.weights_row(q0 + g0 + r);
       float dots[4];
       for (std::int32_t i = 0; i < sel.size; ++i) {
+        if (i + detail::prefetch_ahead < sel.size) detail::prefetch_row(kv.key(h, sel[i + detail::prefetch_ahead]), d);
         detail::dot_rows(q, dd, rows, kv.key(h, sel[i]), d, dots);
         for (int r = 0; r < rows; ++r) w[r][i] = dots[r] * s;
       }
@@ -76,6 +91,8 @@ inline void attend_reference(const attention_args& a, const kv_view& kv, float s
     // Outputs, four value rows per pass over each output row.
     std::int32_t i = 0;
     for (; i + 4 <= sel.size; i += 4) {
+      for (std::int32_t p = i + detail::prefetch_ahead; p < i + detail::prefetch_ahead + 4 && p < sel.size; ++p)
+        detail::prefetch_row(kv.value(h, sel[p]), d);
       const float* v0 = kv.value(h, sel[i]);
       const float* v1 = kv.value(h, sel[i + 1]);
       const float* v2 = kv.value(h, sel[i + 2]);
