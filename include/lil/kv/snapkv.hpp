@@ -171,7 +171,8 @@ class snapkv_policy final : public policy {
     if (b < o.window + 1)
       lil::detail::throw_error("kv snapkv: budget " + detail::number(b) +
                                " tokens is below the protected observation window (window " +
-                               detail::number(o.window) + " + at least 1 selected token)");
+                               detail::number(o.window) + " + at least 1 selected token); lower the window "
+                               "for small budgets, e.g. \"snapkv:16,window=8\"");
     return b;
   }
 
