@@ -25,7 +25,7 @@
 //   (sum_g q-_gd) m_d: the group's q+ and q- are summed once per step and each
 //   page costs one head's work whatever the group size. max reads a page if
 //   any one query head's bound is high; it costs group-size times more (one
-//   bound per query head, the page's M and m loaded once for four heads).
+//   bound per query head; the tile stays in L1 between them).
 //
 // Paper defaults
 //   Pages of 16 tokens; token budgets 256..4096 in the evaluation; the first
@@ -38,13 +38,16 @@
 //   reads (rounding each max up and each min down: still an upper bound, a
 //   little looser).
 //
-// Costs
-//   select: per page and KV head 2 x head_dim multiply-adds (x group size with
-//   the max fold), an O(pages) selection and a sort of the chosen pages. Its
-//   reads are 2 x head_dim floats per page and KV head, 1/16 of what dense
-//   attention reads for the page's 16 keys and values. append: one min/max
-//   update per KV head. Memory: every token (max_context slots per KV head)
-//   plus 2 x head_dim floats (or bf16) per page and KV head.
+// Layout and costs
+//   Bounds sit in tiles of 16 pages, channel-major inside a tile, so that
+//   scoring broadcasts one q channel against 16 pages per multiply-add and
+//   reads each tile as one contiguous block. select: per page and KV head
+//   2 x head_dim multiply-adds (x group size with the max fold), a heap
+//   selection of the top pages and a sort of them. Its reads are 2 x head_dim
+//   floats per page and KV head, 1/16 of what dense attention reads for the
+//   page's 16 keys and values. append: one min/max update per KV head.
+//   Memory: every token (max_context slots per KV head) plus 2 x head_dim
+//   floats (or bf16) per page and KV head.
 #pragma once
 
 #include <algorithm>
@@ -76,8 +79,8 @@ class quest_policy final : public policy {
                /*shared_slots=*/true),
         page_size_(opts.page_size),
         budget_pages_(pages_in(shape, opts)),
-        max_pages_((shape.max_context + opts.page_size - 1) / opts.page_size),
-        bounds_per_head_(static_cast<std::size_t>(max_pages_) * static_cast<std::size_t>(shape.head_dim)),
+        tiles_((shape.max_context + opts.page_size * kTile - 1) / (opts.page_size * kTile)),
+        bounds_per_head_(static_cast<std::size_t>(tiles_) * kTile * static_cast<std::size_t>(shape.head_dim)),
         bf16_(opts.bounds == bound_format::bf16),
         page_max_(bf16_ ? 0u : static_cast<std::size_t>(shape.n_kv_heads) * bounds_per_head_, 0.0f),
         page_min_(page_max_.size(), 0.0f),
@@ -85,29 +88,28 @@ class quest_policy final : public policy {
         page_min16_(page_max16_.size(), 0),
         q_pos_(static_cast<std::size_t>(shape.n_heads) * static_cast<std::size_t>(shape.head_dim), 0.0f),
         q_neg_(q_pos_.size(), 0.0f),
-        page_score_(static_cast<std::size_t>(max_pages_), 0.0f),
-        page_order_(static_cast<std::size_t>(max_pages_), 0),
-        chosen_(static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(max_selected()), 0),
-        probe_(2 * static_cast<std::size_t>(shape.head_dim), 0.0f) {}
+        page_score_(static_cast<std::size_t>(tiles_) * kTile, 0.0f),
+        tile_score_(kTile, 0.0f),
+        page_order_(page_score_.size(), 0),
+        chosen_(static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(max_selected()), 0) {}
 
   int page_size() const noexcept { return page_size_; }
   bound_format bounds() const noexcept { return bf16_ ? bound_format::bf16 : bound_format::fp32; }
   std::int32_t budget_pages() const noexcept { return budget_pages_; }
   std::int32_t pages() const noexcept { return (table(0).size() + page_size_ - 1) / page_size_; }
 
-  // The bound of page `page` of KV head `kv_head` for one query head's row q,
-  // computed exactly as select() computes it (max fold).
+  // The bound of page `page` of KV head `kv_head` for one query head's row q
+  // (what the max fold ranks; the same sum, channel by channel, as select()).
   float upper_bound(const float* q, int kv_head, std::int32_t page) const noexcept {
-    const std::size_t d = static_cast<std::size_t>(shape().head_dim);
-    float* qp = probe_.data();
-    float* qn = probe_.data() + d;
-    for (std::size_t i = 0; i < d; ++i) {
-      qp[i] = q[i] > 0.0f ? q[i] : 0.0f;
-      qn[i] = q[i] < 0.0f ? q[i] : 0.0f;
+    float bound = 0.0f;
+    for (int c = 0; c < shape().head_dim; ++c) {
+      const float qp = q[c] > 0.0f ? q[c] : 0.0f;
+      const float qn = q[c] < 0.0f ? q[c] : 0.0f;
+      const std::size_t at = bound_at(kv_head, page, c);
+      bound += bf16_ ? qp * detail::from_bf16(page_max16_[at]) + qn * detail::from_bf16(page_min16_[at])
+                     : qp * page_max_[at] + qn * page_min_[at];
     }
-    const std::size_t at = page_at(kv_head, page);
-    return bf16_ ? bound(qp, qn, &page_max16_[at], &page_min16_[at], shape().head_dim)
-                 : bound(qp, qn, &page_max_[at], &page_min_[at], shape().head_dim);
+    return bound;
   }
 
   const append_result& append(std::int64_t position, const float* keys) override {
@@ -120,20 +122,15 @@ class quest_policy final : public policy {
     const int d = shape().head_dim;
     for (int h = 0; h < shape().n_kv_heads; ++h) {
       const float* k = keys + static_cast<std::size_t>(h) * static_cast<std::size_t>(d);
-      const std::size_t at = page_at(h, page);
-      if (bf16_) {
-        std::uint16_t* mx = &page_max16_[at];
-        std::uint16_t* mn = &page_min16_[at];
-        for (int i = 0; i < d; ++i) {
-          if (first_in_page || k[i] > detail::from_bf16(mx[i])) mx[i] = detail::bf16_rounded(k[i], true);
-          if (first_in_page || k[i] < detail::from_bf16(mn[i])) mn[i] = detail::bf16_rounded(k[i], false);
-        }
-      } else {
-        float* mx = &page_max_[at];
-        float* mn = &page_min_[at];
-        for (int i = 0; i < d; ++i) {
-          mx[i] = first_in_page || k[i] > mx[i] ? k[i] : mx[i];
-          mn[i] = first_in_page || k[i] < mn[i] ? k[i] : mn[i];
+      const std::size_t at = bound_at(h, page, 0);
+      for (int c = 0; c < d; ++c) {
+        const std::size_t i = at + static_cast<std::size_t>(c) * kTile;
+        if (bf16_) {
+          if (first_in_page || k[c] > detail::from_bf16(page_max16_[i])) page_max16_[i] = detail::bf16_rounded(k[c], true);
+          if (first_in_page || k[c] < detail::from_bf16(page_min16_[i])) page_min16_[i] = detail::bf16_rounded(k[c], false);
+        } else {
+          page_max_[i] = first_in_page || k[c] > page_max_[i] ? k[c] : page_max_[i];
+          page_min_[i] = first_in_page || k[c] < page_min_[i] ? k[c] : page_min_[i];
         }
       }
       set_append(h, slot, -1);
@@ -153,9 +150,9 @@ class quest_policy final : public policy {
     const std::int32_t keep = budget_pages_ - 1;
     for (int h = 0; h < shape().n_kv_heads; ++h) {
       if (bf16_) {
-        score_pages(h, current, &page_max16_[page_at(h, 0)], &page_min16_[page_at(h, 0)]);
+        score_pages(h, current, page_max16_.data(), page_min16_.data());
       } else {
-        score_pages(h, current, &page_max_[page_at(h, 0)], &page_min_[page_at(h, 0)]);
+        score_pages(h, current, page_max_.data(), page_min_.data());
       }
       std::int32_t* order = page_order_.data();
       top_pages(current, keep, order);
@@ -171,6 +168,12 @@ class quest_policy final : public policy {
   }
 
  private:
+  // Bounds are stored in tiles of kTile pages, channel-major inside a tile:
+  // [kv head][tile][channel][page in tile]. Scoring then multiplies one
+  // broadcast q channel by kTile pages at once and reads each tile as one
+  // contiguous block.
+  static constexpr int kTile = 16;
+
   static std::int32_t pages_in(const model_shape& shape, const quest_options& o) {
     return resolve(shape, o) / o.page_size;
   }
@@ -185,9 +188,11 @@ class quest_policy final : public policy {
     return b;
   }
 
-  std::size_t page_at(int kv_head, std::int32_t page) const noexcept {
+  std::size_t bound_at(int kv_head, std::int32_t page, int channel) const noexcept {
+    const std::size_t d = static_cast<std::size_t>(shape().head_dim);
     return static_cast<std::size_t>(kv_head) * bounds_per_head_ +
-           static_cast<std::size_t>(page) * static_cast<std::size_t>(shape().head_dim);
+           static_cast<std::size_t>(page / kTile) * kTile * d + static_cast<std::size_t>(channel) * kTile +
+           static_cast<std::size_t>(page % kTile);
   }
 
   // The `keep` best of pages [0, n) by page_score_ (ties: the lower page),
@@ -233,98 +238,86 @@ class quest_policy final : public policy {
     }
   }
 
-  // page_score_[p] for pages [0, n_pages) of KV head h, whose bounds start
-  // at mx and mn (float or bf16).
+  // page_score_[p] for pages [0, n_pages) of KV head h (entries past n_pages
+  // in the last tile are meaningless). T: float or bf16 (std::uint16_t).
   template <class T>
-  void score_pages(int h, std::int32_t n_pages, const T* mx, const T* mn) noexcept {
+  void score_pages(int h, std::int32_t n_pages, const T* max_base, const T* min_base) noexcept {
     const int d = shape().head_dim;
-    const std::size_t dd = static_cast<std::size_t>(d);
-    float* out = page_score_.data();
+    const std::size_t tile_size = kTile * static_cast<std::size_t>(d);
+    const T* mx = max_base + static_cast<std::size_t>(h) * bounds_per_head_;
+    const T* mn = min_base + static_cast<std::size_t>(h) * bounds_per_head_;
     const int g = shape().group_size();
+    const std::int32_t n_tiles = (n_pages + kTile - 1) / kTile;
+    float* out = page_score_.data();
     if (gqa() != reduction::max) {
-      const float* qp = &q_pos_[static_cast<std::size_t>(h) * dd];
-      const float* qn = &q_neg_[static_cast<std::size_t>(h) * dd];
+      const float* qp = &q_pos_[static_cast<std::size_t>(h) * static_cast<std::size_t>(d)];
+      const float* qn = &q_neg_[static_cast<std::size_t>(h) * static_cast<std::size_t>(d)];
       const float inv = gqa() == reduction::mean ? 1.0f / static_cast<float>(g) : 1.0f;
-      for (std::int32_t p = 0; p < n_pages; ++p, mx += d, mn += d) out[p] = bound(qp, qn, mx, mn, d) * inv;
+      for (std::int32_t t = 0; t < n_tiles; ++t, mx += tile_size, mn += tile_size) {
+        float* o = out + static_cast<std::size_t>(t) * kTile;
+        bound_tile(qp, qn, mx, mn, d, o);
+        for (int j = 0; j < kTile; ++j) o[j] *= inv;
+      }
       return;
     }
-    const float* qp = &q_pos_[static_cast<std::size_t>(h * g) * dd];
-    const float* qn = &q_neg_[static_cast<std::size_t>(h * g) * dd];
-    for (std::int32_t p = 0; p < n_pages; ++p, mx += d, mn += d) {
-      float best = 0.0f;
-      for (int g0 = 0; g0 < g; g0 += 4) {
-        const int rows = g - g0 < 4 ? g - g0 : 4;
-        float b[4];
-        bound_rows(qp + static_cast<std::size_t>(g0) * dd, qn + static_cast<std::size_t>(g0) * dd, dd, rows, mx, mn, d, b);
-        for (int r = 0; r < rows; ++r) best = (g0 == 0 && r == 0) || b[r] > best ? b[r] : best;
+    // Max fold: one pass per query head over each tile, which stays in L1.
+    float* b = tile_score_.data();
+    for (std::int32_t t = 0; t < n_tiles; ++t, mx += tile_size, mn += tile_size) {
+      float* o = out + static_cast<std::size_t>(t) * kTile;
+      for (int k = 0; k < g; ++k) {
+        const std::size_t q_at = static_cast<std::size_t>(h * g + k) * static_cast<std::size_t>(d);
+        bound_tile(&q_pos_[q_at], &q_neg_[q_at], mx, mn, d, k == 0 ? o : b);
+        if (k > 0)
+          for (int j = 0; j < kTile; ++j) o[j] = b[j] > o[j] ? b[j] : o[j];
       }
-      out[p] = best;
     }
+  }
+
+  // out[j] = sum_c (qp_c mx[c][j] + qn_c mn[c][j]) for the kTile pages j of a
+  // tile, channel by channel: each q channel is broadcast against kTile pages.
+  template <class T>
+  static void bound_tile(const float* qp, const float* qn, const T* mx, const T* mn, int d, float* out) noexcept {
+#if defined(LIL_KV_VECTOR_MATH)
+    constexpr int n_vec = kTile / detail::vec_width;
+    detail::vfloat acc[n_vec] = {};
+    for (int c = 0; c < d; ++c, mx += kTile, mn += kTile) {
+      const float p = qp[c], n = qn[c];
+      for (int k = 0; k < n_vec; ++k)
+        acc[k] += p * detail::load(mx + k * detail::vec_width) + n * detail::load(mn + k * detail::vec_width);
+    }
+    for (int k = 0; k < n_vec; ++k) detail::store(out + k * detail::vec_width, acc[k]);
+#else
+    for (int j = 0; j < kTile; ++j) out[j] = 0.0f;
+    for (int c = 0; c < d; ++c, mx += kTile, mn += kTile)
+      for (int j = 0; j < kTile; ++j) out[j] += qp[c] * widen(mx[j]) + qn[c] * widen(mn[j]);
+#endif
   }
 
   static float widen(float x) noexcept { return x; }
   static float widen(std::uint16_t x) noexcept { return detail::from_bf16(x); }
 
-  // sum_d (qp_d mx_d + qn_d mn_d) in eight lanes.
-  template <class T>
-  static float bound(const float* qp, const float* qn, const T* mx, const T* mn, int d) noexcept {
-    detail::lanes8 acc;
-    int i = 0;
-    for (; i + 8 <= d; i += 8) acc.add_products(qp + i, mx + i, qn + i, mn + i);
-    float s = acc.sum();
-    for (; i < d; ++i) s += qp[i] * widen(mx[i]) + qn[i] * widen(mn[i]);
-    return s;
-  }
-
-  // bound() for up to four query heads at once (rows of q+ and q- spaced by
-  // stride), loading the page's M and m once; bit-identical to bound().
-  template <class T>
-  static void bound_rows(const float* qp, const float* qn, std::size_t stride, int rows, const T* mx, const T* mn,
-                         int d, float* out) noexcept {
-    if (rows < 4) {
-      for (int r = 0; r < rows; ++r)
-        out[r] = bound(qp + static_cast<std::size_t>(r) * stride, qn + static_cast<std::size_t>(r) * stride, mx, mn, d);
-      return;
-    }
-    const float* p[4] = {qp, qp + stride, qp + 2 * stride, qp + 3 * stride};
-    const float* n[4] = {qn, qn + stride, qn + 2 * stride, qn + 3 * stride};
-    detail::lanes8 a0, a1, a2, a3;
-    int i = 0;
-    for (; i + 8 <= d; i += 8) {
-      a0.add_products(p[0] + i, mx + i, n[0] + i, mn + i);
-      a1.add_products(p[1] + i, mx + i, n[1] + i, mn + i);
-      a2.add_products(p[2] + i, mx + i, n[2] + i, mn + i);
-      a3.add_products(p[3] + i, mx + i, n[3] + i, mn + i);
-    }
-    out[0] = a0.sum();
-    out[1] = a1.sum();
-    out[2] = a2.sum();
-    out[3] = a3.sum();
-    for (int r = 0; r < 4; ++r)
-      for (int t = i; t < d; ++t) out[r] += p[r][t] * widen(mx[t]) + n[r][t] * widen(mn[t]);
-  }
-
   std::size_t extra_bytes() const noexcept override {
-    return (page_max_.size() + page_min_.size() + q_pos_.size() + q_neg_.size() + page_score_.size()) * sizeof(float) +
+    return (page_max_.size() + page_min_.size() + q_pos_.size() + q_neg_.size() + page_score_.size() +
+            tile_score_.size()) * sizeof(float) +
            (page_max16_.size() + page_min16_.size()) * sizeof(std::uint16_t) +
            (page_order_.size() + chosen_.size()) * sizeof(std::int32_t);
   }
 
   int page_size_;
   std::int32_t budget_pages_;
-  std::int32_t max_pages_;
+  std::int32_t tiles_;
   std::size_t bounds_per_head_;
   bool bf16_;
-  std::vector<float> page_max_;  // [n_kv_heads][max_pages][head_dim], fp32 bounds
+  std::vector<float> page_max_;  // [n_kv_heads][tiles][head_dim][kTile], fp32 bounds
   std::vector<float> page_min_;
   std::vector<std::uint16_t> page_max16_;  // the same, bf16 bounds
   std::vector<std::uint16_t> page_min16_;
   std::vector<float> q_pos_;  // [n_heads][head_dim]
   std::vector<float> q_neg_;
   std::vector<float> page_score_;
+  std::vector<float> tile_score_;
   std::vector<std::int32_t> page_order_;
   std::vector<std::int32_t> chosen_;  // [n_kv_heads][max_selected]
-  mutable std::vector<float> probe_;  // upper_bound()'s q+ and q-
 };
 
 }  // namespace lil::kv
