@@ -115,6 +115,7 @@ TEST(kv_policy, policies_that_keep_everything_refuse_tokens_beyond_max_context) 
     auto p = kv::make_policy(ps, s, 0);
     for (int t = 0; t < 4; ++t) p->append(t, k.data());
     expect_error([&] { p->append(4, k.data()); }, {"max_context 4", "position 4"});
+    EXPECT_EQ(p->appended(), 4) << spec << ": a refused append changes nothing";
   }
 }
 

@@ -99,16 +99,18 @@ class snapkv_policy final : public policy {
 
   const append_result& append(std::int64_t position, const float* /*keys*/) override {
     check_position(position);
+    // Every KV head holds as many tokens, so head 0 answers for all.
+    const bool evict = prefilled_ && evict_generated_ && table(0).size() >= budget();
+    if (!evict && table(0).full()) fail_full(position);
     const std::int64_t arrival = next_arrival();
     for (int h = 0; h < shape().n_kv_heads; ++h) {
       auto& t = table(h);
-      if (prefilled_ && evict_generated_ && t.size() >= budget()) {
+      if (evict) {
         const std::int32_t victim = oldest_unchosen(h);
         const std::int64_t evicted = t.replace(victim, position, arrival);
         set_append(h, victim, evicted);
         continue;
       }
-      if (t.full()) fail_full(position);
       const std::int32_t slot = t.insert(position, arrival);
       pinned_[h * cap_ + idx(slot)] = 0;
       set_append(h, slot, -1);
