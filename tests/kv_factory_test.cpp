@@ -76,7 +76,7 @@ TEST(kv_factory, options_structs_carry_the_papers_defaults) {
   EXPECT_EQ(kv::sink_options{}.sinks, 4);
   EXPECT_EQ(kv::h2o_options{}.heavy_fraction, 0.5);
   EXPECT_EQ(kv::quest_options{}.page_size, 16);
-  EXPECT_EQ(kv::quest_options{}.gqa, kv::reduction::max);
+  EXPECT_EQ(kv::quest_options{}.gqa, kv::reduction::mean);
   EXPECT_EQ(kv::snapkv_options{}.window, 32);
   EXPECT_EQ(kv::snapkv_options{}.kernel, 5);
   EXPECT_EQ(kv::snapkv_options{}.budget.tokens(), 2048);
@@ -91,4 +91,38 @@ TEST(kv_factory, options_can_be_tuned_before_building) {
   const auto p = kv::make_policy(o, small_model(), 0);
   EXPECT_EQ(static_cast<const kv::sink_policy&>(*p).sinks(), 2);
   EXPECT_EQ(p->budget(), 20);
+}
+
+TEST(kv_factory, parse_reads_options_after_the_budget) {
+  const auto s = small_model();
+  const auto snap = kv::policy_spec::parse("snapkv:16,window=8,kernel=3,pool=max,evict_generated=1,gqa=max");
+  const auto& so = std::get<kv::snapkv_options>(snap.options);
+  EXPECT_EQ(so.window, 8);
+  EXPECT_EQ(so.kernel, 3);
+  EXPECT_EQ(so.pool, kv::pooling::max);
+  EXPECT_TRUE(so.evict_generated);
+  EXPECT_EQ(so.gqa, kv::reduction::max);
+  EXPECT_EQ(kv::make_policy(snap, s, 0)->budget(), 16);
+
+  const auto quest = kv::policy_spec::parse("quest:64,page=8,bounds=bf16,gqa=sum,skip=0");
+  EXPECT_EQ(quest.skip_first_layers, 0);
+  const auto& qo = std::get<kv::quest_options>(quest.options);
+  EXPECT_EQ(qo.page_size, 8);
+  EXPECT_EQ(qo.bounds, kv::bound_format::bf16);
+  EXPECT_EQ(qo.gqa, kv::reduction::sum);
+
+  EXPECT_EQ(std::get<kv::sink_options>(kv::policy_spec::parse("sink:32,sinks=2").options).sinks, 2);
+  const auto h2o = std::get<kv::h2o_options>(kv::policy_spec::parse("h2o:32,recent=4,gqa=sum").options);
+  EXPECT_EQ(h2o.recent, 4);
+  EXPECT_EQ(h2o.gqa, kv::reduction::sum);
+  EXPECT_TRUE(std::get<kv::tova_options>(kv::policy_spec::parse("tova:32,per_kv_head=1").options).per_kv_head);
+}
+
+TEST(kv_factory, parse_rejects_unknown_or_malformed_options_naming_them) {
+  expect_error([] { kv::policy_spec::parse("h2o:64,window=8"); }, {"window", "does not apply to h2o"});
+  expect_error([] { kv::policy_spec::parse("quest:64,gqa=median"); }, {"gqa \"median\""});
+  expect_error([] { kv::policy_spec::parse("snapkv:64,window"); }, {"not key=value"});
+  expect_error([] { kv::policy_spec::parse("snapkv:64,window=x"); }, {"window \"x\"", "not a number"});
+  expect_error([] { kv::policy_spec::parse("quest:64,bounds=fp8"); }, {"bounds \"fp8\""});
+  expect_error([] { kv::policy_spec::parse("tova:64,per_kv_head=yes"); }, {"per_kv_head \"yes\""});
 }

@@ -115,6 +115,7 @@ TEST(kv_policy, policies_that_keep_everything_refuse_tokens_beyond_max_context) 
     auto p = kv::make_policy(ps, s, 0);
     for (int t = 0; t < 4; ++t) p->append(t, k.data());
     expect_error([&] { p->append(4, k.data()); }, {"max_context 4", "position 4"});
+    EXPECT_EQ(p->appended(), 4) << spec << ": a refused append changes nothing";
   }
 }
 
@@ -131,23 +132,23 @@ TEST(kv_policy, evicting_policies_accept_streams_longer_than_max_context) {
   }
 }
 
-TEST(kv_policy, slot_table_reuses_freed_slots_and_keeps_positions) {
-  kv::detail::slot_table t(4);
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(t.insert(100 + i, i), i);
+TEST(kv_policy, slot_table_compaction_keeps_positions_and_refills_after_the_prefix) {
+  kv::detail::slot_table t(6);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(t.insert(100 + i, i), i);
   EXPECT_TRUE(t.full());
-  t.remove(1);
-  t.remove(3);
-  EXPECT_EQ(t.size(), 2);
-  EXPECT_EQ(t.position(1), -1);
-  EXPECT_FALSE(t.is_live(3));
-  t.sort_live();
-  EXPECT_EQ(t.live()[0], 0);
-  EXPECT_EQ(t.live()[1], 2);
-  EXPECT_EQ(t.insert(200, 9), 1);  // the lowest freed slot first after sort_live
-  EXPECT_EQ(t.insert(201, 10), 3);
-  EXPECT_EQ(t.position(1), 200);
-  EXPECT_EQ(t.replace(2, 300, 11), 102);
-  EXPECT_EQ(t.arrival(2), 11);
+  const std::int32_t kept[] = {1, 3, 4};
+  EXPECT_EQ(t.compact(kept, 3), 3);
+  EXPECT_EQ(t.size(), 3);
+  EXPECT_EQ(t.position(0), 101);
+  EXPECT_EQ(t.position(1), 103);
+  EXPECT_EQ(t.position(2), 104);
+  EXPECT_EQ(t.arrival(1), 3);
+  EXPECT_EQ(t.position(3), -1);
+  EXPECT_FALSE(t.is_live(4));
+  EXPECT_EQ(t.live()[2], 2);
+  EXPECT_EQ(t.insert(200, 9), 3);
+  EXPECT_EQ(t.replace(0, 300, 11), 101);
+  EXPECT_EQ(t.arrival(0), 11);
 }
 
 TEST(kv_policy, memory_report_counts_held_tokens_and_reserved_slots) {

@@ -127,3 +127,16 @@ TEST(kv_reference_attention, an_empty_selection_gives_zero_output) {
   kv::attend_reference(f.args(), f.store.view());
   for (float x : f.out) EXPECT_EQ(x, 0.0f);
 }
+
+TEST(kv_reference_attention, its_exp_is_accurate_over_the_softmax_range) {
+  double worst = 0;
+  for (float x = 0.0f; x > -87.0f; x -= 0.00731f) {
+    const double want = std::exp(static_cast<double>(x));
+    worst = std::max(worst, std::fabs(kv::detail::exp_nonpositive(x) - want) / want);
+  }
+  EXPECT_LT(worst, 4e-7);
+  EXPECT_EQ(kv::detail::exp_nonpositive(0.0f), 1.0f);
+  EXPECT_GT(kv::detail::exp_nonpositive(-1000.0f), 0.0f);
+  EXPECT_LT(kv::detail::exp_nonpositive(-1000.0f), 1e-37f);
+  EXPECT_TRUE(std::isnan(kv::detail::exp_nonpositive(std::nanf(""))));
+}

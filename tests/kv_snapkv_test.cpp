@@ -83,13 +83,13 @@ void check_against_reference(const kv::model_shape& s, const kv::snapkv_options&
     rows.push_back(capture(cache.policy(), cache.last_weights()));
     if (static_cast<int>(rows.size()) > o.window) rows.pop_front();
   }
-  const auto freed = cache.prefill_done();
+  const auto result = cache.prefill_done();
   EXPECT_FALSE(cache.policy().requirements().weights);
   for (int kvh = 0; kvh < s.n_kv_heads; ++kvh) {
     const auto want = reference_keep(rows, kvh, prompt, o);
     ASSERT_EQ(kvtest::held(cache.policy(), kvh), want) << "kv head " << kvh;
-    EXPECT_EQ(freed.head(kvh).size, prompt - o.budget.tokens());
-    for (std::int32_t slot : freed.head(kvh)) EXPECT_FALSE(cache.policy().is_live(kvh, slot));
+    EXPECT_EQ(result.freed.head(kvh).size, prompt - o.budget.tokens());
+    for (std::int32_t slot : result.freed.head(kvh)) EXPECT_FALSE(cache.policy().is_live(kvh, slot));
   }
 }
 }  // namespace
@@ -170,4 +170,48 @@ TEST(kv_snapkv, budget_below_the_window_and_bad_kernels_are_rejected) {
                {"snapkv", "budget 32", "window 32"});
   expect_error([] { kv::snapkv_policy p(shape(4, 2), 0, opts(64, 32, 4, kv::pooling::avg)); }, {"kernel 4", "odd"});
   expect_error([] { kv::snapkv_policy p(shape(4, 2), 0, opts(64, 0, 5, kv::pooling::avg)); }, {"window 0"});
+}
+
+TEST(kv_snapkv, compaction_moves_each_tokens_kv_with_it_to_a_dense_prefix) {
+  const auto s = shape(4, 2);
+  kv::layer_cache cache(kv::policy_spec(opts(30, 8, 5, kv::pooling::avg)), s, 0);
+  const auto toks = kvtest::random_tokens(s, 130, 14, 3.0f);
+  kvtest::run(cache, toks, 0, 100, 100);
+  kvtest::run(cache, toks, 100, 130);
+  for (int kvh = 0; kvh < 2; ++kvh) {
+    const auto live = cache.policy().live_slots(kvh);
+    ASSERT_EQ(live.size, 60);
+    for (std::int32_t i = 0; i < live.size; ++i) {
+      ASSERT_EQ(live[i], i) << "survivors and new tokens fill the prefix";
+      const auto pos = cache.policy().position(kvh, i);
+      const auto& tk = toks[static_cast<std::size_t>(pos)];
+      for (int j = 0; j < 16; ++j) {
+        ASSERT_EQ(cache.store().key(kvh, i)[j], tk.k[static_cast<std::size_t>(kvh * 16 + j)]);
+        ASSERT_EQ(cache.store().value(kvh, i)[j], tk.v[static_cast<std::size_t>(kvh * 16 + j)]);
+      }
+    }
+  }
+}
+
+TEST(kv_snapkv, moves_never_overwrite_a_row_still_to_be_moved) {
+  const auto s = shape(4, 2);
+  kv::snapkv_policy p(s, 0, opts(20, 4, 3, kv::pooling::max));
+  std::vector<float> k(32, 0.0f), q(64, 0.0f);
+  for (int t = 0; t < 90; ++t) {
+    p.append(t, k.data());
+    p.select(q.data());
+    std::vector<float> w(static_cast<std::size_t>(4 * p.max_selected()), 0.0f);
+    for (int qh = 0; qh < 4; ++qh)
+      for (int i = 0; i <= t; ++i) w[static_cast<std::size_t>(qh * p.max_selected() + i)] = static_cast<float>((i * 7919 + qh) % 97);
+    p.observe({w.data(), static_cast<std::size_t>(p.max_selected())});
+  }
+  const auto r = p.prefill_done();
+  for (int kvh = 0; kvh < 2; ++kvh) {
+    const auto from = r.move_from.head(kvh), to = r.move_to.head(kvh);
+    ASSERT_GT(from.size, 0);
+    for (std::int32_t i = 0; i < from.size; ++i) {
+      EXPECT_LT(to[i], from[i]);
+      for (std::int32_t j = i + 1; j < from.size; ++j) EXPECT_NE(to[i], from[j]) << "a later move reads this row";
+    }
+  }
 }

@@ -44,6 +44,11 @@ class kv_store {
     std::memcpy(&keys_[at], key, static_cast<std::size_t>(head_dim_) * sizeof(float));
     std::memcpy(&values_[at], value, static_cast<std::size_t>(head_dim_) * sizeof(float));
   }
+  void move(int kv_head, std::int32_t from, std::int32_t to) noexcept {
+    const std::size_t a = offset(kv_head, from), b = offset(kv_head, to);
+    std::memmove(&keys_[b], &keys_[a], static_cast<std::size_t>(head_dim_) * sizeof(float));
+    std::memmove(&values_[b], &values_[a], static_cast<std::size_t>(head_dim_) * sizeof(float));
+  }
   const float* key(int kv_head, std::int32_t slot) const noexcept { return &keys_[offset(kv_head, slot)]; }
   const float* value(int kv_head, std::int32_t slot) const noexcept { return &values_[offset(kv_head, slot)]; }
   kv_view view() const noexcept {
@@ -83,7 +88,12 @@ class layer_cache {
     wrap_step(*policy_, workspace_, store_, position, q, k, v, out, std::forward<Attention>(attention));
   }
 
-  slot_lists prefill_done() { return policy_->prefill_done(); }
+  // Ends the prompt; the store follows the policy's compaction.
+  prefill_result prefill_done() {
+    const prefill_result r = policy_->prefill_done();
+    apply_moves(store_, r);
+    return r;
+  }
   void reset() noexcept { policy_->reset(); }
 
   kv::policy& policy() noexcept { return *policy_; }

@@ -6,12 +6,14 @@
 // options sets skip_first_layers = 2, the paper's choice; every other policy
 // starts at 0. parse() reads the short form used on command lines:
 // "full", "sink:256", "h2o:64", "h2o:0.2" (a ratio of max_context), "quest:1024",
-// "snapkv:128", "tova:64".
+// "snapkv:128", "tova:64", with options after commas: "snapkv:32,window=8",
+// "quest:256,gqa=max,skip=0".
 #pragma once
 
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 #include "lil/kv/full.hpp"
@@ -50,44 +52,135 @@ struct policy_spec {
     return names[options.index()];
   }
 
-  // "name" or "name:budget"; a budget with a '.' is a ratio of max_context.
+  // "name", "name:budget" or "name:budget,key=value,...". A budget with a '.'
+  // is a ratio of max_context. Keys: gqa=sum|mean|max, skip=<layers> (any
+  // policy); sinks=<n> (sink); recent=<n>, heavy_fraction=<x> (h2o);
+  // page=<n>, bounds=fp32|bf16 (quest); window=<n>, kernel=<n>,
+  // pool=avg|max, evict_generated=0|1 (snapkv); per_kv_head=0|1 (tova).
   static policy_spec parse(std::string_view text) {
-    const std::size_t colon = text.find(':');
-    const std::string_view name = text.substr(0, colon);
-    const bool has_budget = colon != std::string_view::npos;
-    const std::string budget_text(has_budget ? text.substr(colon + 1) : std::string_view{});
     auto fail = [&](const std::string& why) {
       lil::detail::throw_error("kv policy \"" + std::string(text) + "\": " + why);
     };
-    token_budget b;
-    if (has_budget) {
-      std::size_t used = 0;
-      try {
-        if (budget_text.find('.') != std::string::npos) {
-          b = token_budget::ratio_of_context(std::stod(budget_text, &used));
-        } else {
-          b = token_budget(std::stoi(budget_text, &used));
-        }
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0 || used != budget_text.size()) fail("budget \"" + budget_text + "\" is not a number");
-    }
+    const std::size_t colon = text.find(':');
+    const std::string_view name = text.substr(0, colon);
+    std::string_view rest = colon == std::string_view::npos ? std::string_view{} : text.substr(colon + 1);
+    const std::string_view budget_text = rest.substr(0, rest.find(','));
+    rest = budget_text.size() < rest.size() ? rest.substr(budget_text.size() + 1) : std::string_view{};
+
+    policy_spec spec;
     if (name == "full") {
-      if (has_budget) fail("full takes no budget");
+      if (colon != std::string_view::npos) fail("full takes no budget");
       return full();
     }
-    if (!has_budget) fail("missing budget (write " + std::string(name) + ":<tokens>)");
-    if (name == "sink" || name == "streamingllm") return sink(b);
-    if (name == "h2o") return h2o(b);
-    if (name == "quest") return quest(b);
-    if (name == "snapkv") return snapkv(b);
-    if (name == "tova") return tova(b);
-    fail("unknown policy \"" + std::string(name) + "\" (full, sink, h2o, quest, snapkv, tova)");
-    return {};
+    if (colon == std::string_view::npos || budget_text.empty())
+      fail("missing budget (write " + std::string(name) + ":<tokens>)");
+    const token_budget b = budget_text.find('.') != std::string_view::npos
+                               ? token_budget::ratio_of_context(parse_number<double>(budget_text, "budget", fail))
+                               : token_budget(parse_number<int>(budget_text, "budget", fail));
+    if (name == "sink" || name == "streamingllm") {
+      spec = sink(b);
+    } else if (name == "h2o") {
+      spec = h2o(b);
+    } else if (name == "quest") {
+      spec = quest(b);
+    } else if (name == "snapkv") {
+      spec = snapkv(b);
+    } else if (name == "tova") {
+      spec = tova(b);
+    } else {
+      fail("unknown policy \"" + std::string(name) + "\" (full, sink, h2o, quest, snapkv, tova)");
+    }
+    while (!rest.empty()) {
+      const std::string_view item = rest.substr(0, rest.find(','));
+      rest = item.size() < rest.size() ? rest.substr(item.size() + 1) : std::string_view{};
+      const std::size_t eq = item.find('=');
+      if (eq == std::string_view::npos) fail("option \"" + std::string(item) + "\" is not key=value");
+      if (!spec.set_option(item.substr(0, eq), item.substr(eq + 1), fail))
+        fail("option \"" + std::string(item.substr(0, eq)) + "\" does not apply to " + spec.name());
+    }
+    return spec;
   }
 
  private:
+  template <class T, class Fail>
+  static T parse_number(std::string_view text, const char* what, Fail& fail) {
+    const std::string str(text);
+    std::size_t used = 0;
+    T value{};
+    try {
+      if constexpr (std::is_same_v<T, double>) {
+        value = std::stod(str, &used);
+      } else {
+        value = std::stoi(str, &used);
+      }
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != str.size()) fail(std::string(what) + " \"" + str + "\" is not a number");
+    return value;
+  }
+
+  template <class Fail>
+  static reduction parse_reduction(std::string_view v, Fail& fail) {
+    if (v == "sum") return reduction::sum;
+    if (v == "mean") return reduction::mean;
+    if (v == "max") return reduction::max;
+    fail("gqa \"" + std::string(v) + "\" is not sum, mean or max");
+    return reduction::mean;
+  }
+
+  template <class Fail>
+  static bool parse_flag(std::string_view key, std::string_view v, Fail& fail) {
+    if (v == "1" || v == "true") return true;
+    if (v == "0" || v == "false") return false;
+    fail(std::string(key) + " \"" + std::string(v) + "\" is not 0 or 1");
+    return false;
+  }
+
+  template <class T, class V>
+  static bool assign(T& field, V value) {
+    field = static_cast<T>(value);
+    return true;
+  }
+
+  // Applies one key=value; false if the key does not belong to this policy.
+  template <class Fail>
+  bool set_option(std::string_view key, std::string_view v, Fail& fail) {
+    if (key == "skip") {
+      skip_first_layers = parse_number<int>(v, "skip", fail);
+      return true;
+    }
+    if (auto* o = std::get_if<sink_options>(&options)) {
+      if (key == "sinks") return assign(o->sinks, parse_number<int>(v, "sinks", fail));
+    } else if (auto* o = std::get_if<h2o_options>(&options)) {
+      if (key == "recent") return assign(o->recent, parse_number<int>(v, "recent", fail));
+      if (key == "heavy_fraction") return assign(o->heavy_fraction, parse_number<double>(v, "heavy_fraction", fail));
+      if (key == "gqa") return assign(o->gqa, parse_reduction(v, fail));
+    } else if (auto* o = std::get_if<quest_options>(&options)) {
+      if (key == "page") return assign(o->page_size, parse_number<int>(v, "page", fail));
+      if (key == "gqa") return assign(o->gqa, parse_reduction(v, fail));
+      if (key == "bounds") {
+        if (v != "fp32" && v != "bf16") fail("bounds \"" + std::string(v) + "\" is not fp32 or bf16");
+        o->bounds = v == "bf16" ? bound_format::bf16 : bound_format::fp32;
+        return true;
+      }
+    } else if (auto* o = std::get_if<snapkv_options>(&options)) {
+      if (key == "window") return assign(o->window, parse_number<int>(v, "window", fail));
+      if (key == "kernel") return assign(o->kernel, parse_number<int>(v, "kernel", fail));
+      if (key == "gqa") return assign(o->gqa, parse_reduction(v, fail));
+      if (key == "evict_generated") return assign(o->evict_generated, parse_flag(key, v, fail));
+      if (key == "pool") {
+        if (v != "avg" && v != "max") fail("pool \"" + std::string(v) + "\" is not avg or max");
+        o->pool = v == "max" ? kv::pooling::max : kv::pooling::avg;
+        return true;
+      }
+    } else if (auto* o = std::get_if<tova_options>(&options)) {
+      if (key == "gqa") return assign(o->gqa, parse_reduction(v, fail));
+      if (key == "per_kv_head") return assign(o->per_kv_head, parse_flag(key, v, fail));
+    }
+    return false;
+  }
+
   template <class Options>
   static policy_spec with_budget(token_budget b) {
     Options o;

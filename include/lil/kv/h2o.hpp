@@ -26,14 +26,16 @@
 //
 // Costs
 //   observe: one pass over the weights (n_heads x budget). append, once full:
-//   one scan of budget scores per KV head. Memory: budget slots per KV head
-//   plus one float score per slot.
+//   two vectorized passes over budget scores per KV head (a +inf "shield"
+//   keeps the recent window out of the minimum). Memory: budget slots per KV
+//   head plus three floats per slot.
 #pragma once
 
 #include <algorithm>
 #include <limits>
 #include <vector>
 
+#include "lil/kv/math.hpp"
 #include "lil/kv/policy.hpp"
 
 namespace lil::kv {
@@ -51,7 +53,9 @@ class h2o_policy final : public policy {
       : policy("h2o", (check_shape(shape, layer, "h2o"), shape), layer, opts.gqa, resolve(shape, opts).budget,
                resolve(shape, opts).budget, resolve(shape, opts).budget, /*shared_slots=*/false),
         recent_(resolve(shape, opts).recent),
-        score_(static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(budget()), 0.0f) {}
+        score_(static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(budget()), 0.0f),
+        shield_(score_.size(), 0.0f),
+        recent_ring_(static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(recent_), 0) {}
 
   std::int32_t recent() const noexcept { return recent_; }
   std::int32_t heavy() const noexcept { return budget() - recent_; }
@@ -63,21 +67,25 @@ class h2o_policy final : public policy {
   const append_result& append(std::int64_t position, const float* /*keys*/) override {
     check_position(position);
     const std::int64_t arrival = next_arrival();
-    // Tokens that arrived at or after this one stay: with the new token they
-    // make the recent window.
-    const std::int64_t first_recent = arrival - (recent_ - 1);
+    // The window holds arrivals (arrival - recent, arrival]; ring entry
+    // arrival % recent held the token that leaves it now.
+    const std::size_t ring_at = static_cast<std::size_t>(arrival % recent_);
     for (int h = 0; h < shape().n_kv_heads; ++h) {
       auto& t = table(h);
+      std::int32_t* ring = &recent_ring_[static_cast<std::size_t>(h) * static_cast<std::size_t>(recent_)];
+      if (arrival >= recent_) shield_[at(h, ring[ring_at])] = 0.0f;
+      std::int32_t slot;
+      std::int64_t evicted = -1;
       if (!t.full()) {
-        const std::int32_t slot = t.insert(position, arrival);
-        score_[at(h, slot)] = 0.0f;
-        set_append(h, slot, -1);
-        continue;
+        slot = t.insert(position, arrival);
+      } else {
+        slot = weakest(h);
+        evicted = t.replace(slot, position, arrival);
       }
-      const std::int32_t victim = weakest(h, first_recent);
-      const std::int64_t evicted = t.replace(victim, position, arrival);
-      score_[at(h, victim)] = 0.0f;
-      set_append(h, victim, evicted);
+      score_[at(h, slot)] = 0.0f;
+      shield_[at(h, slot)] = std::numeric_limits<float>::infinity();
+      ring[ring_at] = slot;
+      set_append(h, slot, evicted);
     }
     return append_done();
   }
@@ -102,6 +110,7 @@ class h2o_policy final : public policy {
   void reset() noexcept override {
     policy::reset();
     std::fill(score_.begin(), score_.end(), 0.0f);
+    std::fill(shield_.begin(), shield_.end(), 0.0f);
   }
 
  private:
@@ -130,30 +139,32 @@ class h2o_policy final : public policy {
     return static_cast<std::size_t>(kv_head) * static_cast<std::size_t>(budget()) + static_cast<std::size_t>(slot);
   }
 
-  // The lowest score among tokens that arrived before first_recent; the
-  // oldest wins ties. A full cache always has one: budget >= recent.
-  std::int32_t weakest(int h, std::int64_t first_recent) const noexcept {
-    const auto& t = table(h);
+  // The lowest score outside the recent window (shield_ is +inf inside it);
+  // the oldest wins ties. A full cache always has one: budget >= recent.
+  std::int32_t weakest(int h) noexcept {
+    const std::int32_t n = budget();
     const float* sc = &score_[at(h, 0)];
+    const float* shield = &shield_[at(h, 0)];
+    float* key = ranked_.data();
+    for (std::int32_t i = 0; i < n; ++i) key[i] = sc[i] + shield[i];
+    const float low = detail::min_value(key, n);
+    const auto& t = table(h);
     std::int32_t best = -1;
-    float best_score = std::numeric_limits<float>::infinity();
-    std::int64_t best_arrival = 0;
-    for (std::int32_t slot = 0; slot < t.capacity(); ++slot) {
-      const std::int64_t a = t.arrival(slot);
-      if (a >= first_recent) continue;
-      if (best < 0 || sc[slot] < best_score || (sc[slot] == best_score && a < best_arrival)) {
-        best = slot;
-        best_score = sc[slot];
-        best_arrival = a;
-      }
-    }
+    for (std::int32_t i = 0; i < n; ++i)
+      if (key[i] == low && (best < 0 || t.arrival(i) < t.arrival(best))) best = i;
     return best;
   }
 
-  std::size_t extra_bytes() const noexcept override { return score_.size() * sizeof(float); }
+  std::size_t extra_bytes() const noexcept override {
+    return (score_.size() + shield_.size() + ranked_.size()) * sizeof(float) +
+           recent_ring_.size() * sizeof(std::int32_t);
+  }
 
   std::int32_t recent_;
-  std::vector<float> score_;  // [n_kv_heads][budget]
+  std::vector<float> score_;                // [n_kv_heads][budget]: accumulated attention
+  std::vector<float> shield_;               // [n_kv_heads][budget]: +inf inside the recent window, else 0
+  std::vector<std::int32_t> recent_ring_;   // [n_kv_heads][recent]: slot of arrival a at a % recent
+  std::vector<float> ranked_ = std::vector<float>(static_cast<std::size_t>(budget()), 0.0f);
 };
 
 }  // namespace lil::kv

@@ -15,7 +15,8 @@
 //     s = p.select(q)                 per KV head, the slots to read
 //     caller's attention over s       output, and softmax weights if needed
 //     p.observe(weights)              only when p.requirements().weights
-//   and after the last prompt token, once: p.prefill_done() (SnapKV compresses).
+//   and after the last prompt token, once: p.prefill_done() (SnapKV compresses,
+//   and reports the K/V rows to move so that its cache stays a dense prefix).
 //   The issue lists append last. We append first so that the token attends to
 //   itself through the same slots as every other token (causal attention
 //   includes the diagonal) and the cache never holds more than the budget.
@@ -183,6 +184,16 @@ struct append_result {
   bool evicted(int kv) const noexcept { return evicted_position[kv] >= 0; }
 };
 
+// What prefill_done() changed, per KV head. A view, valid until the next hook.
+// First move, in list order, the K and V of slot move_from[i] to slot
+// move_to[i] (a move never overwrites a row still to be moved); then the
+// slots in `freed` hold nothing the policy will read again.
+struct prefill_result {
+  slot_lists freed;
+  slot_lists move_from;
+  slot_lists move_to;
+};
+
 // Softmax attention weights of one step: row q (query head q) holds one weight
 // per entry of the selection of KV head kv_head_of(q), in selection order.
 struct weights_view {
@@ -241,8 +252,9 @@ class policy {
   virtual slot_lists select(const float* query) noexcept = 0;
   // Weights over the last selection. Throws lil::error on a non-finite weight.
   virtual void observe(const weights_view& /*weights*/) {}
-  // End of the prompt. Returns the slots freed (SnapKV), empty for the others.
-  virtual slot_lists prefill_done() { return {}; }
+  // End of the prompt. SnapKV drops tokens and compacts; the others change
+  // nothing and return empty lists.
+  virtual prefill_result prefill_done() { return {}; }
   // Forget the sequence; keeps every allocation.
   virtual void reset() noexcept {
     for (auto& t : tables_) t.clear();

@@ -12,38 +12,63 @@
 //   query q, sum_d max(q_d M_d, q_d m_d) bounds q.k from above for every key k
 //   of the page (each term bounds q_d k_d, since k_d lies in [m_d, M_d]). It is
 //   computed as sum_d (q+_d M_d + q-_d m_d) with q+ = max(q, 0) and
-//   q- = min(q, 0): the same value, two fused multiply-adds per channel and no
-//   branch. Per KV head, the bounds of its query heads are folded by `gqa`
-//   (max by default: a page is read if any of its query heads may need it), the
-//   top budget/page_size - 1 pages are kept, and the current (last, possibly
-//   partial) page is always added. While the context fits in the budget,
-//   every token is read.
+//   q- = min(q, 0): the same value, two multiply-adds per channel and no
+//   branch. Per KV head, the bounds of its query heads are folded by `gqa`,
+//   the top budget/page_size - 1 pages are kept, and the current (last,
+//   possibly partial) page is always added. While the context fits in the
+//   budget, every token is read.
+//
+// The GQA fold
+//   mean (the default) or sum rank a page by the average (total) bound of the
+//   group's query heads. Because the bound is linear in M and m once the signs
+//   are split, sum_g sum_d (q+_gd M_d + q-_gd m_d) = sum_d (sum_g q+_gd) M_d +
+//   (sum_g q-_gd) m_d: the group's q+ and q- are summed once per step and each
+//   page costs one head's work whatever the group size. max reads a page if
+//   any one query head's bound is high; it costs group-size times more (one
+//   bound per query head; the tile stays in L1 between them).
 //
 // Paper defaults
 //   Pages of 16 tokens; token budgets 256..4096 in the evaluation; the first
 //   two layers dense (policy_spec applies skip_first_layers = 2 for Quest).
 //   The paper's models are multi-head; the GQA fold is ours and explicit.
 //
-// Costs
-//   select: bounds for every page, 2 x head_dim multiply-adds per page and
-//   query head, plus an O(pages) selection and a sort of the chosen pages -
-//   about 1/8 of what dense attention reads (keys and values of 16 tokens
-//   against two bound vectors). append: one min/max update per KV head.
+// Stored bounds
+//   fp32 by default: the paper keeps them in the cache's own precision, so
+//   that they weigh 1/8 of the keys. bound_format::bf16 halves what select()
+//   reads (rounding each max up and each min down: still an upper bound, a
+//   little looser).
+//
+// Layout and costs
+//   Bounds sit in tiles of 16 pages, channel-major inside a tile, so that
+//   scoring broadcasts one q channel against 16 pages per multiply-add and
+//   reads each tile as one contiguous block. select: per page and KV head
+//   2 x head_dim multiply-adds (x group size with the max fold), a heap
+//   selection of the top pages and a sort of them. Its reads are 2 x head_dim
+//   floats per page and KV head, 1/16 of what dense attention reads for the
+//   page's 16 keys and values. append: one min/max update per KV head.
 //   Memory: every token (max_context slots per KV head) plus 2 x head_dim
-//   floats per page and KV head.
+//   floats (or bf16) per page and KV head.
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
+#include "lil/kv/math.hpp"
 #include "lil/kv/policy.hpp"
 
 namespace lil::kv {
 
+// How the per-page key bounds are stored. bf16 halves what select() reads,
+// rounding each max up and each min down so that the bound stays an upper
+// bound (a little looser: 8 significant bits).
+enum class bound_format : std::uint8_t { fp32, bf16 };
+
 struct quest_options {
   token_budget budget = 1024;  // tokens read per step, current page included
   int page_size = 16;
-  reduction gqa = reduction::max;
+  reduction gqa = reduction::mean;
+  bound_format bounds = bound_format::fp32;
 };
 
 class quest_policy final : public policy {
@@ -54,26 +79,37 @@ class quest_policy final : public policy {
                /*shared_slots=*/true),
         page_size_(opts.page_size),
         budget_pages_(pages_in(shape, opts)),
-        max_pages_((shape.max_context + opts.page_size - 1) / opts.page_size),
-        bounds_per_head_(static_cast<std::size_t>(max_pages_) * static_cast<std::size_t>(shape.head_dim)),
-        page_max_(static_cast<std::size_t>(shape.n_kv_heads) * bounds_per_head_, 0.0f),
-        page_min_(static_cast<std::size_t>(shape.n_kv_heads) * bounds_per_head_, 0.0f),
+        tiles_((shape.max_context + opts.page_size * kTile - 1) / (opts.page_size * kTile)),
+        bounds_per_head_(static_cast<std::size_t>(tiles_) * kTile * static_cast<std::size_t>(shape.head_dim)),
+        bf16_(opts.bounds == bound_format::bf16),
+        page_max_(bf16_ ? 0u : static_cast<std::size_t>(shape.n_kv_heads) * bounds_per_head_, 0.0f),
+        page_min_(page_max_.size(), 0.0f),
+        page_max16_(bf16_ ? static_cast<std::size_t>(shape.n_kv_heads) * bounds_per_head_ : 0u, 0),
+        page_min16_(page_max16_.size(), 0),
         q_pos_(static_cast<std::size_t>(shape.n_heads) * static_cast<std::size_t>(shape.head_dim), 0.0f),
         q_neg_(q_pos_.size(), 0.0f),
-        page_score_(static_cast<std::size_t>(max_pages_), 0.0f),
-        page_order_(static_cast<std::size_t>(max_pages_), 0),
+        page_score_(static_cast<std::size_t>(tiles_) * kTile, 0.0f),
+        tile_score_(kTile, 0.0f),
+        page_order_(page_score_.size(), 0),
         chosen_(static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(max_selected()), 0) {}
 
   int page_size() const noexcept { return page_size_; }
+  bound_format bounds() const noexcept { return bf16_ ? bound_format::bf16 : bound_format::fp32; }
   std::int32_t budget_pages() const noexcept { return budget_pages_; }
   std::int32_t pages() const noexcept { return (table(0).size() + page_size_ - 1) / page_size_; }
 
-  // The bound of page `page` of KV head `kv_head` for one query head's row q,
-  // computed exactly as select() computes it.
+  // The bound of page `page` of KV head `kv_head` for one query head's row q
+  // (what the max fold ranks; the same sum, channel by channel, as select()).
   float upper_bound(const float* q, int kv_head, std::int32_t page) const noexcept {
-    auto pos = [q](int i) { return q[i] > 0.0f ? q[i] : 0.0f; };
-    auto neg = [q](int i) { return q[i] < 0.0f ? q[i] : 0.0f; };
-    return bound(pos, neg, &page_max_[page_at(kv_head, page)], &page_min_[page_at(kv_head, page)], shape().head_dim);
+    float bound = 0.0f;
+    for (int c = 0; c < shape().head_dim; ++c) {
+      const float qp = q[c] > 0.0f ? q[c] : 0.0f;
+      const float qn = q[c] < 0.0f ? q[c] : 0.0f;
+      const std::size_t at = bound_at(kv_head, page, c);
+      bound += bf16_ ? qp * detail::from_bf16(page_max16_[at]) + qn * detail::from_bf16(page_min16_[at])
+                     : qp * page_max_[at] + qn * page_min_[at];
+    }
+    return bound;
   }
 
   const append_result& append(std::int64_t position, const float* keys) override {
@@ -86,14 +122,15 @@ class quest_policy final : public policy {
     const int d = shape().head_dim;
     for (int h = 0; h < shape().n_kv_heads; ++h) {
       const float* k = keys + static_cast<std::size_t>(h) * static_cast<std::size_t>(d);
-      float* mx = &page_max_[page_at(h, page)];
-      float* mn = &page_min_[page_at(h, page)];
-      if (first_in_page) {
-        for (int i = 0; i < d; ++i) mx[i] = mn[i] = k[i];
-      } else {
-        for (int i = 0; i < d; ++i) {
-          mx[i] = k[i] > mx[i] ? k[i] : mx[i];
-          mn[i] = k[i] < mn[i] ? k[i] : mn[i];
+      const std::size_t at = bound_at(h, page, 0);
+      for (int c = 0; c < d; ++c) {
+        const std::size_t i = at + static_cast<std::size_t>(c) * kTile;
+        if (bf16_) {
+          if (first_in_page || k[c] > detail::from_bf16(page_max16_[i])) page_max16_[i] = detail::bf16_rounded(k[c], true);
+          if (first_in_page || k[c] < detail::from_bf16(page_min16_[i])) page_min16_[i] = detail::bf16_rounded(k[c], false);
+        } else {
+          page_max_[i] = first_in_page || k[c] > page_max_[i] ? k[c] : page_max_[i];
+          page_min_[i] = first_in_page || k[c] < page_min_[i] ? k[c] : page_min_[i];
         }
       }
       set_append(h, slot, -1);
@@ -111,15 +148,14 @@ class quest_policy final : public policy {
     split_query(query);
     const std::int32_t current = n_pages - 1;
     const std::int32_t keep = budget_pages_ - 1;
-    const int g = shape().group_size();
-    const int d = shape().head_dim;
     for (int h = 0; h < shape().n_kv_heads; ++h) {
-      score_pages(h, h * g, g, current, d);
+      if (bf16_) {
+        score_pages(h, current, page_max16_.data(), page_min16_.data());
+      } else {
+        score_pages(h, current, page_max_.data(), page_min_.data());
+      }
       std::int32_t* order = page_order_.data();
-      for (std::int32_t p = 0; p < current; ++p) order[p] = p;
-      const float* sc = page_score_.data();
-      auto higher = [sc](std::int32_t a, std::int32_t b) { return sc[a] > sc[b] || (sc[a] == sc[b] && a < b); };
-      if (keep < current) std::nth_element(order, order + keep, order + current, higher);
+      top_pages(current, keep, order);
       std::sort(order, order + keep);
       std::int32_t* out = &chosen_[static_cast<std::size_t>(h) * static_cast<std::size_t>(max_selected())];
       std::int32_t count = 0;
@@ -132,6 +168,12 @@ class quest_policy final : public policy {
   }
 
  private:
+  // Bounds are stored in tiles of kTile pages, channel-major inside a tile:
+  // [kv head][tile][channel][page in tile]. Scoring then multiplies one
+  // broadcast q channel by kTile pages at once and reads each tile as one
+  // contiguous block.
+  static constexpr int kTile = 16;
+
   static std::int32_t pages_in(const model_shape& shape, const quest_options& o) {
     return resolve(shape, o) / o.page_size;
   }
@@ -146,65 +188,134 @@ class quest_policy final : public policy {
     return b;
   }
 
-  std::size_t page_at(int kv_head, std::int32_t page) const noexcept {
+  std::size_t bound_at(int kv_head, std::int32_t page, int channel) const noexcept {
+    const std::size_t d = static_cast<std::size_t>(shape().head_dim);
     return static_cast<std::size_t>(kv_head) * bounds_per_head_ +
-           static_cast<std::size_t>(page) * static_cast<std::size_t>(shape().head_dim);
+           static_cast<std::size_t>(page / kTile) * kTile * d + static_cast<std::size_t>(channel) * kTile +
+           static_cast<std::size_t>(page % kTile);
   }
 
+  // The `keep` best of pages [0, n) by page_score_ (ties: the lower page),
+  // into order[0..keep), unsorted. A min-heap of the best so far: most pages
+  // lose one comparison against its root, so this is about one pass.
+  void top_pages(std::int32_t n, std::int32_t keep, std::int32_t* order) const noexcept {
+    const float* sc = page_score_.data();
+    auto better = [sc](std::int32_t a, std::int32_t b) { return sc[a] > sc[b] || (sc[a] == sc[b] && a < b); };
+    if (keep <= 0) return;
+    for (std::int32_t p = 0; p < keep; ++p) order[p] = p;
+    std::make_heap(order, order + keep, better);  // root: the worst kept page
+    for (std::int32_t p = keep; p < n; ++p) {
+      if (!better(p, order[0])) continue;
+      std::pop_heap(order, order + keep, better);
+      order[keep - 1] = p;
+      std::push_heap(order, order + keep, better);
+    }
+  }
+
+  // Max fold: q+ and q- per query head. Sum and mean: summed over each KV
+  // head's group, in query-head order (see "The GQA fold").
   void split_query(const float* q) noexcept {
-    const std::size_t n = q_pos_.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      q_pos_[i] = q[i] > 0.0f ? q[i] : 0.0f;
-      q_neg_[i] = q[i] < 0.0f ? q[i] : 0.0f;
-    }
-  }
-
-  // page_score_[p] for pages [0, n_pages) of KV head h, its query heads
-  // [first, first + count) folded by gqa().
-  void score_pages(int h, int first, int count, std::int32_t n_pages, int d) noexcept {
-    const reduction fold = gqa();
-    const float* mx = &page_max_[page_at(h, 0)];
-    const float* mn = &page_min_[page_at(h, 0)];
-    for (std::int32_t p = 0; p < n_pages; ++p, mx += d, mn += d) {
-      float folded = 0.0f;
-      for (int g = 0; g < count; ++g) {
-        const std::size_t q_at = static_cast<std::size_t>(first + g) * static_cast<std::size_t>(d);
-        const float* qp = &q_pos_[q_at];
-        const float* qn = &q_neg_[q_at];
-        const float b = bound([qp](int i) { return qp[i]; }, [qn](int i) { return qn[i]; }, mx, mn, d);
-        folded = g == 0 ? b : (fold == reduction::max ? (b > folded ? b : folded) : folded + b);
+    const std::size_t d = static_cast<std::size_t>(shape().head_dim);
+    if (gqa() == reduction::max) {
+      for (std::size_t i = 0, n = static_cast<std::size_t>(shape().n_heads) * d; i < n; ++i) {
+        q_pos_[i] = q[i] > 0.0f ? q[i] : 0.0f;
+        q_neg_[i] = q[i] < 0.0f ? q[i] : 0.0f;
       }
-      page_score_[static_cast<std::size_t>(p)] = fold == reduction::mean ? folded / static_cast<float>(count) : folded;
+      return;
+    }
+    const int g = shape().group_size();
+    for (int h = 0; h < shape().n_kv_heads; ++h) {
+      float* qp = &q_pos_[static_cast<std::size_t>(h) * d];
+      float* qn = &q_neg_[static_cast<std::size_t>(h) * d];
+      for (std::size_t i = 0; i < d; ++i) qp[i] = qn[i] = 0.0f;
+      for (int k = 0; k < g; ++k) {
+        const float* row = q + static_cast<std::size_t>(h * g + k) * d;
+        for (std::size_t i = 0; i < d; ++i) {
+          qp[i] += row[i] > 0.0f ? row[i] : 0.0f;
+          qn[i] += row[i] < 0.0f ? row[i] : 0.0f;
+        }
+      }
     }
   }
 
-  // Eight independent lanes so that the compiler vectorizes without
-  // reassociating a float sum. qp(i) and qn(i) give q+ and q- of channel i.
-  template <class Pos, class Neg>
-  static float bound(Pos qp, Neg qn, const float* mx, const float* mn, int d) noexcept {
-    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int i = 0;
-    for (; i + 8 <= d; i += 8)
-      for (int j = 0; j < 8; ++j) lane[j] += qp(i + j) * mx[i + j] + qn(i + j) * mn[i + j];
-    float s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-    for (; i < d; ++i) s += qp(i) * mx[i] + qn(i) * mn[i];
-    return s;
+  // page_score_[p] for pages [0, n_pages) of KV head h (entries past n_pages
+  // in the last tile are meaningless). T: float or bf16 (std::uint16_t).
+  template <class T>
+  void score_pages(int h, std::int32_t n_pages, const T* max_base, const T* min_base) noexcept {
+    const int d = shape().head_dim;
+    const std::size_t tile_size = kTile * static_cast<std::size_t>(d);
+    const T* mx = max_base + static_cast<std::size_t>(h) * bounds_per_head_;
+    const T* mn = min_base + static_cast<std::size_t>(h) * bounds_per_head_;
+    const int g = shape().group_size();
+    const std::int32_t n_tiles = (n_pages + kTile - 1) / kTile;
+    float* out = page_score_.data();
+    if (gqa() != reduction::max) {
+      const float* qp = &q_pos_[static_cast<std::size_t>(h) * static_cast<std::size_t>(d)];
+      const float* qn = &q_neg_[static_cast<std::size_t>(h) * static_cast<std::size_t>(d)];
+      const float inv = gqa() == reduction::mean ? 1.0f / static_cast<float>(g) : 1.0f;
+      for (std::int32_t t = 0; t < n_tiles; ++t, mx += tile_size, mn += tile_size) {
+        float* o = out + static_cast<std::size_t>(t) * kTile;
+        bound_tile(qp, qn, mx, mn, d, o);
+        for (int j = 0; j < kTile; ++j) o[j] *= inv;
+      }
+      return;
+    }
+    // Max fold: one pass per query head over each tile, which stays in L1.
+    float* b = tile_score_.data();
+    for (std::int32_t t = 0; t < n_tiles; ++t, mx += tile_size, mn += tile_size) {
+      float* o = out + static_cast<std::size_t>(t) * kTile;
+      for (int k = 0; k < g; ++k) {
+        const std::size_t q_at = static_cast<std::size_t>(h * g + k) * static_cast<std::size_t>(d);
+        bound_tile(&q_pos_[q_at], &q_neg_[q_at], mx, mn, d, k == 0 ? o : b);
+        if (k > 0)
+          for (int j = 0; j < kTile; ++j) o[j] = b[j] > o[j] ? b[j] : o[j];
+      }
+    }
   }
+
+  // out[j] = sum_c (qp_c mx[c][j] + qn_c mn[c][j]) for the kTile pages j of a
+  // tile, channel by channel: each q channel is broadcast against kTile pages.
+  template <class T>
+  static void bound_tile(const float* qp, const float* qn, const T* mx, const T* mn, int d, float* out) noexcept {
+#if defined(LIL_KV_VECTOR_MATH)
+    constexpr int n_vec = kTile / detail::vec_width;
+    detail::vfloat acc[n_vec] = {};
+    for (int c = 0; c < d; ++c, mx += kTile, mn += kTile) {
+      const float p = qp[c], n = qn[c];
+      for (int k = 0; k < n_vec; ++k)
+        acc[k] += p * detail::load(mx + k * detail::vec_width) + n * detail::load(mn + k * detail::vec_width);
+    }
+    for (int k = 0; k < n_vec; ++k) detail::store(out + k * detail::vec_width, acc[k]);
+#else
+    for (int j = 0; j < kTile; ++j) out[j] = 0.0f;
+    for (int c = 0; c < d; ++c, mx += kTile, mn += kTile)
+      for (int j = 0; j < kTile; ++j) out[j] += qp[c] * widen(mx[j]) + qn[c] * widen(mn[j]);
+#endif
+  }
+
+  static float widen(float x) noexcept { return x; }
+  static float widen(std::uint16_t x) noexcept { return detail::from_bf16(x); }
 
   std::size_t extra_bytes() const noexcept override {
-    return (page_max_.size() + page_min_.size() + q_pos_.size() + q_neg_.size() + page_score_.size()) * sizeof(float) +
+    return (page_max_.size() + page_min_.size() + q_pos_.size() + q_neg_.size() + page_score_.size() +
+            tile_score_.size()) * sizeof(float) +
+           (page_max16_.size() + page_min16_.size()) * sizeof(std::uint16_t) +
            (page_order_.size() + chosen_.size()) * sizeof(std::int32_t);
   }
 
   int page_size_;
   std::int32_t budget_pages_;
-  std::int32_t max_pages_;
+  std::int32_t tiles_;
   std::size_t bounds_per_head_;
-  std::vector<float> page_max_;  // [n_kv_heads][max_pages][head_dim]
+  bool bf16_;
+  std::vector<float> page_max_;  // [n_kv_heads][tiles][head_dim][kTile], fp32 bounds
   std::vector<float> page_min_;
+  std::vector<std::uint16_t> page_max16_;  // the same, bf16 bounds
+  std::vector<std::uint16_t> page_min16_;
   std::vector<float> q_pos_;  // [n_heads][head_dim]
   std::vector<float> q_neg_;
   std::vector<float> page_score_;
+  std::vector<float> tile_score_;
   std::vector<std::int32_t> page_order_;
   std::vector<std::int32_t> chosen_;  // [n_kv_heads][max_selected]
 };

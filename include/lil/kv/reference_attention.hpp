@@ -12,9 +12,10 @@
 //   dense-versus-sparse comparison to be honest. Per KV head it walks the
 //   selection once for the scores and once for the output, and each key or
 //   value row it loads serves all the query heads of its group (GQA) while
-//   the row is in L1. Rows are contiguous; the inner loops are the
-//   vectorizable ones of math.hpp. It always writes the weights: it needs them
-//   anyway.
+//   the row is in L1 (four query heads per pass over the keys, four value
+//   rows per pass over an output row). Rows are contiguous; the inner loops
+//   are the vectorizable ones of math.hpp, including a branch-free exp. It
+//   always writes the weights: it needs them anyway.
 //
 // Costs
 //   2 x n_heads x selected x head_dim multiply-adds and n_heads x selected
@@ -47,6 +48,20 @@ struct kv_view {
   }
 };
 
+namespace detail {
+// Rows a few tokens ahead are requested early: a sparse selection gathers
+// rows from anywhere in the cache, where the hardware prefetcher cannot guess.
+constexpr std::int32_t prefetch_ahead = 8;
+inline void prefetch_row(const float* row, int d) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  for (int i = 0; i < d; i += 16) __builtin_prefetch(row + i);
+#else
+  (void)row;
+  (void)d;
+#endif
+}
+}  // namespace detail
+
 inline void attend_reference(const attention_args& a, const kv_view& kv, float scale = 0.0f) noexcept {
   const int d = a.head_dim;
   const int group = a.n_heads / a.n_kv_heads;
@@ -55,17 +70,37 @@ inline void attend_reference(const attention_args& a, const kv_view& kv, float s
   for (int h = 0; h < a.n_kv_heads; ++h) {
     const slot_span sel = a.selected.head(h);
     const int q0 = h * group;
-    for (std::int32_t i = 0; i < sel.size; ++i) {
-      const float* key = kv.key(h, sel[i]);
-      for (int g = 0; g < group; ++g)
-        a.weights_row(q0 + g)[i] = detail::dot(a.query + static_cast<std::size_t>(q0 + g) * dd, key, d) * s;
+    // Scores, four query heads per pass over the keys.
+    for (int g0 = 0; g0 < group; g0 += 4) {
+      const int rows = group - g0 < 4 ? group - g0 : 4;
+      const float* q = a.query + static_cast<std::size_t>(q0 + g0) * dd;
+      float* w[4] = {a.weights_row(q0 + g0), nullptr, nullptr, nullptr};
+      for (int r = 1; r < rows; ++r) w[r] = a.weights_row(q0 + g0 + r);
+      float dots[4];
+      for (std::int32_t i = 0; i < sel.size; ++i) {
+        if (i + detail::prefetch_ahead < sel.size) detail::prefetch_row(kv.key(h, sel[i + detail::prefetch_ahead]), d);
+        detail::dot_rows(q, dd, rows, kv.key(h, sel[i]), d, dots);
+        for (int r = 0; r < rows; ++r) w[r][i] = dots[r] * s;
+      }
     }
     for (int g = 0; g < group; ++g) {
       detail::softmax(a.weights_row(q0 + g), sel.size);
       float* out = a.out + static_cast<std::size_t>(q0 + g) * dd;
       for (int j = 0; j < d; ++j) out[j] = 0.0f;
     }
-    for (std::int32_t i = 0; i < sel.size; ++i) {
+    // Outputs, four value rows per pass over each output row.
+    std::int32_t i = 0;
+    for (; i + 4 <= sel.size; i += 4) {
+      for (std::int32_t p = i + detail::prefetch_ahead; p < i + detail::prefetch_ahead + 4 && p < sel.size; ++p)
+        detail::prefetch_row(kv.value(h, sel[p]), d);
+      const float* v0 = kv.value(h, sel[i]);
+      const float* v1 = kv.value(h, sel[i + 1]);
+      const float* v2 = kv.value(h, sel[i + 2]);
+      const float* v3 = kv.value(h, sel[i + 3]);
+      for (int g = 0; g < group; ++g)
+        detail::axpy4(a.out + static_cast<std::size_t>(q0 + g) * dd, a.weights_row(q0 + g) + i, v0, v1, v2, v3, d);
+    }
+    for (; i < sel.size; ++i) {
       const float* value = kv.value(h, sel[i]);
       for (int g = 0; g < group; ++g)
         detail::axpy(a.out + static_cast<std::size_t>(q0 + g) * dd, a.weights_row(q0 + g)[i], value, d);

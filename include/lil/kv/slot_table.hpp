@@ -2,8 +2,8 @@
 //
 // What it keeps
 //   For one KV head (or for all of them, when a policy evicts the same tokens
-//   in every head), the map slot -> (original position, arrival number), the
-//   list of live slots, and a stack of free ones. The caller's K/V storage is
+//   in every head), the map slot -> (original position, arrival number) and
+//   the list of live slots. The caller's K/V storage is
 //   indexed by the same slot numbers, so a slot number is all the caller
 //   needs to write a new token or to drop an old one.
 //
@@ -11,12 +11,13 @@
 //   Policies evict one token per appended token once full, and the newcomer
 //   takes the victim's slot in place: the live list does not change and stays
 //   the dense prefix 0..n-1 that Full, Sink, H2O and TOVA hand to attention
-//   without a copy. Only SnapKV frees many slots at once (at the end of
-//   prefill); those go to the free stack and are reused first.
+//   without a copy. Only SnapKV drops many tokens at once (at the end of
+//   prefill); it compacts the survivors to the prefix 0..k-1, so reads stay
+//   dense and new tokens append after them.
 //
 // Costs
-//   28 bytes per slot, all allocated at construction; every operation is O(1)
-//   except sort_live(), which SnapKV calls once per prefill.
+//   24 bytes per slot, all allocated at construction; every operation is O(1)
+//   except compact(), O(slots used), once per prefill.
 #pragma once
 
 #include <algorithm>
@@ -32,7 +33,6 @@ class slot_table {
         arrival_(static_cast<std::size_t>(capacity), -1),
         live_(static_cast<std::size_t>(capacity), 0),
         live_index_(static_cast<std::size_t>(capacity), -1),
-        free_(static_cast<std::size_t>(capacity), 0),
         capacity_(capacity) {}
 
   std::int32_t capacity() const noexcept { return capacity_; }
@@ -48,7 +48,7 @@ class slot_table {
 
   // Precondition: !full().
   std::int32_t insert(std::int64_t position, std::int64_t arrival) noexcept {
-    const std::int32_t slot = n_free_ > 0 ? free_[idx(--n_free_)] : next_unused_++;
+    const std::int32_t slot = next_unused_++;
     live_index_[idx(slot)] = n_live_;
     live_[idx(n_live_++)] = slot;
     position_[idx(slot)] = position;
@@ -64,23 +64,27 @@ class slot_table {
     return old;
   }
 
-  void remove(std::int32_t slot) noexcept {
-    const std::int32_t at = live_index_[idx(slot)];
-    const std::int32_t last = live_[idx(--n_live_)];
-    live_[idx(at)] = last;
-    live_index_[idx(last)] = at;
-    live_index_[idx(slot)] = -1;
-    position_[idx(slot)] = -1;
-    arrival_[idx(slot)] = -1;
-    free_[idx(n_free_++)] = slot;
-  }
-
-  // Ascending slot order keeps the caller's reads sequential after removals.
-  void sort_live() noexcept {
-    std::sort(live_.begin(), live_.begin() + n_live_);
-    for (std::int32_t i = 0; i < n_live_; ++i) live_index_[idx(live_[idx(i)])] = i;
-    // Reuse low slots first, so that the live set drifts back towards a prefix.
-    std::sort(free_.begin(), free_.begin() + n_free_, [](std::int32_t a, std::int32_t b) { return a > b; });
+  // Keeps only the slots kept[0..k) (ascending) and renumbers them 0..k-1:
+  // the token in slot kept[i] now lives in slot i, and new tokens fill k, k+1,
+  // ... . Returns k. The caller's K/V must move the same way (in order, each
+  // move goes to a lower or equal slot, so none overwrites a row still needed).
+  std::int32_t compact(const std::int32_t* kept, std::int32_t k) noexcept {
+    for (std::int32_t i = 0; i < k; ++i) {
+      position_[idx(i)] = position_[idx(kept[i])];
+      arrival_[idx(i)] = arrival_[idx(kept[i])];
+    }
+    for (std::int32_t s = k; s < next_unused_; ++s) {
+      position_[idx(s)] = -1;
+      arrival_[idx(s)] = -1;
+      live_index_[idx(s)] = -1;
+    }
+    for (std::int32_t i = 0; i < k; ++i) {
+      live_[idx(i)] = i;
+      live_index_[idx(i)] = i;
+    }
+    n_live_ = k;
+    next_unused_ = k;
+    return k;
   }
 
   void clear() noexcept {
@@ -88,12 +92,11 @@ class slot_table {
     std::fill(arrival_.begin(), arrival_.end(), -1);
     std::fill(live_index_.begin(), live_index_.end(), -1);
     n_live_ = 0;
-    n_free_ = 0;
     next_unused_ = 0;
   }
 
   std::size_t bytes() const noexcept {
-    return position_.size() * sizeof(std::int64_t) * 2 + live_.size() * sizeof(std::int32_t) * 3;
+    return position_.size() * sizeof(std::int64_t) * 2 + live_.size() * sizeof(std::int32_t) * 2;
   }
 
  private:
@@ -103,10 +106,8 @@ class slot_table {
   std::vector<std::int64_t> arrival_;
   std::vector<std::int32_t> live_;
   std::vector<std::int32_t> live_index_;
-  std::vector<std::int32_t> free_;
   std::int32_t capacity_ = 0;
   std::int32_t n_live_ = 0;
-  std::int32_t n_free_ = 0;
   std::int32_t next_unused_ = 0;
 };
 

@@ -15,7 +15,10 @@
 //   (stride 1, padding kernel/2: averaging counts the padding as zeros, max
 //   ignores it), so that neighbours of a strong token come along; per KV head
 //   the top budget - window tokens (ties: the earlier) and the window are kept
-//   and the rest is freed. Generated tokens are then appended and never
+//   and the rest is dropped. The survivors are compacted to slots
+//   0..budget-1 (prefill_done() lists the K/V moves; the paper's code gathers
+//   them into a new tensor the same way), so that the reads stay dense.
+//   Generated tokens are then appended after them and never
 //   evicted, as in the paper: the cache holds budget + tokens generated so
 //   far. evict_generated = true (not the paper) holds the cache at `budget`
 //   after the prompt instead, dropping the oldest token outside the selected
@@ -73,9 +76,18 @@ class snapkv_policy final : public policy {
         pooled_(cap_, 0.0f),
         order_(cap_, 0),
         freed_(static_cast<std::size_t>(shape.n_kv_heads) * cap_, 0),
+        from_(freed_.size(), 0),
+        to_(freed_.size(), 0),
         freed_heads_(static_cast<std::size_t>(shape.n_kv_heads), nullptr),
-        freed_counts_(static_cast<std::size_t>(shape.n_kv_heads), 0) {
-    for (int h = 0; h < shape.n_kv_heads; ++h) freed_heads_[static_cast<std::size_t>(h)] = &freed_[h * cap_];
+        from_heads_(freed_heads_.size(), nullptr),
+        to_heads_(freed_heads_.size(), nullptr),
+        freed_counts_(freed_heads_.size(), 0),
+        move_counts_(freed_heads_.size(), 0) {
+    for (int h = 0; h < shape.n_kv_heads; ++h) {
+      freed_heads_[static_cast<std::size_t>(h)] = &freed_[h * cap_];
+      from_heads_[static_cast<std::size_t>(h)] = &from_[h * cap_];
+      to_heads_[static_cast<std::size_t>(h)] = &to_[h * cap_];
+    }
   }
 
   int window() const noexcept { return window_; }
@@ -87,16 +99,18 @@ class snapkv_policy final : public policy {
 
   const append_result& append(std::int64_t position, const float* /*keys*/) override {
     check_position(position);
+    // Every KV head holds as many tokens, so head 0 answers for all.
+    const bool evict = prefilled_ && evict_generated_ && table(0).size() >= budget();
+    if (!evict && table(0).full()) fail_full(position);
     const std::int64_t arrival = next_arrival();
     for (int h = 0; h < shape().n_kv_heads; ++h) {
       auto& t = table(h);
-      if (prefilled_ && evict_generated_ && t.size() >= budget()) {
+      if (evict) {
         const std::int32_t victim = oldest_unchosen(h);
         const std::int64_t evicted = t.replace(victim, position, arrival);
         set_append(h, victim, evicted);
         continue;
       }
-      if (t.full()) fail_full(position);
       const std::int32_t slot = t.insert(position, arrival);
       pinned_[h * cap_ + idx(slot)] = 0;
       set_append(h, slot, -1);
@@ -128,13 +142,17 @@ class snapkv_policy final : public policy {
     rows_seen_ = rows_seen_ < window_ ? rows_seen_ + 1 : window_;
   }
 
-  slot_lists prefill_done() override {
+  prefill_result prefill_done() override {
     for (auto& c : freed_counts_) c = 0;
-    const slot_lists freed{freed_heads_.data(), freed_counts_.data(), shape().n_kv_heads};
-    if (prefilled_) return freed;
+    for (auto& c : move_counts_) c = 0;
+    prefill_result r;
+    r.freed = {freed_heads_.data(), freed_counts_.data(), shape().n_kv_heads};
+    r.move_from = {from_heads_.data(), move_counts_.data(), shape().n_kv_heads};
+    r.move_to = {to_heads_.data(), move_counts_.data(), shape().n_kv_heads};
+    if (prefilled_) return r;
     prefilled_ = true;
     for (int h = 0; h < shape().n_kv_heads; ++h) compress(h);
-    return freed;
+    return r;
   }
 
   void reset() noexcept override {
@@ -155,7 +173,8 @@ class snapkv_policy final : public policy {
     if (b < o.window + 1)
       lil::detail::throw_error("kv snapkv: budget " + detail::number(b) +
                                " tokens is below the protected observation window (window " +
-                               detail::number(o.window) + " + at least 1 selected token)");
+                               detail::number(o.window) + " + at least 1 selected token); lower the window "
+                               "for small budgets, e.g. \"snapkv:16,window=8\"");
     return b;
   }
 
@@ -188,15 +207,28 @@ class snapkv_policy final : public policy {
     auto higher = [p](std::int32_t a, std::int32_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); };
     std::nth_element(order, order + keep, order + prefix, higher);
     for (std::int32_t k = 0; k < keep; ++k) pinned[order[k]] = 1;
-    std::int32_t* freed = &freed_[h * cap_];
-    std::int32_t n_freed = 0;
-    for (std::int32_t s = 0; s < prefix; ++s) {
-      if (pinned[s]) continue;
-      t.remove(s);
-      freed[n_freed++] = s;
+    // Survivors, ascending: the chosen prompt tokens, then the window. They
+    // move down to slots 0..budget-1 so that reads stay dense.
+    std::int32_t* kept = order;  // reused: order[] is no longer needed
+    std::int32_t k = 0;
+    for (std::int32_t s = 0; s < n; ++s)
+      if (s >= prefix || pinned[s]) kept[k++] = s;
+    std::int32_t* from = &from_[h * cap_];
+    std::int32_t* to = &to_[h * cap_];
+    std::int32_t moves = 0;
+    for (std::int32_t i = 0; i < k; ++i) {
+      pinned[i] = pinned[kept[i]];
+      if (kept[i] == i) continue;
+      from[moves] = kept[i];
+      to[moves] = i;
+      ++moves;
     }
-    freed_counts_[idx(h)] = n_freed;
-    t.sort_live();
+    for (std::int32_t s = k; s < n; ++s) pinned[s] = 0;
+    t.compact(kept, k);
+    std::int32_t* freed = &freed_[h * cap_];
+    for (std::int32_t s = k; s < n; ++s) freed[s - k] = s;
+    freed_counts_[idx(h)] = n - k;
+    move_counts_[idx(h)] = moves;
   }
 
   void pool(std::int32_t n) noexcept {
@@ -230,7 +262,7 @@ class snapkv_policy final : public policy {
 
   std::size_t extra_bytes() const noexcept override {
     return (rows_.size() + score_.size() + pooled_.size()) * sizeof(float) + pinned_.size() +
-           (order_.size() + freed_.size() + row_len_.size()) * sizeof(std::int32_t);
+           (order_.size() + freed_.size() + from_.size() + to_.size() + row_len_.size()) * sizeof(std::int32_t);
   }
 
   int window_;
@@ -247,9 +279,14 @@ class snapkv_policy final : public policy {
   std::vector<float> score_;
   std::vector<float> pooled_;
   std::vector<std::int32_t> order_;
-  std::vector<std::int32_t> freed_;  // [n_kv_heads][max_context]
+  std::vector<std::int32_t> freed_;  // [n_kv_heads][max_context], and the moves alike
+  std::vector<std::int32_t> from_;
+  std::vector<std::int32_t> to_;
   std::vector<const std::int32_t*> freed_heads_;
+  std::vector<const std::int32_t*> from_heads_;
+  std::vector<const std::int32_t*> to_heads_;
   std::vector<std::int32_t> freed_counts_;
+  std::vector<std::int32_t> move_counts_;
 };
 
 }  // namespace lil::kv

@@ -31,6 +31,7 @@
 #include <limits>
 #include <vector>
 
+#include "lil/kv/math.hpp"
 #include "lil/kv/policy.hpp"
 
 namespace lil::kv {
@@ -113,13 +114,16 @@ class tova_policy final : public policy {
     return static_cast<std::size_t>(tables_n_ > 1 ? t : 0) * static_cast<std::size_t>(budget()) +
            static_cast<std::size_t>(slot);
   }
+  // The lowest score (a vectorized minimum, then a pass for the oldest of
+  // equals); +inf (unobserved) ranks last.
   std::int32_t weakest(int t) const noexcept {
     const auto& tab = table(t);
     const float* sc = &score_[at(t, 0)];
-    std::int32_t best = 0;
-    for (std::int32_t slot = 1; slot < tab.capacity(); ++slot) {
-      if (sc[slot] < sc[best] || (sc[slot] == sc[best] && tab.arrival(slot) < tab.arrival(best))) best = slot;
-    }
+    const std::int32_t n = tab.capacity();
+    const float low = detail::min_value(sc, n);
+    std::int32_t best = -1;
+    for (std::int32_t slot = 0; slot < n; ++slot)
+      if (sc[slot] == low && (best < 0 || tab.arrival(slot) < tab.arrival(best))) best = slot;
     return best;
   }
   std::size_t extra_bytes() const noexcept override { return score_.size() * sizeof(float); }

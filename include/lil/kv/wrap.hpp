@@ -20,8 +20,9 @@
 //
 // The store
 //   Anything with `write(int kv_head, std::int32_t slot, const float* key,
-//   const float* value)`; kv_store (cache.hpp) is the plain contiguous one,
-//   and a paged engine adapts its own.
+//   const float* value)`, and `move(int kv_head, std::int32_t from,
+//   std::int32_t to)` for apply_moves() after prefill_done(); kv_store
+//   (cache.hpp) is the plain contiguous one, and a paged engine adapts its own.
 //
 // Costs
 //   Nothing allocates per step: step_workspace holds the weights rows
@@ -104,6 +105,16 @@ void wrap_step(kv::policy& p, step_workspace& ws, Store& store, std::int64_t pos
   args.source = &p;
   std::forward<Attention>(attention)(static_cast<const attention_args&>(args));
   if (args.weights_wanted) p.observe(weights_view{args.weights, args.weights_stride});
+}
+
+// Applies prefill_done()'s moves to a store with
+// `move(int kv_head, std::int32_t from, std::int32_t to)`.
+template <class Store>
+void apply_moves(Store& store, const prefill_result& r) {
+  for (int h = 0; h < r.move_from.n_kv_heads(); ++h) {
+    const slot_span from = r.move_from.head(h), to = r.move_to.head(h);
+    for (std::int32_t i = 0; i < from.size; ++i) store.move(h, from[i], to[i]);
+  }
 }
 
 // For kernels that cannot return weights: writes softmax(scale * q.k) of every

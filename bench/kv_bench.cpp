@@ -1,0 +1,221 @@
+// kv_bench - decode-step latency of every KV policy against Full, one table.
+//
+// One decode step of one layer (32 query heads, 8 KV heads, head_dim 128,
+// fp32, budget 1024) at contexts 1k..64k: append the new token, write its K/V,
+// select, run the reference attention, observe. The cache is first brought to
+// the context: every policy gets the same random keys and values through
+// append() (SnapKV also runs its 32-token observation window through full
+// steps and prefill_done(), so its decode steps read the compressed prompt).
+// Each measured run then times `kSteps` consecutive steps around the nominal
+// context (it starts kSteps/2 tokens before it), `kRuns` times from a fresh
+// state; the summary uses the median run.
+//
+// Times are the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so that other
+// processes on a shared machine do not count; Google Benchmark's own columns
+// are process CPU time too.
+//
+// "bookkeeping" is everything in the step outside the attention callable
+// (policy hooks, the K/V write, the wrapper): an upper bound of the policy's
+// own share. Quest's page scoring is counted there: it is the policy's work.
+// "of which select()" times select() alone (run once more after the step
+// with the same query), which for Quest is the page scoring and selection.
+//
+// Run: build/bin/kv_bench  (Google Benchmark flags work, e.g.
+//      --benchmark_filter=quest); the table is printed at the end.
+#include <benchmark/benchmark.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lil/kv/cache.hpp"
+
+namespace kv = lil::kv;
+
+namespace {
+
+constexpr int kHeads = 32, kKvHeads = 8, kDim = 128, kBudget = 1024;
+constexpr int kSteps = 32, kRuns = 5;
+const int kContexts[] = {1024, 4096, 16384, 32768, 65536};
+// quest-max: Quest with the max GQA fold instead of the default mean;
+// quest-bf16: Quest with its page bounds stored in bf16 instead of fp32.
+const char* const kPolicies[] = {"full", "sink", "h2o", "quest", "quest-max", "quest-bf16", "snapkv", "tova"};
+
+// xorshift: filling 64k tokens of K/V with std::normal_distribution would
+// dominate the run; uniform values in [-1, 1) do as well for timing.
+struct fast_random {
+  std::uint64_t s = 0x9E3779B97F4A7C15ull;
+  float next() noexcept {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return static_cast<float>(static_cast<std::int32_t>(s >> 32)) * (1.0f / 2147483648.0f);
+  }
+  void fill(std::vector<float>& v) noexcept {
+    for (auto& x : v) x = next();
+  }
+};
+
+kv::policy_spec spec_for(const std::string& name) {
+  kv::policy_spec spec;
+  if (name == "full") {
+    spec = kv::policy_spec::full();
+  } else if (name == "quest-max" || name == "quest-bf16") {
+    kv::quest_options o;
+    o.budget = kBudget;
+    if (name == "quest-max") o.gqa = kv::reduction::max;
+    if (name == "quest-bf16") o.bounds = kv::bound_format::bf16;
+    spec = o;
+  } else {
+    spec = kv::policy_spec::parse(name + ":" + std::to_string(kBudget));
+  }
+  spec.skip_first_layers = 0;  // the benchmark measures one sparse layer
+  return spec;
+}
+
+double thread_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+struct sample {
+  double step_us = 0;
+  double bookkeeping_share = 0;
+  double select_share = 0;
+  double read_per_head = 0;
+};
+std::map<std::pair<std::string, int>, std::vector<sample>> g_samples;
+
+struct layer_under_test {
+  std::unique_ptr<kv::policy> p;
+  kv::kv_store store;
+  kv::step_workspace ws;
+  std::vector<float> q, k, v, out;
+  fast_random rng;
+
+  layer_under_test(const std::string& name, int context)
+      : p(kv::make_policy(spec_for(name), shape(context), 0)),
+        store(kKvHeads, p->capacity(), kDim),
+        ws(*p),
+        q(kHeads * kDim),
+        k(kKvHeads * kDim),
+        v(kKvHeads * kDim),
+        out(kHeads * kDim) {}
+
+  static kv::model_shape shape(int context) {
+    kv::model_shape s;
+    s.n_heads = kHeads;
+    s.n_kv_heads = kKvHeads;
+    s.head_dim = kDim;
+    s.max_context = context + kSteps;
+    return s;
+  }
+
+  void append_only(std::int64_t pos) {
+    rng.fill(k);
+    rng.fill(v);
+    const auto& r = p->append(pos, k.data());
+    for (int h = 0; h < kKvHeads; ++h) store.write(h, r.slot[h], &k[h * kDim], &v[h * kDim]);
+  }
+
+  // One decode step; returns the nanoseconds spent inside attention.
+  double step(std::int64_t pos) {
+    rng.fill(q);
+    rng.fill(k);
+    rng.fill(v);
+    double attention_ns = 0;
+    const kv::reference_attention attend(store.view());
+    kv::wrap_step(*p, ws, store, pos, q.data(), k.data(), v.data(), out.data(), [&](const kv::attention_args& a) {
+      const double t0 = thread_ns();
+      attend(a);
+      attention_ns += thread_ns() - t0;
+    });
+    return attention_ns;
+  }
+};
+
+void bm_decode_step(benchmark::State& state, std::string name, int context) {
+  layer_under_test layer(name, context);
+  const int start = context - kSteps / 2;
+  const int window = name == "snapkv" ? kv::snapkv_options{}.window : 0;
+  for (int pos = 0; pos < start - window; ++pos) layer.append_only(pos);
+  for (int pos = start - window; pos < start; ++pos) layer.step(pos);  // SnapKV's observation window
+  kv::apply_moves(layer.store, layer.p->prefill_done());  // SnapKV compacts its cache
+
+  std::int64_t pos = start;
+  double attention_ns = 0, total_ns = 0, select_ns = 0, read = 0;
+  for (auto _ : state) {
+    const double t0 = thread_ns();
+    attention_ns += layer.step(pos++);
+    const double t1 = thread_ns();
+    total_ns += t1 - t0;
+    read += layer.p->last_selection().head(0).size;
+    benchmark::DoNotOptimize(layer.out.data());
+    // select() once more with the same query, timed alone: it only rewrites
+    // the selection, so the policy's state is unchanged.
+    state.PauseTiming();
+    const double t2 = thread_ns();
+    layer.p->select(layer.q.data());
+    select_ns += thread_ns() - t2;
+    state.ResumeTiming();
+  }
+  const double steps = static_cast<double>(state.iterations());
+  sample s{total_ns / steps / 1000.0, (total_ns - attention_ns) / total_ns, select_ns / total_ns, read / steps};
+  g_samples[{name, context}].push_back(s);
+  state.counters["bookkeeping_%"] = 100.0 * s.bookkeeping_share;
+  state.counters["select_%"] = 100.0 * s.select_share;
+  state.counters["read/head"] = s.read_per_head;
+  const auto memory = layer.p->memory();
+  state.counters["kv_MiB"] = static_cast<double>(memory.kv_bytes) / (1024.0 * 1024.0);
+}
+
+sample median(std::vector<sample> v) {
+  std::sort(v.begin(), v.end(), [](const sample& a, const sample& b) { return a.step_us < b.step_us; });
+  return v[v.size() / 2];
+}
+
+void print_table() {
+  std::printf("\nkv decode step, one layer: %d query heads, %d KV heads, head_dim %d, fp32, budget %d, reference attention\n",
+              kHeads, kKvHeads, kDim, kBudget);
+  std::printf("thread CPU time, median of %d runs of %d steps each; bookkeeping = step time outside the attention call\n\n", kRuns,
+              kSteps);
+  std::printf("| context | policy | step (us) | speed-up vs Full | bookkeeping share | of which select() | tokens read per KV head |\n");
+  std::printf("|--------:|:-------|----------:|-----------------:|------------------:|------------------:|------------------------:|\n");
+  for (int ctx : kContexts) {
+    const auto full_it = g_samples.find({"full", ctx});
+    for (const char* name : kPolicies) {
+      const auto it = g_samples.find({name, ctx});
+      if (it == g_samples.end()) continue;
+      const sample s = median(it->second);
+      char ratio[32] = "-";
+      if (full_it != g_samples.end()) std::snprintf(ratio, sizeof ratio, "%.1fx", median(full_it->second).step_us / s.step_us);
+      std::printf("| %dk | %s | %.0f | %s | %.1f%% | %.1f%% | %.0f |\n", ctx / 1024, name, s.step_us, ratio,
+                  100.0 * s.bookkeeping_share, 100.0 * s.select_share, s.read_per_head);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int ctx : kContexts)
+    for (const char* name : kPolicies)
+      benchmark::RegisterBenchmark(("decode_step/" + std::string(name) + "/" + std::to_string(ctx)).c_str(),
+                                   bm_decode_step, std::string(name), ctx)
+          ->Iterations(kSteps)
+          ->Repetitions(kRuns)
+          ->ReportAggregatesOnly(true)
+          ->Unit(benchmark::kMicrosecond);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  print_table();
+  return 0;
+}
