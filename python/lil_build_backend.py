@@ -78,17 +78,36 @@ def _run(cmd, cwd=None):
     subprocess.run(cmd, cwd=cwd, check=True)
 
 
+def _working_tool(name):
+    """The first `name` on PATH that runs. pip builds in an isolated
+    environment, where a cmake or ninja that is a Python package's script
+    (pip's "cmake" in a virtual environment's bin/) cannot import its package
+    and fails: such a one is skipped for the next on PATH."""
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = shutil.which(name, path=folder) if folder else None
+        if candidate is None:
+            continue
+        try:
+            subprocess.run([candidate, "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=True, timeout=60)
+            return candidate
+        except (OSError, subprocess.SubprocessError):
+            continue
+    return None
+
+
 def _build_package(build_dir):
     """Runs CMake; returns the folder holding the built package lil/."""
-    cmake = shutil.which("cmake")
+    cmake = _working_tool("cmake")
     if cmake is None:
-        raise RuntimeError("lil_build_backend: cmake is not on PATH (apt-get install cmake)")
+        raise RuntimeError("lil_build_backend: no working cmake on PATH (apt-get install cmake)")
     configure = [cmake, "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
                  "-DLIL_BUILD_PYTHON=ON", "-DLIL_BUILD_TESTS=OFF", "-DLIL_BUILD_BENCH=OFF",
                  "-DLIL_BUILD_EXAMPLES=OFF", "-DLIL_BUILD_CLI=OFF", "-DLIL_INSTALL=OFF",
                  f"-DPython_EXECUTABLE={sys.executable}"]
-    if shutil.which("ninja"):
-        configure += ["-G", "Ninja"]
+    ninja = _working_tool("ninja")
+    if ninja:
+        configure += ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"]
     configure += os.environ.get("LIL_CMAKE_ARGS", "").split()
     _run(configure)
     jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL") or str(os.cpu_count() or 1)
