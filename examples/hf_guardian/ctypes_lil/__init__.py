@@ -12,3 +12,6 @@ from ._lil import (  # noqa: F401
     Verdict,
     __version__,
 )
+
+__all__ = ["Check", "Decision", "Error", "Guardian", "GuardianBatch", "GuardianOptions", "Reason", "Verdict",
+           "__version__"]
