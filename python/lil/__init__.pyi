@@ -1,0 +1,23 @@
+# Type stubs of the package lil (the names come from the extension lil._lil).
+from types import ModuleType
+
+from . import kv as kv
+from ._lil import (
+    Check as Check,
+    Compressor as Compressor,
+    CurvePoint as CurvePoint,
+    Decision as Decision,
+    Error as Error,
+    Guardian as Guardian,
+    GuardianBatch as GuardianBatch,
+    GuardianOptions as GuardianOptions,
+    Reason as Reason,
+    Verdict as Verdict,
+    __version__ as __version__,
+    compress as compress,
+    deflate_size as deflate_size,
+)
+
+hf: ModuleType
+vllm: ModuleType
+sglang: ModuleType

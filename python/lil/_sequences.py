@@ -1,0 +1,226 @@
+"""What the engine adapters share: how a token becomes the bytes a Guardian
+compresses, and one guarded sequence that catches up with its token ids.
+
+A Guardian prices a token by its text, as the paper does (t = 20 bytes was
+chosen for text). Engines hand out ids, so each adapter needs one of:
+
+- ``tokenizer`` (anything with ``decode(ids)``, e.g. a Hugging Face tokenizer)
+  or ``decode`` (a function ids -> str): the text each token adds is found by
+  *incremental detokenization* (below);
+- ``token_bytes``: a function id -> bytes (or a sequence indexed by id) for
+  vocabularies whose pieces simply concatenate (character- or byte-level);
+- neither: the ids themselves, 4 bytes each (``Guardian.accept_id``). Sizes of
+  ids and of text are not comparable, so choose f and t for ids then.
+
+Incremental detokenization
+    Decoding one token alone is wrong for most tokenizers: SentencePiece drops
+    a leading space at the start of a string, and a multi-byte character split
+    over byte tokens decodes to U+FFFD until its last byte arrives. So each
+    sequence keeps a short window of ids: ``prefix`` (already emitted, there
+    for context) and the ids after it. A new token's text is
+    ``decode(window)[len(decode(prefix)):]``; while that ends in U+FFFD (an
+    unfinished character) the token adds no bytes and the window grows, and
+    the token that completes the character brings all of its bytes. Each step
+    decodes two short windows, never the whole output. The window starts with
+    the last few prompt tokens, so the first generated token keeps its space.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Optional, Sequence, Union
+
+from ._lil import Guardian, GuardianOptions
+
+# Prompt tokens kept as the first window's context.
+CONTEXT_TOKENS = 4
+# Tokens a character may stay unfinished before its bytes are emitted as they
+# decode (an invalid byte sequence would otherwise grow the window forever).
+MAX_PENDING_TOKENS = 8
+
+Options = Union[GuardianOptions, dict, None]
+
+
+def guardian_options(options: Options = None, overrides: Optional[dict] = None) -> GuardianOptions:
+    """A validated GuardianOptions from a GuardianOptions, a dict, or None, plus
+    keyword overrides. Raises lil.Error (a ValueError) naming a bad field."""
+    if options is None:
+        merged = {}
+    elif isinstance(options, GuardianOptions):
+        merged = options.as_dict()
+    elif isinstance(options, dict):
+        merged = dict(options)
+    else:
+        raise TypeError(f"options must be a lil.GuardianOptions, a dict or None, got {type(options).__name__}")
+    merged.update(overrides or {})
+    result = GuardianOptions(**merged)
+    result.validate()
+    return result
+
+
+class IncrementalDecoder:
+    """The text each new token adds to a sequence, from a ``decode(ids)`` function."""
+
+    __slots__ = ("_decode", "_ids", "_prefix", "_read")
+
+    def __init__(self, decode: Callable[[list], str], context_ids: Iterable[int] = ()):
+        self._decode = decode
+        self._ids = [int(i) for i in context_ids]
+        self._prefix = 0  # window start: ids kept only as context
+        self._read = len(self._ids)  # ids before this are already emitted
+
+    def push(self, token_id: int) -> str:
+        """Appends one id; returns the text it completes ('' while a character is unfinished)."""
+        self._ids.append(int(token_id))
+        before = self._decode(self._ids[self._prefix:self._read]) if self._read > self._prefix else ""
+        after = self._decode(self._ids[self._prefix:])
+        pending = len(self._ids) - self._read
+        if after.endswith("\ufffd") and pending < MAX_PENDING_TOKENS:
+            return ""  # an unfinished character: its last byte is still to come
+        # A decode that rewrote the context (rare) loses that part: only what
+        # goes beyond the old text is new.
+        text = after[len(before):] if after.startswith(before) or len(after) > len(before) else ""
+        self._restart()
+        return text
+
+    def _restart(self):
+        # Keep the last few ids as context for the next token and forget the rest.
+        keep = max(0, len(self._ids) - CONTEXT_TOKENS)
+        if keep:
+            del self._ids[:keep]
+        self._prefix = 0
+        self._read = len(self._ids)
+
+
+class _IdSequence:
+    __slots__ = ()
+
+    def push(self, token_id: int):
+        return None  # the guardian takes the id itself
+
+
+class _PieceSequence:
+    __slots__ = ("_piece",)
+
+    def __init__(self, piece):
+        self._piece = piece
+
+    def push(self, token_id: int):
+        return self._piece(token_id)
+
+
+class TextSource:
+    """Makes, per sequence, the object that turns ids into the bytes to accept."""
+
+    def __init__(self, tokenizer=None, decode: Optional[Callable] = None, token_bytes=None):
+        given = [x is not None for x in (tokenizer, decode, token_bytes)]
+        if sum(given) > 1:
+            raise TypeError("give at most one of tokenizer, decode and token_bytes")
+        self.mode = "ids"
+        self._decode = None
+        self._piece = None
+        if tokenizer is not None:
+            if not hasattr(tokenizer, "decode"):
+                raise TypeError(f"tokenizer must have a decode(ids) method, got {type(tokenizer).__name__}")
+            self._decode = _tokenizer_decode(tokenizer)
+            self.mode = "text"
+        elif decode is not None:
+            if not callable(decode):
+                raise TypeError("decode must be a function ids -> str")
+            self._decode = decode
+            self.mode = "text"
+        elif token_bytes is not None:
+            if callable(token_bytes):
+                self._piece = token_bytes
+            elif isinstance(token_bytes, Sequence):
+                table = list(token_bytes)
+                self._piece = table.__getitem__
+            else:
+                raise TypeError("token_bytes must be a function id -> bytes or a sequence indexed by id")
+            self.mode = "pieces"
+
+    def sequence(self, context_ids: Iterable[int] = ()):
+        if self._decode is not None:
+            return IncrementalDecoder(self._decode, context_ids)
+        if self._piece is not None:
+            return _PieceSequence(self._piece)
+        return _IdSequence()
+
+
+def _tokenizer_decode(tokenizer):
+    # Special tokens add no text; cleanup of spaces would rewrite earlier text.
+    def decode(ids):
+        try:
+            return tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        except TypeError:
+            return tokenizer.decode(ids)
+
+    return decode
+
+
+def eos_ids(value) -> frozenset:
+    """An EOS id, a list of them, or None, as a set of ints."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, int):
+        return frozenset((value,))
+    return frozenset(int(v) for v in value)
+
+
+class GuardedSequence:
+    """One sequence of an engine: its Guardian, its text source, and how many of
+    its output ids have been accepted. ``catch_up(output_ids)`` accepts the ids
+    not seen yet (by default from ``output``, an engine's live list of the
+    sequence's output ids); an end-of-sequence id ends the sequence (it is not
+    accepted)."""
+
+    __slots__ = ("guardian", "_text", "seen", "finished", "_eos", "output", "eos_id")
+
+    def __init__(self, guardian: Guardian, text, eos: frozenset = frozenset(), output=None, eos_id=None):
+        self.guardian = guardian
+        self._text = text
+        self.seen = 0
+        self.finished = False
+        self._eos = eos
+        self.output = output  # the engine's live output list, when it has one
+        self.eos_id = eos_id  # the id to force when the guardian says stop
+
+    @property
+    def stopped(self) -> bool:
+        return self.guardian.stopped
+
+    def feed(self, ids: Iterable[int]) -> bool:
+        """Accepts these new ids; returns whether the guardian says stop."""
+        g = self.guardian
+        for token_id in ids:
+            self.seen += 1
+            if self.finished or g.stopped:
+                continue
+            token_id = int(token_id)
+            if token_id in self._eos:
+                self.finished = True
+                continue
+            text = self._text.push(token_id)
+            if text is None:
+                g.accept_id(token_id)
+            else:
+                g.accept(text)
+        return g.stopped
+
+    def catch_up(self, output_ids: Optional[Sequence[int]] = None) -> bool:
+        """Accepts output_ids[seen:] (default: self.output); returns whether the guardian says stop."""
+        if output_ids is None:
+            output_ids = self.output
+        if len(output_ids) > self.seen:
+            return self.feed(output_ids[self.seen:])
+        return self.guardian.stopped
+
+
+def force_token(logits, rows: list, token_ids: list):
+    """Makes token_ids[k] the only possible next token of row rows[k]: every
+    other logit of the row becomes -inf, that one 0. Works in place on torch
+    tensors and numpy arrays; returns logits."""
+    if not rows:
+        return logits
+    logits[rows, :] = float("-inf")
+    logits[rows, token_ids] = 0.0
+    return logits

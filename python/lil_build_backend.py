@@ -1,0 +1,193 @@
+"""The build backend of `pip install .`: CMake builds the extension, and the
+wheel is written here with the standard library alone.
+
+Why not setuptools or scikit-build: pip builds in an isolated environment and
+would download the backend named in pyproject.toml from PyPI; with no network
+(and Debian's pip) that fails unless the user also turns build isolation off.
+A backend that lives in the repository (PEP 517 ``backend-path``) and needs no
+package makes a plain ``pip install .`` work offline in any virtual
+environment, with only the build tools the C++ build already needs: cmake, a
+C++17 compiler, python3-dev and python3-pybind11 (CMake finds its config).
+
+What it does (PEP 517 hooks ``build_wheel`` and ``build_sdist``):
+  1. configures the repository with CMake (LIL_BUILD_PYTHON=ON, everything else
+     off, Release, Python_EXECUTABLE = the interpreter pip runs) in a temporary
+     folder and builds the target ``_lil``;
+  2. packs build/python/lil (the package sources and the extension, as the
+     CMake build lays them out) into a wheel tagged for this interpreter and
+     platform (PEP 427), with METADATA and RECORD.
+Environment: CMAKE_BUILD_PARALLEL_LEVEL (default: the number of CPUs),
+LIL_CMAKE_ARGS (extra arguments for the configure step, split on spaces).
+"""
+
+import base64
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import tempfile
+import zipfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NAME = "lil"
+SUMMARY = ("Stop LLM decode loops when the output stops carrying information (Guardian), "
+           "exact incremental DEFLATE sizes, sparse-attention KV policies")
+# What an sdist carries: enough to build the wheel again.
+SDIST_PATHS = ("CMakeLists.txt", "LICENSE", "README.md", "pyproject.toml", "cmake", "include", "src", "python")
+
+
+def _version():
+    with open(os.path.join(ROOT, "CMakeLists.txt"), encoding="utf-8") as f:
+        match = re.search(r"project\(\s*lil\s+VERSION\s+([0-9.]+)", f.read())
+    if not match:
+        raise RuntimeError("lil_build_backend: no 'project(lil VERSION x.y.z' in CMakeLists.txt")
+    return match.group(1)
+
+
+def _tag():
+    impl = {"cpython": "cp", "pypy": "pp"}.get(sys.implementation.name, sys.implementation.name[:2])
+    py = f"{impl}{sys.version_info.major}{sys.version_info.minor}"
+    abi = f"{py}{getattr(sys, 'abiflags', '')}" if impl == "cp" else "none"
+    platform = re.sub(r"[-.]", "_", sysconfig.get_platform())
+    return f"{py}-{abi}-{platform}"
+
+
+def _metadata(version):
+    lines = [
+        "Metadata-Version: 2.1",
+        f"Name: {NAME}",
+        f"Version: {version}",
+        f"Summary: {SUMMARY}",
+        "License: Apache-2.0",
+        "Requires-Python: >=3.8",
+        "Description-Content-Type: text/markdown",
+        "",
+        "Python module of lil: Guardian, the exact DEFLATE engine, KV policies, and adapters for "
+        "Hugging Face transformers, vLLM and SGLang. See docs/python.md in the repository.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _run(cmd, cwd=None):
+    print("lil_build_backend: " + " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=cwd, check=True)
+
+
+def _working_tool(name):
+    """The first `name` on PATH that runs. pip builds in an isolated
+    environment, where a cmake or ninja that is a Python package's script
+    (pip's "cmake" in a virtual environment's bin/) cannot import its package
+    and fails: such a one is skipped for the next on PATH."""
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = shutil.which(name, path=folder) if folder else None
+        if candidate is None:
+            continue
+        try:
+            subprocess.run([candidate, "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=True, timeout=60)
+            return candidate
+        except (OSError, subprocess.SubprocessError):
+            continue
+    return None
+
+
+def _build_package(build_dir):
+    """Runs CMake; returns the folder holding the built package lil/."""
+    cmake = _working_tool("cmake")
+    if cmake is None:
+        raise RuntimeError("lil_build_backend: no working cmake on PATH (apt-get install cmake)")
+    configure = [cmake, "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
+                 "-DLIL_BUILD_PYTHON=ON", "-DLIL_BUILD_TESTS=OFF", "-DLIL_BUILD_BENCH=OFF",
+                 "-DLIL_BUILD_EXAMPLES=OFF", "-DLIL_BUILD_CLI=OFF", "-DLIL_INSTALL=OFF",
+                 f"-DPython_EXECUTABLE={sys.executable}"]
+    ninja = _working_tool("ninja")
+    if ninja:
+        configure += ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"]
+    configure += os.environ.get("LIL_CMAKE_ARGS", "").split()
+    _run(configure)
+    jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL") or str(os.cpu_count() or 1)
+    _run([cmake, "--build", build_dir, "--target", "_lil", "--parallel", jobs])
+    return os.path.join(build_dir, "python")
+
+
+def _record_line(arcname, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{arcname},sha256={digest},{len(data)}"
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    version = _version()
+    tag = _tag()
+    dist_info = f"{NAME}-{version}.dist-info"
+    wheel_name = f"{NAME}-{version}-{tag}.whl"
+    build_dir = tempfile.mkdtemp(prefix="lil-wheel-")
+    try:
+        package_root = _build_package(build_dir)
+        files = []
+        for folder, _, names in os.walk(os.path.join(package_root, NAME)):
+            for name in sorted(names):
+                if name.endswith((".py", ".pyi", ".so", ".pyd")) or name == "py.typed":
+                    path = os.path.join(folder, name)
+                    files.append((os.path.relpath(path, package_root).replace(os.sep, "/"), path))
+        if not any(arc.startswith(f"{NAME}/_lil") for arc, _ in files):
+            raise RuntimeError("lil_build_backend: the build produced no extension lil/_lil")
+        records = []
+        target = os.path.join(wheel_directory, wheel_name)
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as wheel:
+            for arcname, path in sorted(files):
+                with open(path, "rb") as f:
+                    data = f.read()
+                wheel.writestr(arcname, data)
+                records.append(_record_line(arcname, data))
+            extra = {
+                f"{dist_info}/METADATA": _metadata(version).encode(),
+                f"{dist_info}/WHEEL": (f"Wheel-Version: 1.0\nGenerator: lil_build_backend\n"
+                                       f"Root-Is-Purelib: false\nTag: {tag}\n").encode(),
+                f"{dist_info}/top_level.txt": f"{NAME}\n".encode(),
+            }
+            with open(os.path.join(ROOT, "LICENSE"), "rb") as f:
+                extra[f"{dist_info}/LICENSE"] = f.read()
+            for arcname, data in extra.items():
+                wheel.writestr(arcname, data)
+                records.append(_record_line(arcname, data))
+            records.append(f"{dist_info}/RECORD,,")
+            wheel.writestr(f"{dist_info}/RECORD", "\n".join(records) + "\n")
+        return wheel_name
+    finally:
+        shutil.rmtree(build_dir, ignore_errors=True)
+
+
+def build_sdist(sdist_directory, config_settings=None):
+    version = _version()
+    base = f"{NAME}-{version}"
+    name = f"{base}.tar.gz"
+
+    def keep(info):
+        parts = info.name.split("/")
+        if "__pycache__" in parts or info.name.endswith(".pyc"):
+            return None
+        return info
+
+    with tarfile.open(os.path.join(sdist_directory, name), "w:gz") as tar:
+        for path in SDIST_PATHS:
+            full = os.path.join(ROOT, path)
+            if os.path.exists(full):
+                tar.add(full, arcname=f"{base}/{path}", filter=keep)
+        info = tarfile.TarInfo(f"{base}/PKG-INFO")
+        data = _metadata(version).encode()
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return name
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def get_requires_for_build_sdist(config_settings=None):
+    return []

@@ -1,0 +1,13 @@
+// python/src/bindings.hpp - one function per part of the API, called by the
+// module's entry point (module.cpp).
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace lil::python {
+
+void bind_guardian(pybind11::module_& m);
+void bind_deflate(pybind11::module_& m);
+void bind_kv(pybind11::module_& kv);
+
+}  // namespace lil::python

@@ -1,0 +1,153 @@
+"""lil.hf.GuardianStoppingCriteria, driven by a stand-in of transformers'
+generate loop (transformers is not needed): each step appends one token per
+sequence, a finished sequence gets the pad token, and a sequence is finished
+once a criterion flags it or it produced EOS."""
+
+import pytest
+
+import lil
+from conftest import F, T, looping_tokens, novel_tokens, reference_stop
+from lil.hf import GuardianStoppingCriteria
+
+np = pytest.importorskip("numpy")
+
+EOS, PAD = 2, 0
+
+
+class Vocab:
+    """Token strings <-> ids (ids from 3: 0 pad, 1 bos, 2 eos)."""
+
+    def __init__(self, *streams):
+        self.pieces = ["<pad>", "<s>", "</s>"]
+        self.ids = {}
+        for s in streams:
+            for t in s:
+                if t not in self.ids:
+                    self.ids[t] = len(self.pieces)
+                    self.pieces.append(t)
+        self.eos_token_id, self.pad_token_id = EOS, PAD
+
+    def encode(self, tokens):
+        return [self.ids[t] for t in tokens]
+
+    def decode(self, ids, skip_special_tokens=False, **_):
+        return "".join(self.pieces[i] for i in ids if not (skip_special_tokens and i < 3))
+
+
+def generate(criterion, prompts, scripts, max_new, backend):
+    """Greedy decoding of scripted continuations, as transformers' loop runs it."""
+    width = max(len(p) for p in prompts)
+    rows = [[PAD] * (width - len(p)) + p for p in prompts]  # left padding
+    if backend == "torch":
+        torch = pytest.importorskip("torch")
+        ids = torch.tensor(rows, dtype=torch.long)
+        unfinished = torch.ones(len(rows), dtype=torch.bool)
+    else:
+        ids = np.array(rows, dtype=np.int64)
+        unfinished = np.ones(len(rows), dtype=bool)
+    for step in range(max_new):
+        nxt = [s[step] if step < len(s) else EOS for s in scripts]
+        nxt = [t if bool(unfinished[r]) else PAD for r, t in enumerate(nxt)]
+        if backend == "torch":
+            new = torch.tensor(nxt, dtype=torch.long)
+            ids = torch.cat([ids, new[:, None]], dim=1)
+            flags = criterion(ids, None)
+            assert flags.dtype == torch.bool and tuple(flags.shape) == (len(rows),)
+            unfinished = unfinished & ~flags & (new != EOS)
+        else:
+            new = np.array(nxt, dtype=np.int64)
+            ids = np.concatenate([ids, new[:, None]], axis=1)
+            flags = criterion(ids, None)
+            assert flags.dtype == bool and flags.shape == (len(rows),)
+            unfinished = unfinished & ~flags & (new != EOS)
+        if not unfinished.any():
+            break
+    return ids[:, width:].tolist()
+
+
+def generated_length(row):
+    n = len(row)
+    while n and row[n - 1] == PAD:
+        n -= 1
+    return n
+
+
+@pytest.fixture
+def streams():
+    loop = looping_tokens(12 * F)
+    novel = novel_tokens(12 * F, seed=11)
+    short = novel_tokens(30, seed=12)
+    return loop, novel, short
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("mode", ["tokenizer", "token_bytes", "ids"])
+def test_each_sequence_stops_where_its_own_guardian_says(streams, backend, mode):
+    loop, novel, short = streams
+    vocab = Vocab(loop, novel, short, ["▁Q", "?"])
+    prompts = [vocab.encode(["▁Q", "?"]), vocab.encode(["?"]), vocab.encode(["▁Q", "?", "?"])]
+    scripts = [vocab.encode(loop), vocab.encode(novel), vocab.encode(short) + [EOS]]
+    kwargs = {"tokenizer": vocab} if mode == "tokenizer" else (
+        {"token_bytes": vocab.pieces, "eos_token_id": EOS} if mode == "token_bytes" else {"eos_token_id": EOS})
+    guard = GuardianStoppingCriteria(check_every=F, min_gain=T, **kwargs)
+    out = generate(guard, prompts, scripts, 12 * F, backend)
+
+    if mode == "ids":
+        g = lil.Guardian(check_every=F, min_gain=T)
+        g.accept_ids(scripts[0])
+        expected = g.decision().stopped_at or None
+    else:
+        expected = reference_stop(loop, check_every=F, min_gain=T)
+    assert expected is not None
+    assert guard.stopped_at()[0] == expected
+    assert generated_length(out[0]) == expected  # generate ended the row right there
+    assert guard.stopped_at()[1] is None and generated_length(out[1]) == 12 * F
+    assert guard.stopped_at()[2] is None and out[2][len(short)] == EOS
+    # the prompt is not accepted; the EOS and the padding after it are not either
+    assert [d.tokens for d in guard.decisions()] == [expected, 12 * F, len(short)]
+    assert guard.prompt_columns == 3
+    assert guard.mode == {"tokenizer": "text", "token_bytes": "pieces", "ids": "ids"}[mode]
+
+
+def test_a_criterion_is_reused_across_generate_calls(streams):
+    loop, novel, _ = streams
+    vocab = Vocab(loop, novel, ["?"])
+    guard = GuardianStoppingCriteria(vocab, check_every=F, min_gain=T)
+    first = generate(guard, [vocab.encode(["?"])], [vocab.encode(loop)], 12 * F, "numpy")
+    second = generate(guard, [vocab.encode(["?"])] * 2, [vocab.encode(novel), vocab.encode(loop)], 12 * F, "numpy")
+    stop = reference_stop(loop, check_every=F, min_gain=T)
+    assert generated_length(first[0]) == stop
+    assert guard.stopped_at() == [None, stop] and generated_length(second[1]) == stop
+    guard.reset()
+    assert guard.decisions() == []
+
+
+def test_prompt_length_marks_the_generated_columns(streams):
+    loop, _, _ = streams
+    vocab = Vocab(loop, ["?"])
+    guard = GuardianStoppingCriteria(vocab, prompt_length=1, check_every=F, min_gain=T)
+    ids = np.array([vocab.encode(["?"] + loop[:7])])
+    guard(ids, None)  # a first call that brings seven tokens at once (assisted decoding)
+    assert guard.decisions()[0].tokens == 7
+
+
+def test_plain_lists_are_accepted_and_flags_returned_as_a_list():
+    guard = GuardianStoppingCriteria(check_every=2, min_gain=1000)
+    flags = guard([[1, 5], [1, 6]], None)
+    assert flags == [False, False]
+    flags = guard([[1, 5, 5, 5, 5], [1, 6, 7, 8, 9]], None)  # 4 tokens: the second check
+    assert flags == [True, True]
+
+
+def test_options_are_checked_at_construction():
+    with pytest.raises(lil.Error, match=r"check_every \(f\) must be >= 1, got 0"):
+        GuardianStoppingCriteria(check_every=0)
+    with pytest.raises(TypeError, match="unexpected option"):
+        GuardianStoppingCriteria(min_gian=3)
+    o = GuardianStoppingCriteria(options={"check_every": 40}, min_gain=2).options
+    assert (o.check_every, o.min_gain) == (40, 2.0)
+
+
+def test_derives_from_transformers_stopping_criteria_when_installed():
+    transformers = pytest.importorskip("transformers")
+    assert issubclass(GuardianStoppingCriteria, transformers.StoppingCriteria)

@@ -1,0 +1,101 @@
+"""lil.kv: shapes, specs, and driving a policy's hooks from Python."""
+
+import pytest
+
+import lil
+
+np = pytest.importorskip("numpy")
+
+SHAPE = dict(n_layers=3, n_heads=4, n_kv_heads=2, head_dim=8, max_context=64)
+
+
+def test_shape_and_spec_read_back():
+    s = lil.kv.ModelShape(**SHAPE)
+    assert (s.n_layers, s.n_heads, s.n_kv_heads, s.head_dim, s.max_context, s.group_size) == (3, 4, 2, 8, 64, 2)
+    for text, name in [("full", "full"), ("sink:16", "sink"), ("streamingllm:16", "sink"), ("h2o:16", "h2o"),
+                       ("h2o:0.25", "h2o"), ("quest:32", "quest"), ("snapkv:48", "snapkv"), ("tova:16", "tova")]:
+        spec = lil.kv.PolicySpec(text)
+        assert spec.name == name
+        p = lil.kv.make_policy(spec, s, layer=2)
+        assert p.name == name and p.layer == 2 and p.appended == 0
+    assert lil.kv.PolicySpec("quest:32").skip_first_layers == 2
+    assert lil.kv.make_policy("h2o:0.25", s).budget == 16
+
+
+def test_sink_keeps_sinks_and_the_recent_window():
+    s = lil.kv.ModelShape(**SHAPE)
+    p = lil.kv.make_policy("sink:8", s)
+    keys = np.zeros(s.n_kv_heads * s.head_dim, dtype=np.float32)
+    evicted = []
+    for pos in range(20):
+        slots, gone = p.append(pos, keys)
+        assert len(slots) == s.n_kv_heads
+        evicted.extend(g for g in gone[:1] if g >= 0)
+        p.select()
+    held = sorted(p.position(0, slot) for slot in p.live_slots(0))
+    assert len(held) == 8 and p.size(0) == 8
+    assert max(held) == 19 and min(held) == 0  # the first token is a sink
+    assert set(evicted).isdisjoint(held) and len(evicted) == 12
+    assert p.memory()["tokens_held"] == 8
+
+
+def test_h2o_evicts_the_token_with_the_least_attention():
+    s = lil.kv.ModelShape(**SHAPE)
+    p = lil.kv.make_policy("h2o:4", s)
+    assert p.requirements == {"weights": True, "prefill_window": 0}
+    keys = [0.0] * (s.n_kv_heads * s.head_dim)
+    for pos in range(4):
+        p.append(pos, keys)
+        sel = p.select()
+        width = max(len(h) for h in sel)
+        w = np.full((s.n_heads, width), 0.0, dtype=np.float32)
+        for q in range(s.n_heads):
+            for i, slot in enumerate(sel[q // s.group_size]):
+                # token 1 gets almost no attention, token 0 the most
+                w[q, i] = {0: 0.7, 1: 0.01}.get(p.position(q // s.group_size, slot), 0.2)
+        p.observe(w)
+    _, evicted = p.append(4, keys)
+    assert evicted == [1, 1]
+
+
+def test_observe_takes_arrays_lists_and_flat_buffers():
+    s = lil.kv.ModelShape(**SHAPE)
+    for form in ("array", "list", "flat", "float64"):
+        p = lil.kv.make_policy("tova:4", s)
+        p.append(0, [0.0] * 16)
+        sel = p.select()
+        rows = [[1.0] * len(sel[q // 2]) for q in range(4)]
+        if form == "array":
+            p.observe(np.array(rows, dtype=np.float32))
+        elif form == "list":
+            p.observe(rows)
+        elif form == "flat":
+            p.observe(np.array(rows, dtype=np.float32).reshape(-1), stride=len(rows[0]))
+        else:
+            p.observe(np.array(rows, dtype=np.float64))
+        assert p.appended == 1
+
+
+def test_snapkv_compresses_the_prompt_at_prefill_done():
+    s = lil.kv.ModelShape(n_layers=1, n_heads=2, n_kv_heads=1, head_dim=4, max_context=64)
+    spec = "snapkv:8"
+    with pytest.raises(lil.Error, match="below the protected observation window"):
+        lil.kv.make_policy(spec, s)
+    p = lil.kv.make_policy("snapkv:40", s)
+    window = p.requirements["prefill_window"]
+    assert window == 32
+    for pos in range(48):
+        p.append(pos, [0.0] * 4)
+        sel = p.select()
+        p.observe([[1.0 / len(sel[0])] * len(sel[0])] * 2)
+    freed = p.prefill_done()
+    assert len(freed) == 1 and len(freed[0]) == 8 and p.size(0) == 40
+
+
+def test_reset_forgets_the_sequence():
+    s = lil.kv.ModelShape(**SHAPE)
+    p = lil.kv.make_policy("full", s)
+    for pos in range(5):
+        p.append(pos, [0.0] * 16)
+    p.reset()
+    assert p.appended == 0 and p.size(0) == 0
