@@ -189,8 +189,18 @@ and once after the prompt: p.prefill_done().
           "The softmax weights of the last selection: rows per query head (2-D array, list of rows, or 1-D with "
           "stride).")
       .def(
-          "prefill_done", [](policy& p) { return slot_lists_of(p.prefill_done(), p.shape().n_kv_heads); },
-          "End of the prompt; returns the slots freed per KV head (SnapKV).")
+          "prefill_done",
+          [](policy& p) {
+            const kv::prefill_result r = p.prefill_done();
+            const int heads = p.shape().n_kv_heads;
+            py::dict out;
+            out["freed"] = slot_lists_of(r.freed, heads);
+            out["move_from"] = slot_lists_of(r.move_from, heads);
+            out["move_to"] = slot_lists_of(r.move_to, heads);
+            return out;
+          },
+          "End of the prompt (SnapKV compresses here). Returns {'freed', 'move_from', 'move_to'}: per KV head, "
+          "first move K/V rows move_from[i] -> move_to[i] in order, then the freed slots hold nothing read again.")
       .def("reset", &policy::reset, "Forget the sequence; keeps every allocation.")
       .def("size", &policy::size, py::arg("kv_head"), "Tokens held by a KV head.")
       .def(

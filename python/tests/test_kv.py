@@ -88,8 +88,12 @@ def test_snapkv_compresses_the_prompt_at_prefill_done():
         p.append(pos, [0.0] * 4)
         sel = p.select()
         p.observe([[1.0 / len(sel[0])] * len(sel[0])] * 2)
-    freed = p.prefill_done()
+    result = p.prefill_done()
+    freed, move_from, move_to = result["freed"], result["move_from"], result["move_to"]
     assert len(freed) == 1 and len(freed[0]) == 8 and p.size(0) == 40
+    # Survivors are compacted to the front: every move goes to a lower slot.
+    assert len(move_from[0]) == len(move_to[0])
+    assert all(dst < src for src, dst in zip(move_from[0], move_to[0]))
 
 
 def test_reset_forgets_the_sequence():
