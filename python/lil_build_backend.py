@@ -78,21 +78,53 @@ def _run(cmd, cwd=None):
     subprocess.run(cmd, cwd=cwd, check=True)
 
 
+def _runs(candidate):
+    try:
+        subprocess.run([candidate, "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=True, timeout=60)
+        return True
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def _packaged_binary(script, name):
+    """The real binary behind `script` when it is the console script of the
+    Python package `name` (pip's "cmake" and "ninja" packages): the script's own
+    interpreter, run outside pip's isolated build environment, says where the
+    package keeps it."""
+    try:
+        with open(script, "rb") as f:
+            first = f.readline().decode("utf-8", "replace")
+    except OSError:
+        return None
+    if not first.startswith("#!") or "python" not in first:
+        return None
+    interpreter = first[2:].strip().split()[0]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONNOUSERSITE", "PYTHONHOME")}
+    code = ("import os, {0}; d = getattr({0}, 'CMAKE_BIN_DIR', None) or getattr({0}, 'BIN_DIR'); "
+            "print(os.path.join(d, '{0}'))").format(name)
+    try:
+        found = subprocess.run([interpreter, "-c", code], env=env, capture_output=True, text=True,
+                               timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found if found and _runs(found) else None
+
+
 def _working_tool(name):
     """The first `name` on PATH that runs. pip builds in an isolated
     environment, where a cmake or ninja that is a Python package's script
     (pip's "cmake" in a virtual environment's bin/) cannot import its package
-    and fails: such a one is skipped for the next on PATH."""
+    and fails: then the package's own binary is used, else the next on PATH."""
     for folder in os.environ.get("PATH", "").split(os.pathsep):
         candidate = shutil.which(name, path=folder) if folder else None
         if candidate is None:
             continue
-        try:
-            subprocess.run([candidate, "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           check=True, timeout=60)
+        if _runs(candidate):
             return candidate
-        except (OSError, subprocess.SubprocessError):
-            continue
+        behind = _packaged_binary(candidate, name)
+        if behind:
+            return behind
     return None
 
 
