@@ -15,7 +15,9 @@
 // The pool
 //   `threads` workers take (configuration, prompt) jobs from one atomic
 //   counter, each with its own model state (activations and cache) over the
-//   shared read-only checkpoint. Results land by index, and every job is a
+//   shared read-only checkpoint. Jobs go prompt by prompt, all configurations
+//   of a prompt together, so that a change in the machine's load over the run
+//   spreads over every configuration's times instead of biasing the last ones. Results land by index, and every job is a
 //   pure function of the model, the prompt and the configuration, so the
 //   figures do not depend on the thread count or the scheduling; only the
 //   times do. The calling thread reports progress (about ten times a second)
@@ -149,7 +151,7 @@ std::vector<std::vector<sequence_run>> run_sweep(const checkpoint& model, const 
     try {
       state s(model.cfg());
       for (std::size_t job = next++; job < jobs && !failed; job = next++) {
-        const std::size_t c = job / prompts.size(), p = job % prompts.size();
+        const std::size_t p = job / configs.size(), c = job % configs.size();
         results[c][p] = run_sequence(model, tok, s, encoded[p], configs[c], options);
         score(c, p, results[c][p], s);
         ++done;

@@ -307,11 +307,15 @@ subcommand register_demo(CLI::App& app) {
   cmd->add_option("--f", s->f, "Guardian: tokens between checks")->check(positive_integer())->capture_default_str();
   cmd->add_option("--t", s->t, "Guardian: stop below this many bytes of growth per f tokens (default: f * 20 / 250)")
       ->check(non_negative_number());
-  cmd->add_option("--plots", s->plots, "Folder for the SVG plots (created if missing; '' for none)")->capture_default_str();
-  cmd->add_option("--json", s->json, "Write one JSON object per (model, policy, budget) to FILE ('-': stdout)");
+  cmd->add_option("--plots", s->plots, "Folder for the SVG plots (created if missing; '' for none)")
+      ->type_name("DIR")
+      ->capture_default_str();
+  cmd->add_option("--json", s->json, "Write one JSON object per (model, policy, budget) to FILE ('-': stdout)")
+      ->type_name("FILE");
   cmd->add_option("--stories", s->stories_path,
                   "Add the TinyStories stories260K model: its folder (stories260K.bin, tok512.bin); without PATH, "
                   "$LIL_SHARED_DIR/models/stories260K or ../shared/models/stories260K")
+      ->type_name("[PATH]")
       ->expected(0, 1);
   cmd->add_option("--story-tokens", s->story_tokens, "Token cap per story")->check(positive_integer())->capture_default_str();
   return {cmd, [s, cmd, problems, cap] {

@@ -66,7 +66,9 @@ y_axis draw_y_axis(std::string& svg, double data_max, double fixed_max, const st
   const double step = tick_step(max);
   if (fixed_max <= 0) max = std::max(step, std::ceil(max / step) * step);
   const y_axis axis{max};
-  for (double v = 0; v <= max + step / 2; v += step)
+  // A fixed maximum may leave headroom above the last tick (accuracy: ticks to 1, axis to 1.05).
+  const double last_tick = fixed_max > 0 ? std::floor(max / step + 1e-9) * step : max;
+  for (double v = 0; v <= last_tick + step / 2; v += step)
     svg += fmt::format(
         "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\" stroke=\"#e4e4e4\"/>"
         "<text x=\"{3:.1f}\" y=\"{4:.1f}\" text-anchor=\"end\" fill=\"#333\">{5}</text>\n",

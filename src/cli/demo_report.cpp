@@ -173,7 +173,7 @@ std::vector<std::string> write_plots(const std::vector<demo_row>& rows, const pl
     accuracy.title = fmt::format("{}: accuracy vs KV budget", model);
     accuracy.subtitle = context.subtitle;
     accuracy.y_label = "accuracy (share of problems answered right)";
-    accuracy.y_max = 1;
+    accuracy.y_max = 1.05;  // headroom, so that a line at 1 (full attention) stays visible
     save("accuracy", render_line_chart(accuracy));
   } else {
     line_chart perplexity = budget_chart<getter>(
