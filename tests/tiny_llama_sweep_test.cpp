@@ -4,6 +4,7 @@
 // any decoding.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,8 @@ TEST(tiny_llama_sweep, every_policy_runs_through_the_model_at_every_demo_budget)
   std::vector<tiny_llama::sweep_config> configs{tiny_llama::demo_config("full", 0)};
   for (const char* policy : {"sink", "h2o", "quest", "snapkv", "tova"})
     for (int budget : {16, 32, 64, 128}) configs.push_back(tiny_llama::demo_config(policy, budget));
-  std::size_t scored = 0, last_done = 0;
+  std::atomic<std::size_t> scored{0};  // score runs on the workers, concurrently
+  std::size_t last_done = 0;
   const auto runs = tiny_llama::run_sweep(
       models().model, models().tok, prompts(1), configs, options(120, 2),
       [&](std::size_t, std::size_t, const tiny_llama::sequence_run&, tiny_llama::state&) { ++scored; },
@@ -57,6 +59,7 @@ TEST(tiny_llama_sweep, every_policy_runs_through_the_model_at_every_demo_budget)
       });
   ASSERT_EQ(runs.size(), configs.size());
   EXPECT_EQ(last_done, configs.size());
+  EXPECT_EQ(scored.load(), configs.size());
   for (std::size_t c = 0; c < configs.size(); ++c) {
     SCOPED_TRACE(configs[c].policy + ":" + std::to_string(configs[c].budget));
     ASSERT_EQ(runs[c].size(), 1u);
@@ -84,9 +87,9 @@ TEST(tiny_llama_sweep, results_do_not_depend_on_the_thread_count) {
   const std::vector<tiny_llama::sweep_config> configs{tiny_llama::demo_config("full", 0),
                                                       tiny_llama::demo_config("sink", 16),
                                                       tiny_llama::demo_config("h2o", 32)};
-  const auto one = tiny_llama::run_sweep(models().model, models().tok, prompts(3), configs, options(200, 1), no_score,
+  const auto one = tiny_llama::run_sweep(models().model, models().tok, prompts(3), configs, options(100, 1), no_score,
                                          no_progress);
-  const auto three = tiny_llama::run_sweep(models().model, models().tok, prompts(3), configs, options(200, 3), no_score,
+  const auto three = tiny_llama::run_sweep(models().model, models().tok, prompts(3), configs, options(100, 3), no_score,
                                            no_progress);
   for (std::size_t c = 0; c < configs.size(); ++c)
     for (std::size_t p = 0; p < 3; ++p) {

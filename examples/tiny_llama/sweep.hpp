@@ -26,6 +26,8 @@
 // A `score(config_index, prompt_index, run, state&)` callback runs on the
 // worker right after each generation, with that worker's state - for a
 // judgement that needs the model again (the dense perplexity of a story).
+// Workers call it concurrently, for different jobs: it must write only what
+// belongs to its (config, prompt) pair, or synchronise.
 //
 // Costs: one generation per job (plus whatever score does); a guardian
 // (about 200 KiB) and the policy's cache per job, freed after it.

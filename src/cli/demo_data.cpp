@@ -6,6 +6,7 @@
 #include "demo_data.hpp"
 
 #include <cstddef>
+#include <cstdint>
 
 #ifndef LIL_DEMO_MODELS_DIR
 #error "LIL_DEMO_MODELS_DIR (the folder of reasoner.bin) must be defined by the build"
@@ -41,8 +42,11 @@ LIL_DEMO_EMBED(lil_demo_reasoner_eval, "reasoner_eval.tsv");
 namespace lil::cli::demo_data {
 
 namespace {
+// The two labels are separate symbols to the compiler, so the size is taken
+// from their addresses rather than by subtracting pointers to different objects.
 std::string_view view(const unsigned char* begin, const unsigned char* end) {
-  return {reinterpret_cast<const char*>(begin), static_cast<std::size_t>(end - begin)};
+  const auto size = reinterpret_cast<std::uintptr_t>(end) - reinterpret_cast<std::uintptr_t>(begin);
+  return {reinterpret_cast<const char*>(begin), static_cast<std::size_t>(size)};
 }
 }  // namespace
 
