@@ -156,9 +156,9 @@ int run_demo(demo_settings s) {
   // With the JSON on stdout, the table goes to stderr.
   std::FILE* out = s.json == "-" ? stderr : stdout;
   const std::string guardian_text =
-      fmt::format("f = {} tokens, t = {:g} bytes (the paper's f = {}, t = {:g}, scaled to keep t/f = {:g}), level {}, "
+      fmt::format("f = {} tokens, t = {:g} bytes (t/f = {:g}; the paper's f = {}, t = {:g}, t/f = {:g}), level {}, "
                   "profile gzip",
-                  s.f, s.t, paper_f, paper_t, paper_t / paper_f, options.guardian.level);
+                  s.f, s.t, s.t / s.f, paper_f, paper_t, paper_t / paper_f, options.guardian.level);
   print_to(out, fmt::format(
                     "lil demo: Lil (\"Less is Less\") in a real decode loop, and what Guardian saves.\n"
                     "Every KV policy x budget, greedy decoding, {} thread(s). Guardian: {}.\n"
