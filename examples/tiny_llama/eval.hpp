@@ -210,17 +210,20 @@ inline double repeated_ngram_share(const std::vector<int>& tokens, int n = 4) {
   return static_cast<double>(repeated) / static_cast<double>(grams);
 }
 
-// exp(mean negative log-likelihood) of `continuation` given `prompt` under the
-// model with dense attention. Returns 0 for an empty continuation.
-inline double dense_perplexity(const checkpoint& model, state& s, const std::vector<int>& prompt,
-                               const std::vector<int>& continuation) {
-  if (continuation.empty()) return 0;
+// Negative log-likelihood (natural log) of each token of `continuation`
+// given `prompt` and the tokens before it, under the model with dense
+// attention. Per token, so that a prefix's perplexity (the text up to
+// Guardian's stop) comes from the same pass.
+inline std::vector<double> dense_token_nll(const checkpoint& model, state& s, const std::vector<int>& prompt,
+                                           const std::vector<int>& continuation) {
+  std::vector<double> nll;
+  if (continuation.empty()) return nll;
   const config& c = model.cfg();
   std::vector<int> all(prompt);
   all.insert(all.end(), continuation.begin(), continuation.end());
   if (static_cast<int>(all.size()) > c.seq_len)
     lil::detail::throw_error("perplexity: " + std::to_string(all.size()) + " tokens exceed seq_len = " + std::to_string(c.seq_len));
-  double nll = 0;
+  nll.reserve(continuation.size());
   for (std::size_t p = 0; p + 1 < all.size(); ++p) {
     const float* logits = s.forward(model, all[p], static_cast<int>(p));
     if (p + 1 < prompt.size()) continue;
@@ -228,9 +231,26 @@ inline double dense_perplexity(const checkpoint& model, state& s, const std::vec
     for (int v = 1; v < c.vocab_size; ++v) top = std::max(top, static_cast<double>(logits[v]));
     double sum = 0;
     for (int v = 0; v < c.vocab_size; ++v) sum += std::exp(static_cast<double>(logits[v]) - top);
-    nll -= static_cast<double>(logits[all[p + 1]]) - top - std::log(sum);
+    nll.push_back(-(static_cast<double>(logits[all[p + 1]]) - top - std::log(sum)));
   }
-  return std::exp(nll / static_cast<double>(continuation.size()));
+  return nll;
+}
+
+// exp(mean of the first `count` per-token NLLs); 0 when count is 0.
+inline double perplexity_of_prefix(const std::vector<double>& nll, std::size_t count) {
+  count = std::min(count, nll.size());
+  if (count == 0) return 0;
+  double sum = 0;
+  for (std::size_t i = 0; i < count; ++i) sum += nll[i];
+  return std::exp(sum / static_cast<double>(count));
+}
+
+// exp(mean negative log-likelihood) of `continuation` given `prompt` under the
+// model with dense attention. Returns 0 for an empty continuation.
+inline double dense_perplexity(const checkpoint& model, state& s, const std::vector<int>& prompt,
+                               const std::vector<int>& continuation) {
+  const std::vector<double> nll = dense_token_nll(model, s, prompt, continuation);
+  return perplexity_of_prefix(nll, nll.size());
 }
 
 // Openings for the TinyStories model (its training stories start like these).

@@ -64,9 +64,11 @@ struct generation {
   int positions = 0;          // tokens run through the model (prompt + generated ones fed back)
 };
 
-template <class Session>
+// Picker is `sampler` or anything with `int sample(const float* logits, int
+// vocab_size)` (a test forces the tokens this way).
+template <class Session, class Picker = sampler>
 generation generate(const checkpoint& model, state& s, const std::vector<int>& prompt, int max_new_tokens,
-                    sampler& pick, Session& session) {
+                    Picker& pick, Session& session) {
   const config& c = model.cfg();
   if (prompt.empty()) lil::detail::throw_error("generate: the prompt has no tokens (encode with BOS)");
   if (static_cast<int>(prompt.size()) >= c.seq_len)
