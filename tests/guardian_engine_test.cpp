@@ -11,24 +11,10 @@
 
 #include "lil/guardian/guardian.hpp"
 #include "support/engine_recompressor.hpp"
+#include "support/allocation_counter.hpp"
 #include "support/token_streams.hpp"
 #include "support/zlib_sizer.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-static std::size_t g_allocations = 0;
-void* operator new(std::size_t n) {
-  ++g_allocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 namespace {
 
@@ -158,7 +144,7 @@ TEST(guardian_engine, per_token_path_never_allocates) {
     const auto tokens = lil::test::looping_stream(8, 20000, 300, 60000);
     std::vector<lil::token_id> ids(5000);
     for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<lil::token_id>(i * 31 % 32000);
-    const std::size_t before = g_allocations;
+    const std::size_t before = lil::test::allocations();
     std::size_t stops = 0;
     for (std::size_t i = 0; i < tokens.size(); ++i) {
       stops += g.accept(tokens[i]) == lil::verdict::stop;
@@ -167,7 +153,7 @@ TEST(guardian_engine, per_token_path_never_allocates) {
     g.reset();
     g.accept_ids(ids.data(), ids.size());
     stops += g.decision().stop();
-    EXPECT_EQ(g_allocations, before) << lil::deflate::profile_name(p);
+    EXPECT_EQ(lil::test::allocations(), before) << lil::deflate::profile_name(p);
     (void)stops;
   }
 }

@@ -12,26 +12,10 @@
 #include <vector>
 
 #include "lil/guardian/guardian.hpp"
+#include "support/allocation_counter.hpp"
 #include "support/token_streams.hpp"
 #include "support/zlib_sizer.hpp"
 
-// Counts heap allocations, to check that the per-token path makes none.
-// (GCC 12 cannot see that these replacements pair malloc with free.)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-static std::size_t g_allocations = 0;
-void* operator new(std::size_t n) {
-  ++g_allocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 namespace {
 
@@ -431,7 +415,7 @@ TEST(guardian, per_token_path_never_allocates) {
   const auto tokens = lil::test::looping_stream(21, 500, 7, 3000);
   std::vector<std::string_view> views(tokens.begin(), tokens.end());
   std::vector<lil::token_id> ids(300, 5);
-  const std::size_t before = g_allocations;
+  const std::size_t before = lil::test::allocations();
   std::size_t stops = 0;
   for (std::size_t i = 0; i < 1000; ++i) {
     stops += g.accept(views[i]) == verdict::stop;
@@ -443,7 +427,7 @@ TEST(guardian, per_token_path_never_allocates) {
   stops += g.decision().stop();
   g.reset();
   g.accept(views[0]);
-  EXPECT_EQ(g_allocations, before);
+  EXPECT_EQ(lil::test::allocations(), before);
   (void)stops;
 }
 

@@ -9,31 +9,10 @@
 #include <new>
 
 #include "kv_test_util.hpp"
+#include "support/allocation_counter.hpp"
 
 namespace kv = lil::kv;
 
-// Counts heap allocations while armed, to prove the step path allocates nothing.
-namespace {
-std::atomic<bool> g_armed{false};
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (g_armed.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-// GCC pairs the replaced operator new with free() and warns; the pairing is
-// exactly the one intended here.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 namespace {
 kv::model_shape shape(int heads = 8, int kv_heads = 2, int d = 16, int ctx = 400, int layers = 1) {
@@ -127,16 +106,14 @@ TEST(kv_wrap, steps_allocate_nothing_after_construction) {
     kv::layer_cache cache(spec, s, 0);
     const auto toks = kvtest::random_tokens(s, 300, 5);
     std::vector<float> out(static_cast<std::size_t>(8 * 16));
-    g_allocations = 0;
-    g_armed = true;
+    const std::size_t before = lil::test::allocations();
     for (int t = 0; t < 300; ++t) {
       const auto& tk = toks[static_cast<std::size_t>(t)];
       cache.step(t, tk.q.data(), tk.k.data(), tk.v.data(), out.data());
       if (t == 99) cache.prefill_done();
     }
     (void)cache.memory();
-    g_armed = false;
-    EXPECT_EQ(g_allocations.load(), 0) << spec.name();
+    EXPECT_EQ(lil::test::allocations(), before) << spec.name();
   }
 }
 

@@ -16,16 +16,6 @@ namespace {
 
 using namespace tiny_llama_test;
 
-struct models_t {
-  tiny_llama::checkpoint model = tiny_llama::checkpoint::from_file(reasoner_model());
-  tiny_llama::tokenizer tok = tiny_llama::tokenizer::from_file(reasoner_tokenizer());
-  std::vector<tiny_llama::problem> problems = tiny_llama::load_problems(reasoner_problems());
-};
-const models_t& models() {
-  static const models_t m;
-  return m;
-}
-
 // The demo's rule: the paper's f = 250, t = 20 scaled by a tenth.
 lil::guardian_options demo_rule() {
   lil::guardian_options o;

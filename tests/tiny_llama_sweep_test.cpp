@@ -15,16 +15,6 @@ namespace {
 
 using namespace tiny_llama_test;
 
-struct models_t {
-  tiny_llama::checkpoint model = tiny_llama::checkpoint::from_file(reasoner_model());
-  tiny_llama::tokenizer tok = tiny_llama::tokenizer::from_file(reasoner_tokenizer());
-  std::vector<tiny_llama::problem> problems = tiny_llama::load_problems(reasoner_problems());
-};
-const models_t& models() {
-  static const models_t m;
-  return m;
-}
-
 std::vector<std::string> prompts(std::size_t n) {
   std::vector<std::string> p;
   for (std::size_t i = 0; i < n; ++i) p.push_back(models().problems[i].prompt);

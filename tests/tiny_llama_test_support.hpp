@@ -11,6 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "checkpoint.hpp"
+#include "eval.hpp"
+#include "tokenizer.hpp"
+
 namespace tiny_llama_test {
 
 inline std::string models_dir() { return TINY_LLAMA_MODELS_DIR; }
@@ -73,6 +77,17 @@ inline std::vector<char> tokenizer_bytes(const std::vector<std::string>& pieces,
     put(pieces[i].data(), pieces[i].size());
   }
   return bytes;
+}
+
+// The committed reasoner, its tokenizer and problems, loaded once per test binary.
+struct models_t {
+  tiny_llama::checkpoint model = tiny_llama::checkpoint::from_file(reasoner_model());
+  tiny_llama::tokenizer tok = tiny_llama::tokenizer::from_file(reasoner_tokenizer());
+  std::vector<tiny_llama::problem> problems = tiny_llama::load_problems(reasoner_problems());
+};
+inline const models_t& models() {
+  static const models_t m;
+  return m;
 }
 
 }  // namespace tiny_llama_test

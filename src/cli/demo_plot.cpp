@@ -5,44 +5,20 @@
 #include <algorithm>
 #include <cmath>
 
+#include "svg_text.hpp"
+
 namespace lil::cli {
 
 namespace {
+
+std::string number(double v) { return svg::tick_label(v, 1e4); }
+using svg::escape;
+using svg::tick_step;
 
 // The legend sits right of the plot area, so lines never hide behind it.
 constexpr double width = 940, height = 540;
 constexpr double left = 80, right = 210, top = 72, bottom = 58;
 constexpr double plot_w = width - left - right, plot_h = height - top - bottom;
-
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-// A round step that cuts [0, max] into about five intervals.
-double tick_step(double max) {
-  if (!(max > 0)) return 1;
-  const double raw = max / 5;
-  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
-    if (m * magnitude >= raw) return m * magnitude;
-  return 10 * magnitude;
-}
-
-std::string number(double v) {
-  if (std::fabs(v) >= 1e6) return fmt::format("{:g}M", v / 1e6);
-  if (std::fabs(v) >= 1e4) return fmt::format("{:g}k", v / 1e3);
-  return fmt::format("{:g}", v);
-}
 
 std::string header(const std::string& title, const std::string& subtitle) {
   std::string svg = fmt::format(

@@ -5,42 +5,18 @@
 #include <algorithm>
 #include <cmath>
 
+#include "svg_text.hpp"
+
 namespace lil::cli {
 
 namespace {
 
+using svg::escape;
+using svg::tick_label;
+using svg::tick_step;
+
 constexpr double width = 900, height = 560;
 constexpr double left = 90, right = 30, top = 70, bottom = 60;
-
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-// A round step that cuts [0, max] into about five intervals.
-double tick_step(double max) {
-  if (max <= 0) return 1;
-  const double raw = max / 5;
-  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-  for (double m : {1.0, 2.0, 5.0, 10.0})
-    if (m * magnitude >= raw) return m * magnitude;
-  return 10 * magnitude;
-}
-
-std::string tick_label(double v) {
-  if (v >= 1e6) return fmt::format("{:g}M", v / 1e6);
-  if (v >= 1e3) return fmt::format("{:g}k", v / 1e3);
-  return fmt::format("{:g}", v);
-}
 
 }  // namespace
 
