@@ -24,10 +24,8 @@
 // three Huffman builds.
 #include "lil/deflate/compressor.hpp"
 
-#include <algorithm>
 #include <cstring>
-#include <new>
-#include <utility>
+#include <string>
 
 #include "lil/deflate/bit_writer.hpp"
 #include "lil/deflate/block_writer.hpp"

@@ -30,7 +30,7 @@
 // Exactness details that matter, and where they live
 //   - gzip reads past the end of the data (its match finder does not clamp to
 //     the lookahead); the bytes it sees there are reconstructed exactly
-//     (compressor_impl.hpp, eof_garbage).
+//     (src/deflate/compressor.cpp, eof_byte).
 //   - Stored blocks are possible only while the block's first byte is still in
 //     gzip's window, so the window's slide schedule is reproduced to the byte.
 //   - zlib guards hash insertions near the end of input; gzip does not.
@@ -60,7 +60,7 @@ struct options {
 };
 
 namespace detail {
-struct engine;  // compressor_impl.hpp
+struct engine;  // src/deflate/compressor.cpp
 }
 
 // One compressor per stream. Not thread-safe: one thread at a time per object;
