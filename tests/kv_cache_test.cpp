@@ -7,15 +7,7 @@
 namespace kv = lil::kv;
 
 namespace {
-kv::model_shape model() {
-  kv::model_shape s;
-  s.n_layers = 4;
-  s.n_heads = 8;
-  s.n_kv_heads = 4;
-  s.head_dim = 8;
-  s.max_context = 600;
-  return s;
-}
+kv::model_shape model() { return kvtest::shape(8, 4, 8, 600, 4); }
 
 // Prompt then generation through every layer; returns all outputs.
 std::vector<std::vector<float>> decode(kv::sequence_cache& seq, const std::vector<std::vector<kvtest::token>>& per_layer,

@@ -10,15 +10,7 @@ namespace kv = lil::kv;
 using kvtest::expect_error;
 
 namespace {
-kv::model_shape small_model() {
-  kv::model_shape s;
-  s.n_layers = 4;
-  s.n_heads = 8;
-  s.n_kv_heads = 2;
-  s.head_dim = 16;
-  s.max_context = 512;
-  return s;
-}
+kv::model_shape small_model() { return kvtest::shape(8, 2, 16, 512, 4); }
 }  // namespace
 
 TEST(kv_factory, parse_reads_name_and_budget_for_every_policy) {

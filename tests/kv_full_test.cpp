@@ -6,14 +6,7 @@
 namespace kv = lil::kv;
 
 namespace {
-kv::model_shape shape() {
-  kv::model_shape s;
-  s.n_heads = 8;
-  s.n_kv_heads = 2;
-  s.head_dim = 32;
-  s.max_context = 100;
-  return s;
-}
+kv::model_shape shape() { return kvtest::shape(8, 2, 32, 100); }
 }  // namespace
 
 TEST(kv_full, token_i_goes_to_slot_i_and_nothing_is_evicted) {

@@ -15,13 +15,7 @@ using kvtest::expect_error;
 
 namespace {
 kv::model_shape shape_of(int heads, int kv_heads, int d, int ctx, int layers = 1) {
-  kv::model_shape s;
-  s.n_layers = layers;
-  s.n_heads = heads;
-  s.n_kv_heads = kv_heads;
-  s.head_dim = d;
-  s.max_context = ctx;
-  return s;
+  return kvtest::shape(heads, kv_heads, d, ctx, layers);
 }
 }  // namespace
 

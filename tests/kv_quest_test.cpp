@@ -11,14 +11,7 @@ namespace kv = lil::kv;
 using kvtest::expect_error;
 
 namespace {
-kv::model_shape shape(int heads, int kv_heads, int d, int ctx = 1024) {
-  kv::model_shape s;
-  s.n_heads = heads;
-  s.n_kv_heads = kv_heads;
-  s.head_dim = d;
-  s.max_context = ctx;
-  return s;
-}
+kv::model_shape shape(int heads, int kv_heads, int d, int ctx = 1024) { return kvtest::shape(heads, kv_heads, d, ctx); }
 kv::quest_options opts(int budget, int page = 16, kv::reduction fold = kv::reduction::mean,
                        kv::bound_format bounds = kv::bound_format::fp32) {
   kv::quest_options o;

@@ -7,14 +7,7 @@ namespace kv = lil::kv;
 using kvtest::expect_error;
 
 namespace {
-kv::model_shape shape() {
-  kv::model_shape s;
-  s.n_heads = 4;
-  s.n_kv_heads = 2;
-  s.head_dim = 16;
-  s.max_context = 400;
-  return s;
-}
+kv::model_shape shape() { return kvtest::shape(4, 2, 16, 400); }
 kv::sink_options opts(int budget, int sinks) {
   kv::sink_options o;
   o.budget = budget;

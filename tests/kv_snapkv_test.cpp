@@ -12,14 +12,7 @@ namespace kv = lil::kv;
 using kvtest::expect_error;
 
 namespace {
-kv::model_shape shape(int heads, int kv_heads, int d = 16, int ctx = 512) {
-  kv::model_shape s;
-  s.n_heads = heads;
-  s.n_kv_heads = kv_heads;
-  s.head_dim = d;
-  s.max_context = ctx;
-  return s;
-}
+using kvtest::shape;
 kv::snapkv_options opts(int budget, int window, int kernel, kv::pooling pool) {
   kv::snapkv_options o;
   o.budget = budget;

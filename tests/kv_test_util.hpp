@@ -16,6 +16,17 @@
 
 namespace kvtest {
 
+// A model shape for policy tests (one layer unless asked).
+inline lil::kv::model_shape shape(int heads, int kv_heads, int d = 16, int ctx = 512, int layers = 1) {
+  lil::kv::model_shape s;
+  s.n_layers = layers;
+  s.n_heads = heads;
+  s.n_kv_heads = kv_heads;
+  s.head_dim = d;
+  s.max_context = ctx;
+  return s;
+}
+
 struct token {
   std::vector<float> q, k, v;  // [n_heads][d], [n_kv][d], [n_kv][d]
 };

@@ -16,13 +16,7 @@ namespace kv = lil::kv;
 
 namespace {
 kv::model_shape shape(int heads = 8, int kv_heads = 2, int d = 16, int ctx = 400, int layers = 1) {
-  kv::model_shape s;
-  s.n_layers = layers;
-  s.n_heads = heads;
-  s.n_kv_heads = kv_heads;
-  s.head_dim = d;
-  s.max_context = ctx;
-  return s;
+  return kvtest::shape(heads, kv_heads, d, ctx, layers);
 }
 
 std::vector<kv::policy_spec> every_policy(int budget) {

@@ -35,10 +35,6 @@ class full_policy final : public policy {
     return append_done();
   }
 
-  slot_lists select(const float* /*query*/) noexcept override {
-    select_all_live();
-    return last_selection();
-  }
 };
 
 }  // namespace lil::kv

@@ -90,11 +90,6 @@ class h2o_policy final : public policy {
     return append_done();
   }
 
-  slot_lists select(const float* /*query*/) noexcept override {
-    select_all_live();
-    return last_selection();
-  }
-
   void observe(const weights_view& w) override {
     validate_weights(w);
     const slot_lists sel = last_selection();

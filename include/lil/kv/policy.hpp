@@ -248,8 +248,12 @@ class policy {
   // with them) and its original position. Throws lil::error if the position
   // is negative or a policy that keeps everything is already at max_context.
   virtual const append_result& append(std::int64_t position, const float* keys) = 0;
-  // The query is [n_heads][head_dim]. Only Quest looks at it.
-  virtual slot_lists select(const float* query) noexcept = 0;
+  // The query is [n_heads][head_dim]. Only Quest looks at it; every other
+  // policy reads everything it holds.
+  virtual slot_lists select(const float* /*query*/) noexcept {
+    select_all_live();
+    return last_selection();
+  }
   // Weights over the last selection. Throws lil::error on a non-finite weight.
   virtual void observe(const weights_view& /*weights*/) {}
   // End of the prompt. SnapKV drops tokens and compacts; the others change

@@ -62,11 +62,6 @@ class sink_policy final : public policy {
     return append_done();
   }
 
-  slot_lists select(const float* /*query*/) noexcept override {
-    select_all_live();
-    return last_selection();
-  }
-
   void reset() noexcept override {
     policy::reset();
     ring_fill_ = 0;

@@ -118,11 +118,6 @@ class snapkv_policy final : public policy {
     return append_done();
   }
 
-  slot_lists select(const float* /*query*/) noexcept override {
-    select_all_live();
-    return last_selection();
-  }
-
   void observe(const weights_view& w) override {
     if (prefilled_) return;
     validate_weights(w);

@@ -80,11 +80,6 @@ class tova_policy final : public policy {
     return append_done();
   }
 
-  slot_lists select(const float* /*query*/) noexcept override {
-    select_all_live();
-    return last_selection();
-  }
-
   void observe(const weights_view& w) override {
     validate_weights(w);
     const slot_lists sel = last_selection();
