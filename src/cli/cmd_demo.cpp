@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "flag_checks.hpp"
 #include "demo_data.hpp"
 #include "demo_measure.hpp"
 #include "demo_report.hpp"
@@ -244,40 +245,6 @@ int run_demo(demo_settings s) {
   return exit_ok;
 }
 
-CLI::Validator positive_integer() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        std::size_t used = 0;
-        long long v = 0;
-        try {
-          v = std::stoll(text, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used == 0 || used != text.size() || v < 1 || v > 1000000)
-          return fmt::format("must be a whole number >= 1, got '{}'", text);
-        return {};
-      },
-      "INT>=1");
-}
-
-CLI::Validator non_negative_number() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        std::size_t used = 0;
-        double v = -1;
-        try {
-          v = std::stod(text, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used == 0 || used != text.size() || !(v >= 0) || !std::isfinite(v))
-          return fmt::format("must be a number >= 0, got '{}'", text);
-        return {};
-      },
-      "NUMBER>=0");
-}
-
 }  // namespace
 
 subcommand register_demo(CLI::App& app) {
@@ -287,26 +254,26 @@ subcommand register_demo(CLI::App& app) {
       "a table, SVG plots and optional JSON (about 3 minutes on 2 cores)");
   auto s = std::make_shared<demo_settings>();
   auto* problems = cmd->add_option("--problems", s->problems, "Evaluation problems to run (1..200)")
-                       ->check(positive_integer())
+                       ->check(integer_at_least(1, 1000000))
                        ->capture_default_str();
   auto* cap = cmd->add_option("--max-tokens", s->max_tokens, "Token cap per generated trace")
-                  ->check(positive_integer())
+                  ->check(integer_at_least(1, 1000000))
                   ->capture_default_str();
   cmd->add_flag("--full", s->full,
                 fmt::format("The full evaluation: all 200 problems, cap {} tokens (--problems/--max-tokens still apply)",
                             full_cap));
-  cmd->add_option("--threads", s->threads, "Worker threads (default: one per hardware thread)")->check(positive_integer());
+  cmd->add_option("--threads", s->threads, "Worker threads (default: one per hardware thread)")->check(integer_at_least(1, 1000000));
   cmd->add_option("--budgets", s->budgets, "KV budgets in tokens, comma-separated")
       ->delimiter(',')
-      ->check(positive_integer())
+      ->check(integer_at_least(1, 1000000))
       ->capture_default_str();
   cmd->add_option("--policies", s->policies, "KV policies, comma-separated")
       ->delimiter(',')
       ->check(CLI::IsMember(all_policies))
       ->capture_default_str();
-  cmd->add_option("--f", s->f, "Guardian: tokens between checks")->check(positive_integer())->capture_default_str();
+  cmd->add_option("--f", s->f, "Guardian: tokens between checks")->check(integer_at_least(1, 1000000))->capture_default_str();
   cmd->add_option("--t", s->t, "Guardian: stop below this many bytes of growth per f tokens (default: f * 20 / 250)")
-      ->check(non_negative_number());
+      ->check(number_at_least(0));
   cmd->add_option("--plots", s->plots, "Folder for the SVG plots (created if missing; '' for none)")
       ->type_name("DIR")
       ->capture_default_str();
@@ -317,7 +284,7 @@ subcommand register_demo(CLI::App& app) {
                   "$LIL_SHARED_DIR/models/stories260K or ../shared/models/stories260K")
       ->type_name("[PATH]")
       ->expected(0, 1);
-  cmd->add_option("--story-tokens", s->story_tokens, "Token cap per story")->check(positive_integer())->capture_default_str();
+  cmd->add_option("--story-tokens", s->story_tokens, "Token cap per story")->check(integer_at_least(1, 1000000))->capture_default_str();
   return {cmd, [s, cmd, problems, cap] {
             demo_settings settings = *s;
             settings.problems_given = problems->count() > 0;

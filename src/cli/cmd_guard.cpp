@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "flag_checks.hpp"
 #include "deflate_flags.hpp"
 #include "guard_analysis.hpp"
 #include "guard_input.hpp"
@@ -44,42 +45,6 @@ struct guard_settings {
   std::string plot;
   std::string plot_title;
 };
-
-// Flag checks with messages that say what is wanted (CLI11 prefixes the flag).
-CLI::Validator integer_at_least(unsigned long long min) {
-  return CLI::Validator(
-      [min](std::string& s) -> std::string {
-        std::size_t used = 0;
-        unsigned long long v = 0;
-        try {
-          if (s.empty() || s[0] == '-' || s[0] == '+') throw std::invalid_argument(s);
-          v = std::stoull(s, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used != s.size() || used == 0 || v < min)
-          return fmt::format("must be a whole number >= {}, got '{}'", min, s);
-        return {};
-      },
-      fmt::format("INT>={}", min));
-}
-
-CLI::Validator number_at_least(double min) {
-  return CLI::Validator(
-      [min](std::string& s) -> std::string {
-        std::size_t used = 0;
-        double v = 0;
-        try {
-          v = std::stod(s, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used != s.size() || used == 0 || !(v >= min) || !std::isfinite(v))
-          return fmt::format("must be a number >= {:g}, got '{}'", min, s);
-        return {};
-      },
-      fmt::format("NUMBER>={:g}", min));
-}
 
 guardian_options to_options(const guard_settings& s) {
   guardian_options o;

@@ -9,6 +9,7 @@
 
 #include "command.hpp"
 #include "deflate_flags.hpp"
+#include "flag_checks.hpp"
 #include "io.hpp"
 #include "lil/deflate/compressor.hpp"
 
@@ -19,7 +20,7 @@ subcommand register_size(CLI::App& app) {
   auto flags = std::make_shared<deflate_flags>();
   auto every = std::make_shared<std::uint64_t>(0);
   add_deflate_flags(*cmd, *flags);
-  cmd->add_option("--every", *every, "Report every this many bytes")->required()->check(positive_whole_number);
+  cmd->add_option("--every", *every, "Report every this many bytes")->required()->check(integer_at_least(1));
 
   return {cmd, [flags, every] {
             deflate::compressor c(flags->to_options(/*keep_output=*/false));

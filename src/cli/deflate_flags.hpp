@@ -22,16 +22,6 @@ struct deflate_flags {
   }
 };
 
-// A validator for counts and sizes: "must be a positive whole number, got X".
-inline const CLI::Validator positive_whole_number(
-    [](std::string& value) -> std::string {
-      bool digits = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos;
-      if (!digits || value.find_first_not_of('0') == std::string::npos)
-        return "must be a positive whole number, got '" + value + "'";
-      return {};
-    },
-    "POSITIVE");
-
 inline void add_deflate_flags(CLI::App& cmd, deflate_flags& flags) {
   auto* group = cmd.add_option_group("level", "Compression level, as gzip -1..-9");
   for (int l = 1; l <= 9; ++l) {
