@@ -41,8 +41,9 @@ namespace detail {
 namespace {
 // gzip's match finder reads at most this far past the last input byte.
 constexpr unsigned eof_span = max_match + 8;
-// A tail parse links each of its (<262) positions once: two slots each.
-constexpr unsigned max_journal = 2 * min_lookahead + 16;
+// A tail parse links each of its (<262) positions at most once; only the
+// chain heads it overwrites are journaled (window.hpp says why not the links).
+constexpr unsigned max_journal = min_lookahead + 16;
 }  // namespace
 
 struct engine {
@@ -67,8 +68,8 @@ struct engine {
   std::uint64_t final_bytes = 0;
 
   // Size-report scratch.
-  // Chain slots overwritten by a tail parse: offsets into head[] then prev[].
-  std::uint32_t journal_slot[max_journal];
+  // Chain heads overwritten by a tail parse: which, and what they held.
+  std::uint16_t journal_hash[max_journal];
   std::uint16_t journal_old[max_journal];
   unsigned journal_len = 0;
   unsigned char eof_saved[eof_span];
@@ -171,15 +172,6 @@ struct engine {
     cursor.block_start = cursor.position;
   }
 
-  std::uint32_t slot_index(const chain_pos* slot) const noexcept {
-    return slot >= window.prev && slot < window.prev + window_size
-               ? hash_size + static_cast<std::uint32_t>(slot - window.prev)
-               : static_cast<std::uint32_t>(slot - window.head);
-  }
-  chain_pos* slot_at(std::uint32_t index) noexcept {
-    return index >= hash_size ? window.prev + (index - hash_size) : window.head + index;
-  }
-
   // --- the parser's host -------------------------------------------------------
 
   // Journal (size report) and Record (output kept) select what the parser's
@@ -197,12 +189,12 @@ struct engine {
 
     LIL_ALWAYS_INLINE unsigned insert(unsigned pos) noexcept {
       if (Journal) {
-        return window.insert(pos, [this](chain_pos* slot) {
-          e.journal_slot[e.journal_len] = e.slot_index(slot);
-          e.journal_old[e.journal_len++] = *slot;
+        return window.insert(pos, [this](unsigned hash, chain_pos old_head) {
+          e.journal_hash[e.journal_len] = static_cast<std::uint16_t>(hash);
+          e.journal_old[e.journal_len++] = old_head;
         });
       }
-      return window.insert(pos, [](chain_pos*) {});
+      return window.insert(pos, [](unsigned, chain_pos) {});
     }
     LIL_ALWAYS_INLINE bool tally_literal(unsigned char c) noexcept { return e.tally_literal<Record>(c); }
     LIL_ALWAYS_INLINE bool tally_match(unsigned d, unsigned len) noexcept { return e.tally_match<Record>(d, len); }
@@ -273,10 +265,8 @@ struct engine {
   void place_eof_bytes() noexcept {
     const unsigned end = cursor.position + cursor.lookahead;
     const std::uint64_t epochs = slides + (cursor.window_shift ? 1 : 0);
-    for (unsigned i = 0; i < eof_span; ++i) {
-      if (Journal) eof_saved[i] = window.bytes[end + i];
-      window.bytes[end + i] = eof_byte(end, i, epochs);
-    }
+    if (Journal) std::memcpy(eof_saved, window.bytes + end, eof_span);
+    for (unsigned i = 0; i < eof_span; ++i) window.bytes[end + i] = eof_byte(end, i, epochs);
   }
 
   template <bool Journal, bool Record>
@@ -318,7 +308,7 @@ struct engine {
     run_tail<true, false>(&bits);
     while (journal_len > 0) {
       --journal_len;
-      *slot_at(journal_slot[journal_len]) = journal_old[journal_len];
+      window.head[journal_hash[journal_len]] = journal_old[journal_len];
     }
     cursor = saved_cursor;
     if (!config.rules.slide_during_tail) {
