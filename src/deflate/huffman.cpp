@@ -30,9 +30,10 @@ LIL_ALWAYS_INLINE unsigned depth_of(std::uint64_t e) noexcept { return static_ca
 
 struct work {
   std::uint64_t heap[max_nodes + 2];  // 1-based min-heap; heap[len + 1] is always no_entry
-  std::uint32_t freq[max_nodes];      // of the leaves (dummies included)
+  const std::uint32_t* leaf_freq;     // the caller's, or `freq` when dummies were added
+  std::uint32_t freq[max_nodes];      // the caller's plus the dummies, when there are any
   std::uint16_t parent[max_nodes];
-  std::uint16_t length[max_nodes];
+  std::uint8_t length[max_nodes];     // clamped to the limit, so 8 bits suffice
   std::uint16_t order[max_nodes];     // merge order, filled from the back: parents before children
   unsigned heap_len;
   unsigned heap_top;                  // first index of the merge order
@@ -78,10 +79,10 @@ void assign_lengths(work& w, const alphabet& a, int max_code, code_lengths& out)
       bits = a.max_bits;
       ++overflow;
     }
-    w.length[n] = static_cast<std::uint16_t>(bits);
+    w.length[n] = static_cast<std::uint8_t>(bits);
     if (static_cast<int>(n) > max_code) continue;  // internal node
     ++w.count_of_length[bits];
-    std::uint64_t f = w.freq[n];
+    std::uint64_t f = w.leaf_freq[n];
     unsigned extra = extra_of(a, n);
     out.bits += f * (bits + extra);
     if (a.fixed_bits) out.fixed_bits += f * (a.fixed_bits[n] + extra);
@@ -107,8 +108,8 @@ void assign_lengths(work& w, const alphabet& a, int max_code, code_lengths& out)
       unsigned m = w.order[--h];
       if (static_cast<int>(m) > max_code) continue;
       if (w.length[m] != bits) {
-        out.bits += (static_cast<std::uint64_t>(bits) - w.length[m]) * w.freq[m];
-        w.length[m] = static_cast<std::uint16_t>(bits);
+        out.bits += (static_cast<std::uint64_t>(bits) - w.length[m]) * w.leaf_freq[m];
+        w.length[m] = static_cast<std::uint8_t>(bits);
       }
       --n;
     }
@@ -123,9 +124,9 @@ code_lengths build_code_lengths(const std::uint32_t* freq, const alphabet& a, st
   int max_code = -1;
   w.heap_len = 0;
   w.heap_top = max_nodes;
+  w.leaf_freq = freq;
+  std::memset(w.length, 0, a.size);
   for (unsigned n = 0; n < a.size; ++n) {
-    w.freq[n] = freq[n];
-    w.length[n] = 0;
     if (freq[n] != 0) {
       w.heap[++w.heap_len] = entry(freq[n], 0, n);
       max_code = static_cast<int>(n);
@@ -136,6 +137,10 @@ code_lengths build_code_lengths(const std::uint32_t* freq, const alphabet& a, st
   // each up front and at their real length below, so that their net cost is
   // zero - they are never sent.
   std::uint64_t dummy_bits = 0, dummy_fixed_bits = 0;
+  if (w.heap_len < 2) {
+    std::memcpy(w.freq, freq, a.size * sizeof *freq);
+    w.leaf_freq = w.freq;
+  }
   while (w.heap_len < 2) {
     unsigned node = max_code < 2 ? static_cast<unsigned>(++max_code) : 0u;
     w.heap[++w.heap_len] = entry(1, 0, node);
@@ -170,7 +175,7 @@ code_lengths build_code_lengths(const std::uint32_t* freq, const alphabet& a, st
   out.bits -= dummy_bits;
   out.fixed_bits -= dummy_fixed_bits;
 
-  for (unsigned n = 0; n < a.size; ++n) lengths[n] = static_cast<std::uint8_t>(w.length[n]);
+  std::memcpy(lengths, w.length, a.size);
   return out;
 }
 
