@@ -16,14 +16,16 @@
 // late slides move nothing that is still read, so here they only shift how
 // positions compare ("window_shift"). gzip's match finder can read up to 257
 // bytes past the end; what its buffer holds there is the input one half-window
-// earlier, or zeros before enough input has passed - eof_bytes() rebuilds it.
+// earlier, or zeros before enough input has passed - place_eof_bytes() rebuilds it.
 //
 // Size report. The end-of-input path runs on the real state with every
-// overwritten chain slot and tail byte journaled, the open block is priced
-// instead of written, and the journal is undone. Cost: the <262-byte tail and
-// three Huffman builds.
+// overwritten chain head and tail byte journaled (the chain links need no
+// journal: window.hpp), the open block is priced instead of written, and the
+// journal is undone. Cost: the <262-byte tail and three Huffman builds; at
+// level 6 the builds are about 60% of it, the tail parse the rest (callgrind).
 #include "lil/deflate/compressor.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -41,8 +43,9 @@ namespace detail {
 namespace {
 // gzip's match finder reads at most this far past the last input byte.
 constexpr unsigned eof_span = max_match + 8;
-// A tail parse links each of its (<262) positions once: two slots each.
-constexpr unsigned max_journal = 2 * min_lookahead + 16;
+// A tail parse links each of its (<262) positions at most once; only the
+// chain heads it overwrites are journaled (window.hpp says why not the links).
+constexpr unsigned max_journal = min_lookahead + 16;
 }  // namespace
 
 struct engine {
@@ -66,8 +69,8 @@ struct engine {
   std::uint64_t final_bytes = 0;
 
   // Size-report scratch.
-  // Chain slots overwritten by a tail parse: offsets into head[] then prev[].
-  std::uint32_t journal_slot[max_journal];
+  // Chain heads overwritten by a tail parse: which, and what they held.
+  std::uint16_t journal_hash[max_journal];
   std::uint16_t journal_old[max_journal];
   unsigned journal_len = 0;
   unsigned char eof_saved[eof_span];
@@ -164,15 +167,6 @@ struct engine {
     cursor.block_start = cursor.position;
   }
 
-  std::uint32_t slot_index(const chain_pos* slot) const noexcept {
-    return slot >= window.prev && slot < window.prev + window_size
-               ? hash_size + static_cast<std::uint32_t>(slot - window.prev)
-               : static_cast<std::uint32_t>(slot - window.head);
-  }
-  chain_pos* slot_at(std::uint32_t index) noexcept {
-    return index >= hash_size ? window.prev + (index - hash_size) : window.head + index;
-  }
-
   // --- the parser's host -------------------------------------------------------
 
   // Journal (size report) and Record (output kept) select what the parser's
@@ -190,12 +184,12 @@ struct engine {
 
     LIL_ALWAYS_INLINE unsigned insert(unsigned pos) noexcept {
       if (Journal) {
-        return window.insert(pos, [this](chain_pos* slot) {
-          e.journal_slot[e.journal_len] = e.slot_index(slot);
-          e.journal_old[e.journal_len++] = *slot;
+        return window.insert(pos, [this](unsigned hash, chain_pos old_head) {
+          e.journal_hash[e.journal_len] = static_cast<std::uint16_t>(hash);
+          e.journal_old[e.journal_len++] = old_head;
         });
       }
-      return window.insert(pos, [](chain_pos*) {});
+      return window.insert(pos, [](unsigned, chain_pos) {});
     }
     LIL_ALWAYS_INLINE bool tally_literal(unsigned char c) noexcept { return e.tally_literal<Record>(c); }
     LIL_ALWAYS_INLINE bool tally_match(unsigned d, unsigned len) noexcept { return e.tally_match<Record>(d, len); }
@@ -253,22 +247,33 @@ struct engine {
   // What gzip's buffer holds past the end of the input (see the file comment):
   // two zeroed bytes, then the byte one half-window earlier if the buffer has
   // held input there before, else the zero it started with.
-  unsigned char eof_byte(unsigned end, unsigned i, std::uint64_t epochs) const noexcept {
-    if (i < 2 || epochs == 0) return 0;
+  // Where byte i past the end comes from: null for a zero, else its source.
+  const unsigned char* eof_source(unsigned end, unsigned i, std::uint64_t epochs) const noexcept {
+    if (i < 2 || epochs == 0) return nullptr;
     const unsigned physical = end + i;
     const unsigned logical_cell = physical - cursor.window_shift;
-    if (logical_cell < window_size && epochs < 2) return 0;
-    if (physical >= window_size) return window.bytes[physical - window_size];
-    return window.left_behind[kept_on_slide - (window_size - physical)];
+    if (logical_cell < window_size && epochs < 2) return nullptr;
+    if (physical >= window_size) return window.bytes + (physical - window_size);
+    return window.left_behind + (kept_on_slide - (window_size - physical));
   }
 
+  // The source only changes kind where i crosses 2, or the end crosses one
+  // or two half-windows; between those cuts consecutive bytes come from
+  // consecutive sources, so each run is one memset or memcpy.
   template <bool Journal>
   void place_eof_bytes() noexcept {
     const unsigned end = cursor.position + cursor.lookahead;
     const std::uint64_t epochs = slides + (cursor.window_shift ? 1 : 0);
-    for (unsigned i = 0; i < eof_span; ++i) {
-      if (Journal) eof_saved[i] = window.bytes[end + i];
-      window.bytes[end + i] = eof_byte(end, i, epochs);
+    unsigned char* dst = window.bytes + end;
+    if (Journal) std::memcpy(eof_saved, dst, eof_span);
+    auto cut = [end](unsigned at) { return at > end ? (at - end < eof_span ? at - end : eof_span) : 0u; };
+    unsigned cuts[5] = {0, 2, cut(window_size), cut(2 * window_size), eof_span};
+    std::sort(cuts, cuts + 5);
+    for (unsigned k = 0; k + 1 < 5; ++k) {
+      const unsigned from = cuts[k], to = cuts[k + 1];
+      if (from >= to) continue;
+      if (const unsigned char* src = eof_source(end, from, epochs)) std::memcpy(dst + from, src, to - from);
+      else std::memset(dst + from, 0, to - from);
     }
   }
 
@@ -311,7 +316,7 @@ struct engine {
     run_tail<true, false>(&bits);
     while (journal_len > 0) {
       --journal_len;
-      *slot_at(journal_slot[journal_len]) = journal_old[journal_len];
+      window.head[journal_hash[journal_len]] = journal_old[journal_len];
     }
     cursor = saved_cursor;
     if (!config.rules.slide_during_tail) {

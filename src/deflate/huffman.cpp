@@ -11,30 +11,53 @@ namespace {
 // Room for every leaf of the largest alphabet plus its internal nodes.
 constexpr unsigned max_nodes = 2 * lit_len_codes + 1;
 
+// A heap entry packs a node's sort key above its id: frequency (32 bits, as
+// wide as the tally's counts), depth (8 bits), node (16 bits). "a is lighter
+// than b" - fewer occurrences, or as many and no deeper - is then one 64-bit
+// comparison of the keys with the ids masked out: a <= (b | node_mask).
+// Comparing ids too would break ties differently from the reference, whose
+// heap keeps the first of two equal keys where it stands.
+constexpr std::uint64_t node_mask = 0xffff;
+constexpr std::uint64_t no_entry = ~std::uint64_t{0};  // heavier than any entry
+
+LIL_ALWAYS_INLINE std::uint64_t entry(std::uint32_t freq, unsigned depth, unsigned node) noexcept {
+  return (std::uint64_t{freq} << 24) | (std::uint64_t{depth & 0xffu} << 16) | node;
+}
+LIL_ALWAYS_INLINE bool lighter(std::uint64_t a, std::uint64_t b) noexcept { return a <= (b | node_mask); }
+LIL_ALWAYS_INLINE unsigned node_of(std::uint64_t e) noexcept { return static_cast<unsigned>(e & node_mask); }
+LIL_ALWAYS_INLINE std::uint32_t freq_of(std::uint64_t e) noexcept { return static_cast<std::uint32_t>(e >> 24); }
+LIL_ALWAYS_INLINE unsigned depth_of(std::uint64_t e) noexcept { return static_cast<unsigned>(e >> 16) & 0xffu; }
+
 struct work {
-  std::uint32_t freq[max_nodes];
+  std::uint64_t heap[max_nodes + 2];  // 1-based min-heap; heap[len + 1] is always no_entry
+  const std::uint32_t* leaf_freq;     // the caller's, or `freq` when dummies were added
+  std::uint32_t freq[max_nodes];      // the caller's plus the dummies, when there are any
   std::uint16_t parent[max_nodes];
-  std::uint8_t depth[max_nodes];
-  std::uint16_t length[max_nodes];
-  std::uint16_t heap[max_nodes];  // 1-based min-heap at the front, merge order at the back
+  std::uint8_t length[max_nodes];     // clamped to the limit, so 8 bits suffice
+  std::uint16_t order[max_nodes];     // merge order, filled from the back: parents before children
   unsigned heap_len;
-  unsigned heap_top;               // first index of the merge order at the back
+  unsigned heap_top;                  // first index of the merge order
   std::uint16_t count_of_length[max_code_bits + 1];
 
-  bool lighter(unsigned a, unsigned b) const noexcept {
-    return freq[a] < freq[b] || (freq[a] == freq[b] && depth[a] <= depth[b]);
-  }
-
-  // Restores the heap property below position k.
-  void sift_down(unsigned k) noexcept {
-    unsigned v = heap[k];
-    for (unsigned child = k * 2; child <= heap_len; child *= 2) {
-      if (child < heap_len && lighter(heap[child + 1], heap[child])) ++child;
-      if (lighter(v, heap[child])) break;
-      heap[k] = heap[child];
-      k = child;
+  // Restores the heap property below position k, placing the same entry at
+  // the same slot as the textbook sift (the reference's): the hole first runs
+  // down the path of lighter children, then the entry climbs back up it while
+  // it is lighter than what moved up. Keys only grow along that path, so both
+  // stop at the same place; this way costs one comparison per level on the
+  // way down instead of two, and the child choice needs no branch.
+  LIL_ALWAYS_INLINE void sift_down(unsigned k) noexcept {
+    const std::uint64_t v = heap[k];
+    unsigned hole = k;
+    for (unsigned child = 2 * k; child <= heap_len; child = 2 * hole) {
+      child += lighter(heap[child + 1], heap[child]) ? 1u : 0u;  // heap[len + 1] never wins
+      heap[hole] = heap[child];
+      hole = child;
     }
-    heap[k] = static_cast<std::uint16_t>(v);
+    while (hole > k && lighter(v, heap[hole / 2])) {
+      heap[hole] = heap[hole / 2];
+      hole /= 2;
+    }
+    heap[hole] = v;
   }
 };
 
@@ -47,19 +70,19 @@ unsigned extra_of(const alphabet& a, unsigned symbol) noexcept {
 void assign_lengths(work& w, const alphabet& a, int max_code, code_lengths& out) noexcept {
   std::memset(w.count_of_length, 0, sizeof w.count_of_length);
   unsigned overflow = 0;
-  w.length[w.heap[w.heap_top]] = 0;  // the root
+  w.length[w.order[w.heap_top]] = 0;  // the root
   unsigned h = w.heap_top + 1;
   for (; h < max_nodes; ++h) {
-    unsigned n = w.heap[h];
+    unsigned n = w.order[h];
     unsigned bits = w.length[w.parent[n]] + 1u;
     if (bits > a.max_bits) {
       bits = a.max_bits;
       ++overflow;
     }
-    w.length[n] = static_cast<std::uint16_t>(bits);
+    w.length[n] = static_cast<std::uint8_t>(bits);
     if (static_cast<int>(n) > max_code) continue;  // internal node
     ++w.count_of_length[bits];
-    std::uint64_t f = w.freq[n];
+    std::uint64_t f = w.leaf_freq[n];
     unsigned extra = extra_of(a, n);
     out.bits += f * (bits + extra);
     if (a.fixed_bits) out.fixed_bits += f * (a.fixed_bits[n] + extra);
@@ -82,11 +105,11 @@ void assign_lengths(work& w, const alphabet& a, int max_code, code_lengths& out)
   for (unsigned bits = a.max_bits; bits != 0; --bits) {
     unsigned n = w.count_of_length[bits];
     while (n != 0) {
-      unsigned m = w.heap[--h];
+      unsigned m = w.order[--h];
       if (static_cast<int>(m) > max_code) continue;
       if (w.length[m] != bits) {
-        out.bits += (static_cast<std::uint64_t>(bits) - w.length[m]) * w.freq[m];
-        w.length[m] = static_cast<std::uint16_t>(bits);
+        out.bits += (static_cast<std::uint64_t>(bits) - w.length[m]) * w.leaf_freq[m];
+        w.length[m] = static_cast<std::uint8_t>(bits);
       }
       --n;
     }
@@ -101,13 +124,12 @@ code_lengths build_code_lengths(const std::uint32_t* freq, const alphabet& a, st
   int max_code = -1;
   w.heap_len = 0;
   w.heap_top = max_nodes;
+  w.leaf_freq = freq;
+  std::memset(w.length, 0, a.size);
   for (unsigned n = 0; n < a.size; ++n) {
-    w.freq[n] = freq[n];
-    w.length[n] = 0;
     if (freq[n] != 0) {
-      w.heap[++w.heap_len] = static_cast<std::uint16_t>(n);
+      w.heap[++w.heap_len] = entry(freq[n], 0, n);
       max_code = static_cast<int>(n);
-      w.depth[n] = 0;
     }
   }
 
@@ -115,40 +137,45 @@ code_lengths build_code_lengths(const std::uint32_t* freq, const alphabet& a, st
   // each up front and at their real length below, so that their net cost is
   // zero - they are never sent.
   std::uint64_t dummy_bits = 0, dummy_fixed_bits = 0;
+  if (w.heap_len < 2) {
+    std::memcpy(w.freq, freq, a.size * sizeof *freq);
+    w.leaf_freq = w.freq;
+  }
   while (w.heap_len < 2) {
     unsigned node = max_code < 2 ? static_cast<unsigned>(++max_code) : 0u;
-    w.heap[++w.heap_len] = static_cast<std::uint16_t>(node);
+    w.heap[++w.heap_len] = entry(1, 0, node);
     w.freq[node] = 1;
-    w.depth[node] = 0;
     dummy_bits += 1;
     if (a.fixed_bits) dummy_fixed_bits += a.fixed_bits[node];
   }
   out.max_code = max_code;
+  w.heap[w.heap_len + 1] = no_entry;
 
   for (unsigned k = w.heap_len / 2; k >= 1; --k) w.sift_down(k);
 
   unsigned next_node = a.size;
   do {
-    unsigned least = w.heap[1];
-    w.heap[1] = w.heap[w.heap_len--];
+    const std::uint64_t least = w.heap[1];
+    w.heap[1] = w.heap[w.heap_len];
+    w.heap[w.heap_len--] = no_entry;
     w.sift_down(1);
-    unsigned second = w.heap[1];
-    w.heap[--w.heap_top] = static_cast<std::uint16_t>(least);
-    w.heap[--w.heap_top] = static_cast<std::uint16_t>(second);
-    w.freq[next_node] = w.freq[least] + w.freq[second];
-    w.depth[next_node] =
-        static_cast<std::uint8_t>((w.depth[least] >= w.depth[second] ? w.depth[least] : w.depth[second]) + 1);
-    w.parent[least] = w.parent[second] = static_cast<std::uint16_t>(next_node);
-    w.heap[1] = static_cast<std::uint16_t>(next_node++);
+    const std::uint64_t second = w.heap[1];
+    w.order[--w.heap_top] = static_cast<std::uint16_t>(node_of(least));
+    w.order[--w.heap_top] = static_cast<std::uint16_t>(node_of(second));
+    // 32-bit sum and 8-bit depth, wrapping as the reference's fields would.
+    const std::uint32_t sum = freq_of(least) + freq_of(second);
+    const unsigned deeper = depth_of(least) >= depth_of(second) ? depth_of(least) : depth_of(second);
+    w.parent[node_of(least)] = w.parent[node_of(second)] = static_cast<std::uint16_t>(next_node);
+    w.heap[1] = entry(sum, deeper + 1, next_node++);
     w.sift_down(1);
   } while (w.heap_len >= 2);
-  w.heap[--w.heap_top] = w.heap[1];
+  w.order[--w.heap_top] = static_cast<std::uint16_t>(node_of(w.heap[1]));
 
   assign_lengths(w, a, max_code, out);
   out.bits -= dummy_bits;
   out.fixed_bits -= dummy_fixed_bits;
 
-  for (unsigned n = 0; n < a.size; ++n) lengths[n] = static_cast<std::uint8_t>(w.length[n]);
+  std::memcpy(lengths, w.length, a.size);
   return out;
 }
 

@@ -67,15 +67,23 @@ struct sliding_window {
   void prime(unsigned pos) noexcept { hash = roll(bytes[pos], bytes[pos + 1]); }
 
   // Links `pos` into its chain; returns the previous head of that chain.
-  // `save` is called with each 16-bit slot before it is overwritten (the size
-  // report's journal uses it; the normal path passes a no-op).
+  // `save(hash, old_head)` is called before the chain's head is overwritten
+  // (the size report's journal uses it; the normal path passes a no-op).
+  //
+  // The link slot prev[pos] needs no saving, even when the insertion is undone.
+  // What it held is the link of pos - 32 KiB, and the parse that resumes
+  // after an undone tail parse never follows that link: it starts at or
+  // before pos's tail position p0 (pos < p0 + MIN_LOOKAHEAD), so pos - 32 KiB
+  // lies more than max_dist behind every position it searches from until it
+  // links pos again, which rewrites the slot. Nor can it reach pos itself:
+  // only the restored heads and the links of positions it linked anew lead
+  // into a chain.
   template <class Save>
   LIL_ALWAYS_INLINE unsigned insert(unsigned pos, Save&& save) noexcept {
     hash = roll(hash, bytes[pos + min_match - 1]);
     chain_pos* link = &prev[pos & window_mask];
     chain_pos* top = &head[hash];
-    save(link);
-    save(top);
+    save(hash, *top);
     unsigned previous = *top;
     *link = static_cast<chain_pos>(previous);
     *top = static_cast<chain_pos>(pos);
