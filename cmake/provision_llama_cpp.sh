@@ -13,7 +13,7 @@
 #     lib/       the prebuilt libllama, libggml*, libllama-common and the CPU
 #                backend variants (loaded at run time from this folder)
 #     bin/       convert-llama2c-to-ggml, compiled here against the prebuilt libraries
-#     models/    reasoner.gguf (examples/models) and, when the shared folder has it,
+#     models/    reasoner.gguf (src/decoder/models) and, when the shared folder has it,
 #                stories260K.gguf; llama.context_length set to the checkpoint's seq_len
 #                (the converter always writes 128)
 #
@@ -123,7 +123,7 @@ gguf_from() {  # name checkpoint tokenizer
     { say "setting llama.context_length of $name failed, see $log"; rm -f "$out.tmp"; exit 1; }
   mv "$out.tmp" "$out"
 }
-gguf_from reasoner "$repo/examples/models/reasoner.bin" "$repo/examples/models/reasoner_tok.bin"
+gguf_from reasoner "$repo/src/decoder/models/reasoner.bin" "$repo/src/decoder/models/reasoner_tok.bin"
 s260="$shared/models/stories260K"
 if [ -f "$s260/stories260K.bin" ] && [ -f "$s260/tok512.bin" ]; then
   gguf_from stories260K "$s260/stories260K.bin" "$s260/tok512.bin"
