@@ -5,9 +5,10 @@
 // Guardian as a sampler
 //   llama.cpp's sampler chain calls, per generated token: apply(candidates) on
 //   every sampler in order, the last one selects, then accept(token) on every
-//   sampler. The Guardian sampler keeps one lil::guardian for its sequence.
-//   accept(token) gives Guardian the token's text (its piece, from
-//   llama_token_to_piece, looked up in a table made once per vocabulary and
+//   sampler. The Guardian sampler keeps one lil::guardian for its sequence,
+//   bound to the model's lil::vocabulary. accept(token) gives Guardian the
+//   token's id, which Guardian prices as its text (its piece, from
+//   llama_token_to_piece, in a table made once per model (token_pieces) and
 //   shared by every sampler and clone); apply() does nothing until Guardian has
 //   decided to stop, then leaves only end-of-generation tokens possible (every
 //   other candidate's logit becomes -inf), so the selecting sampler ends the
@@ -83,6 +84,7 @@
 #include "llama.h"
 #include "lil/config.hpp"
 #include "lil/guardian/guardian.hpp"
+#include "lil/guardian/vocabulary.hpp"
 #include "lil/kv/full.hpp"
 #include "lil/kv/sink.hpp"
 
@@ -91,20 +93,46 @@ namespace lil::llama_cpp {
 // ---------------------------------------------------------------------------
 // The vocabulary: each token's text as llama.cpp renders it in the output.
 
-// id -> the bytes llama_token_to_piece gives (special tokens render as
-// nothing, as in the decoded output). Immutable once built; share one per
-// model among all sequences.
+// A llama.cpp model's vocabulary for lil: the lil::vocabulary (id -> the
+// bytes llama_token_to_piece renders, special tokens as nothing, as in the
+// decoded output) that every Guardian of the model shares, plus which ids end
+// a generation (llama_vocab_is_eog) for apply(). Immutable once built; make
+// one per model and share it (shared_ptr) among all sequences.
 class token_pieces {
  public:
-  explicit token_pieces(const llama_vocab* vocab) {
+  explicit token_pieces(const llama_vocab* vocab) : bytes_(make_bytes(vocab)) {
+    const std::int32_t n = llama_vocab_n_tokens(vocab);
+    is_eog_.reserve(static_cast<std::size_t>(n));
+    bool any_eog = false;
+    for (llama_token id = 0; id < n; ++id) {
+      const bool eog = llama_vocab_is_eog(vocab, id);
+      is_eog_.push_back(eog ? 1 : 0);
+      any_eog = any_eog || eog;
+    }
+    if (!any_eog)
+      lil::detail::throw_error("lil::llama_cpp::token_pieces: the vocabulary has no end-of-generation token, so a "
+                               "stop cannot be expressed to the sampler chain");
+    eos_ = llama_vocab_eos(vocab);
+    if (!is_eog(eos_))
+      for (llama_token id = n - 1; id >= 0; --id)
+        if (is_eog(id)) eos_ = id;
+  }
+
+  std::int32_t size() const noexcept { return static_cast<std::int32_t>(is_eog_.size()); }
+  std::string_view piece(llama_token id) const noexcept { return bytes_->bytes(id); }
+  bool is_eog(llama_token id) const noexcept { return id >= 0 && id < size() && is_eog_[static_cast<std::size_t>(id)]; }
+  // The end-of-generation token apply() falls back to (EOS when it is one).
+  llama_token eos() const noexcept { return eos_; }
+  const std::shared_ptr<const lil::vocabulary>& vocabulary() const noexcept { return bytes_; }
+  std::size_t state_bytes() const noexcept { return bytes_->state_bytes() + is_eog_.capacity(); }
+
+ private:
+  static std::shared_ptr<const lil::vocabulary> make_bytes(const llama_vocab* vocab) {
     if (vocab == nullptr) lil::detail::throw_error("lil::llama_cpp::token_pieces: vocab is null");
     const std::int32_t n = llama_vocab_n_tokens(vocab);
     if (n <= 0) lil::detail::throw_error("lil::llama_cpp::token_pieces: the vocabulary has no tokens");
-    offsets_.reserve(static_cast<std::size_t>(n) + 1);
-    is_eog_.reserve(static_cast<std::size_t>(n));
-    offsets_.push_back(0);
     std::vector<char> buf(64);
-    for (llama_token id = 0; id < n; ++id) {
+    return std::make_shared<const lil::vocabulary>(static_cast<std::size_t>(n), [&](lil::token_id id) {
       std::int32_t len = llama_token_to_piece(vocab, id, buf.data(), static_cast<std::int32_t>(buf.size()), 0, false);
       if (len < 0) {
         buf.resize(static_cast<std::size_t>(-len));
@@ -113,40 +141,13 @@ class token_pieces {
       if (len < 0)
         lil::detail::throw_error("lil::llama_cpp::token_pieces: llama_token_to_piece failed for token " +
                                  std::to_string(id));
-      bytes_.insert(bytes_.end(), buf.data(), buf.data() + len);
-      offsets_.push_back(static_cast<std::uint32_t>(bytes_.size()));
-      const bool eog = llama_vocab_is_eog(vocab, id);
-      is_eog_.push_back(eog ? 1 : 0);
-      if (eog) any_eog_ = true;
-    }
-    eos_ = llama_vocab_eos(vocab);
-    if (eos_ < 0 || eos_ >= n || !is_eog_[static_cast<std::size_t>(eos_)]) {
-      eos_ = -1;
-      for (llama_token id = 0; id < n && eos_ < 0; ++id)
-        if (is_eog_[static_cast<std::size_t>(id)]) eos_ = id;
-    }
-    if (!any_eog_)
-      lil::detail::throw_error("lil::llama_cpp::token_pieces: the vocabulary has no end-of-generation token, so a "
-                               "stop cannot be expressed to the sampler chain");
+      return std::string_view(buf.data(), static_cast<std::size_t>(len));
+    });
   }
 
-  std::int32_t size() const noexcept { return static_cast<std::int32_t>(is_eog_.size()); }
-  std::string_view piece(llama_token id) const noexcept {
-    if (id < 0 || id >= size()) return {};
-    const auto i = static_cast<std::size_t>(id);
-    return {bytes_.data() + offsets_[i], offsets_[i + 1] - offsets_[i]};
-  }
-  bool is_eog(llama_token id) const noexcept { return id >= 0 && id < size() && is_eog_[static_cast<std::size_t>(id)]; }
-  // The end-of-generation token apply() falls back to (EOS when it is one).
-  llama_token eos() const noexcept { return eos_; }
-  std::size_t bytes() const noexcept { return bytes_.size() + offsets_.size() * 4 + is_eog_.size(); }
-
- private:
-  std::vector<char> bytes_;
-  std::vector<std::uint32_t> offsets_;
+  std::shared_ptr<const lil::vocabulary> bytes_;
   std::vector<unsigned char> is_eog_;
   llama_token eos_ = -1;
-  bool any_eog_ = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -164,7 +165,7 @@ inline const char* guardian_name(const llama_sampler*) { return "lil-guardian"; 
 inline void guardian_accept(llama_sampler* s, llama_token token) {
   auto* st = static_cast<guardian_sampler_state*>(s->ctx);
   if (st->guardian.stopped()) return;  // the decision is final; later tokens change nothing
-  st->guardian.accept(st->pieces->piece(token));
+  st->guardian.accept_id(token);        // its bytes from the shared lil::vocabulary
 }
 
 inline void guardian_apply(llama_sampler* s, llama_token_data_array* cur) {
@@ -220,8 +221,12 @@ inline llama_sampler* guardian_clone(const llama_sampler* s) {
 inline llama_sampler* init_guardian_sampler(std::shared_ptr<const token_pieces> pieces,
                                             const lil::guardian_options& options = {}) {
   if (!pieces) lil::detail::throw_error("lil::llama_cpp::init_guardian_sampler: pieces is null");
-  auto st = std::make_unique<detail::guardian_sampler_state>(
-      detail::guardian_sampler_state{std::move(pieces), lil::guardian<>(options)});
+  // The output continues the prompt: its first token keeps its leading space,
+  // as llama_token_to_piece renders it (and as lil's own loops measure).
+  lil::guardian_options o = options;
+  o.output_starts_text = false;
+  lil::guardian<> g(o, pieces->vocabulary());
+  auto st = std::make_unique<detail::guardian_sampler_state>(detail::guardian_sampler_state{std::move(pieces), std::move(g)});
   return llama_sampler_init(detail::guardian_iface(), st.release());
 }
 inline llama_sampler* init_guardian_sampler(const llama_vocab* vocab, const lil::guardian_options& options = {}) {
