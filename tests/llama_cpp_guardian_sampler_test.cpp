@@ -115,6 +115,11 @@ TEST(llama_cpp_guardian_sampler, clone_is_an_independent_fork_and_reset_forgets_
   for (int i = 0; i < 30; ++i) llama_sampler_accept(s.get(), 10);
   sampler_ptr fork(llama_sampler_clone(s.get()));
   ASSERT_NE(guardian_of(fork.get()), nullptr);
+  // The fork shares the vocabulary, not the Guardian state.
+  EXPECT_NE(guardian_of(fork.get()), guardian_of(s.get()));
+  EXPECT_EQ(guardian_of(fork.get())->bound_vocabulary(), guardian_of(s.get())->bound_vocabulary());
+  std::printf("Guardian state per sampler: %zu bytes; shared vocabulary: %zu bytes\n",
+              guardian_of(s.get())->state_bytes(), r.pieces->state_bytes());
   EXPECT_EQ(guardian_of(fork.get())->tokens(), 30u);
   EXPECT_EQ(guardian_of(fork.get())->bytes(), guardian_of(s.get())->bytes());
   while (!guardian_sampler_stopped(s.get())) llama_sampler_accept(s.get(), 10);

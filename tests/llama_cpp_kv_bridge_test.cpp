@@ -57,7 +57,7 @@ int argmax(const float* logits, int n) {
 void check_budget_through_a_long_trace(position_mode mode, int budget) {
   auto& r = shared_reasoner();
   llama_context* ctx = r.ctx.get();
-  const cell_counter count(ctx);
+  const cell_counter count(ctx);  // leaves the sequence empty
   lil::kv::sink_options o;
   o.budget = budget;
   kv_bridge bridge = kv_bridge::sink(ctx, 0, o, mode);
@@ -96,6 +96,7 @@ TEST(llama_cpp_kv_bridge, sequence_never_holds_more_cells_than_the_budget_rerota
 
 TEST(llama_cpp_kv_bridge, reset_empties_the_sequence_and_the_policy) {
   auto& r = shared_reasoner();
+  llama_memory_clear(llama_get_memory(r.ctx.get()), true);
   lil::kv::sink_options o;
   o.budget = 16;
   kv_bridge bridge = kv_bridge::sink(r.ctx.get(), 0, o);
@@ -136,8 +137,26 @@ TEST(llama_cpp_kv_bridge, greedy_traces_equal_lil_decoder_under_the_same_sink_po
   EXPECT_EQ(long_traces, compared);
 }
 
+TEST(llama_cpp_kv_bridge, a_sequence_that_already_holds_tokens_is_refused) {
+  auto& r = shared_reasoner();
+  llama_memory_clear(llama_get_memory(r.ctx.get()), true);
+  std::vector<llama_token> prompt = r.prompt(2);
+  ASSERT_EQ(llama_decode(r.ctx.get(), llama_batch_get_one(prompt.data(), static_cast<int32_t>(prompt.size()))), 0);
+  try {
+    (void)kv_bridge::sink(r.ctx.get(), 0, lil::kv::sink_options{});
+    FAIL() << "the policy would not know the tokens already held";
+  } catch (const lil::error& e) {
+    EXPECT_NE(std::string(e.what()).find("sequence 0 already holds tokens (up to position " +
+                                         std::to_string(prompt.size() - 1) + ")"),
+              std::string::npos)
+        << e.what();
+  }
+  llama_memory_clear(llama_get_memory(r.ctx.get()), true);
+}
+
 TEST(llama_cpp_kv_bridge, bad_input_is_named) {
   auto& r = shared_reasoner();
+  llama_memory_clear(llama_get_memory(r.ctx.get()), true);
   lil::kv::sink_options o;
   o.budget = 4;
   o.sinks = 4;

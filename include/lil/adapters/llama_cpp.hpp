@@ -285,8 +285,9 @@ inline lil::kv::model_shape kv_shape_of(const llama_model* model, const llama_co
   return s;
 }
 
-// One sequence of a llama_context under a position-only lil::kv policy.
-// decode() is the sequence's llama_decode: it splits the tokens into batches
+// One sequence of a llama_context under a position-only lil::kv policy,
+// from the sequence's first token (construction refuses a sequence that
+// already holds tokens). decode() is the sequence's llama_decode: it splits the tokens into batches
 // that fit the budget, evicts what the policy evicts, and leaves the last
 // token's logits at llama_get_logits_ith(ctx, -1).
 class kv_bridge {
@@ -370,6 +371,13 @@ class kv_bridge {
       : ctx_(ctx), mem_(llama_get_memory(ctx)), seq_(seq), policy_(std::move(p)), mode_(mode),
         max_batch_(std::max(1, std::min<int>(max_batch, static_cast<int>(llama_n_batch(ctx))))) {
     if (mem_ == nullptr) lil::detail::throw_error("lil::llama_cpp::kv_bridge: the context has no memory");
+    // The policy must see every token the sequence holds, from its first.
+    const llama_pos held_max = llama_memory_seq_pos_max(mem_, seq);
+    if (held_max >= 0)
+      lil::detail::throw_error("lil::llama_cpp::kv_bridge: sequence " + std::to_string(seq) +
+                               " already holds tokens (up to position " + std::to_string(held_max) +
+                               "); create the bridge before the sequence's first decode, or clear it "
+                               "(llama_memory_seq_rm(mem, seq, -1, -1))");
     if (mode == position_mode::rerotate && !llama_memory_can_shift(mem_))
       lil::detail::throw_error("lil::llama_cpp::kv_bridge: position_mode::rerotate needs llama_memory_can_shift, "
                                "which this context's memory does not allow");
