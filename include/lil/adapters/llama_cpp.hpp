@@ -62,14 +62,17 @@
 //     evict-only policies fit: is_position_only<P> marks them (sink, full).
 //
 // Costs
-//   Sampler: construction allocates the guardian (about 200 KiB) and, once per
-//   vocabulary, the piece table (bytes of all pieces + 5 bytes per token).
+//   Sampler: construction allocates the guardian (about 400 KiB: compressor
+//   and its spare copy for unfinished UTF-8) and, once per model, the shared
+//   lil::vocabulary (bytes of all pieces + 4 bytes per token) and EOG flags.
 //   accept: a table lookup and Guardian's accept (a copy of a few bytes; every
 //   f tokens one incremental compression). apply before the stop: nothing;
 //   after it: one pass over the candidates. Nothing allocates per token.
 //   Bridge: one policy append per token (O(1) for sink), one seq_rm when a token
 //   is evicted (plus one seq_add in rerotate mode: llama.cpp then re-rotates the
-//   sequence's cached keys at the next decode). The batch is allocated once.
+//   sequence's cached keys and reserves a new worst-case graph at the next
+//   decode, which costs more than the decode itself on a small model). The
+//   batch is allocated once.
 #pragma once
 
 #include <algorithm>
