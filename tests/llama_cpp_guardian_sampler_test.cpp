@@ -169,4 +169,41 @@ TEST(llama_cpp_guardian_sampler, one_sampler_per_sequence_each_matches_its_own_l
   EXPECT_TRUE(guardian_sampler_stopped(samplers[0].get())) << "a 3-token cycle must stop";
 }
 
+// A loop in which apply never runs (a backend sampler, a custom picker) picks
+// tokens itself, calls accept, and ends when guardian_sampler_stopped says so:
+// at the same token as the enforcing chain.
+TEST(llama_cpp_guardian_sampler, a_loop_that_skips_apply_stops_at_the_same_token_through_guardian_sampler_stopped) {
+  auto& r = shared_reasoner();
+  const std::vector<llama_token> prompt = r.prompt(0);
+  llama_run::settings cfg;
+  cfg.max_new_tokens = 400;
+  cfg.sink_budget = 16;
+  const llama_run::trace free_run = llama_run::generate(r.ctx.get(), r.pieces, prompt, cfg);
+  const std::size_t expected = lil_stop(r.tok, free_run.tokens, prompt.back(), demo_rule());
+  ASSERT_GT(expected, 0u) << "problem 0 loops at sink budget 16";
+
+  llama_memory_clear(llama_get_memory(r.ctx.get()), true);
+  lil::kv::sink_options o;
+  o.budget = 16;
+  auto kv = lil::llama_cpp::kv_bridge::sink(r.ctx.get(), 0, o);
+  sampler_ptr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
+  llama_sampler_chain_add(chain.get(), init_guardian_sampler(r.pieces, demo_rule()));
+  ASSERT_EQ(kv.decode(prompt), 0);
+  std::vector<llama_token> out;
+  const int vocab = r.pieces->size();
+  while (out.size() < 400) {
+    const float* logits = llama_get_logits_ith(r.ctx.get(), -1);
+    llama_token t = 0;
+    for (int v = 1; v < vocab; ++v)
+      if (logits[v] > logits[t]) t = v;
+    if (t == 1 || t == 2) break;
+    out.push_back(t);
+    llama_sampler_accept(chain.get(), t);
+    if (guardian_sampler_stopped(chain.get())) break;
+    ASSERT_EQ(kv.decode(&t, 1), 0);
+  }
+  EXPECT_EQ(out.size(), expected);
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), free_run.tokens.begin()));
+}
+
 }  // namespace

@@ -326,7 +326,9 @@ class kv_bridge {
   // logits requested. Batches hold at most the free room of the budget (one
   // token once the cache is full), so every token attends to exactly what the
   // policy keeps at its step - token-by-token semantics, as lil's decoder.
-  // Returns llama_decode's status (0 = ok); stops at the first failure.
+  // Returns llama_decode's status (0 = ok); stops at the first failure, after
+  // which the policy counts tokens llama.cpp did not store: reset() the
+  // sequence before using it again.
   int decode(const llama_token* tokens, int n) {
     int done = 0;
     while (done < n) {
