@@ -146,13 +146,13 @@ int lil_guardian_accept_text(lil_guardian* g, const char* text, size_t size) {
 
 int lil_guardian_accept_id(lil_guardian* g, int32_t id) {
   if (!g) return fail(LIL_E_NULL, "lil_guardian_accept_id: guardian is NULL");
-  return verdict_status(g->impl.accept_id(id));
+  return verdict_status(g->impl.accept_raw_id(id));
 }
 
 int lil_guardian_accept_ids(lil_guardian* g, const int32_t* ids, size_t count) {
   if (!g) return fail(LIL_E_NULL, "lil_guardian_accept_ids: guardian is NULL");
   if (!ids && count != 0) return fail(LIL_E_NULL, "lil_guardian_accept_ids: ids is NULL but count is not 0");
-  return verdict_status(g->impl.accept_ids(ids, count));
+  return verdict_status(g->impl.accept_raw_ids(ids, count));
 }
 
 int lil_guardian_accept_texts(lil_guardian* g, const char* const* texts, const size_t* sizes, size_t count) {

@@ -73,7 +73,7 @@ TEST(guardian_batch, ids_step_skips_no_token) {
   std::vector<lil::token_id> ids(n);
   for (int step = 0; step < 200; ++step) {
     for (std::size_t i = 0; i < n; ++i) ids[i] = i == 2 ? lil::no_token : static_cast<lil::token_id>(step % 3 + i);
-    batch.accept_ids(ids.data());
+    batch.accept_raw_ids(ids.data(), nullptr, 0, n);
   }
   EXPECT_EQ(batch[0].tokens(), 200u);
   EXPECT_EQ(batch[2].tokens(), 0u);

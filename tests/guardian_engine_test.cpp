@@ -170,7 +170,7 @@ TEST(guardian_engine, per_token_path_never_allocates) {
       if (i % 7 == 0) stops += g.rollback(g.rollback_limit() / 2);
     }
     g.reset();
-    g.accept_ids(ids.data(), ids.size());
+    g.accept_raw_ids(ids.data(), ids.size());
     stops += g.decision().stop();
     EXPECT_EQ(lil::test::allocations(), before) << lil::deflate::profile_name(p);
     (void)stops;

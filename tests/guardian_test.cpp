@@ -191,7 +191,7 @@ TEST(guardian, ids_stand_for_four_little_endian_bytes) {
                                   static_cast<char>((u >> 16) & 0xff), static_cast<char>(u >> 24)});
   }
   zguardian by_id(options_for(r)), by_text(options_for(r));
-  for (auto id : ids) by_id.accept_id(id);
+  for (auto id : ids) by_id.accept_raw_id(id);
   accept_all(by_text, as_text);
   expect_same_state(by_id, by_text);
   EXPECT_EQ(by_id.bytes(), 4u * ids.size());
@@ -218,9 +218,9 @@ TEST(guardian, accepting_a_batch_equals_accepting_one_by_one) {
   std::vector<lil::token_id> ids(500);
   for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<lil::token_id>(i % 37);
   zguardian a(options_for(r)), b(options_for(r));
-  for (auto id : ids) a.accept_id(id);
-  b.accept_ids(ids.data(), 123);
-  b.accept_ids(ids.data() + 123, ids.size() - 123);
+  for (auto id : ids) a.accept_raw_id(id);
+  b.accept_raw_ids(ids.data(), 123);
+  b.accept_raw_ids(ids.data() + 123, ids.size() - 123);
   expect_same_state(a, b);
 }
 
@@ -422,8 +422,8 @@ TEST(guardian, per_token_path_never_allocates) {
     if (i % 5 == 0) stops += g.rollback(g.rollback_limit() / 2);
   }
   g.accept(views.data() + 1000, 1000);
-  g.accept_ids(ids.data(), ids.size());
-  g.accept_id(3);
+  g.accept_raw_ids(ids.data(), ids.size());
+  g.accept_raw_id(3);
   stops += g.decision().stop();
   g.reset();
   g.accept(views[0]);

@@ -304,7 +304,7 @@ below t bytes (min_gain), at n >= 2f, says stop ("Less is Less", arXiv
           "accept", [](guardian_t& g, py::handle text) { return g.accept(token_bytes(text, "token text")); },
           py::arg("text"), "One accepted token by its text (str is sent as UTF-8, or bytes). Returns the Verdict.")
       .def(
-          "accept_id", [](guardian_t& g, py::handle id) { return g.accept_id(one_id(id)); }, py::arg("id"),
+          "accept_id", [](guardian_t& g, py::handle id) { return g.accept_raw_id(one_id(id)); }, py::arg("id"),
           "One accepted token by its id only (4 bytes, little-endian). Do not mix ids and text in one sequence.")
       .def(
           "accept_texts",
@@ -318,7 +318,7 @@ below t bytes (min_gain), at n >= 2f, says stop ("Less is Less", arXiv
           "accept_ids",
           [](guardian_t& g, py::handle ids) {
             const std::vector<std::int32_t> v = token_ids(ids, "ids");
-            return g.accept_ids(v.data(), v.size());
+            return g.accept_raw_ids(v.data(), v.size());
           },
           py::arg("ids"), "Several accepted tokens by id (a list or an integer buffer such as a numpy array).")
       .def("decision", &guardian_t::decision, "Go or stop, why, tokens so far, and the last check's figures.")
@@ -381,7 +381,7 @@ One Guardian per slot of a serving batch, all allocated at construction.
               fail("GuardianBatch.accept_ids: got " + std::to_string(v.size()) + " ids for " +
                    std::to_string(b.size()) + " sequences");
             std::vector<verdict> out(b.size());
-            b.accept_ids(v.data(), out.data());
+            b.accept_raw_ids(v.data(), out.data(), 0, b.size());
             return verdict_flags(out);
           },
           py::arg("ids"),

@@ -90,6 +90,24 @@ struct engine {
   engine(const engine&) = default;
   engine& operator=(const engine&) = delete;
 
+  // In-place copy for two engines of the same options: every member is an
+  // array or a vector whose copy reuses the capacity it already has.
+  void assign(const engine& other) {
+    window = other.window;
+    cursor = other.cursor;
+    slides = other.slides;
+    total_in = other.total_in;
+    tally = other.tally;
+    symbol_lc = other.symbol_lc;
+    symbol_dist = other.symbol_dist;
+    out = other.out;
+    writer = other.writer;
+    writer.rebind(out);
+    closed_bits = other.closed_bits;
+    finished = other.finished;
+    final_bytes = other.final_bytes;
+  }
+
   void clear() noexcept {
     window.clear();
     cursor = parse_cursor{};
@@ -369,6 +387,17 @@ compressor& compressor::operator=(const compressor& other) {
     engine_ = std::make_unique<detail::engine>(*other.engine_);
   }
   return *this;
+}
+
+void compressor::copy_state_from(const compressor& other) {
+  if (this == &other) return;
+  const bool same = opts_.level == other.opts_.level && opts_.rules == other.opts_.rules &&
+                    opts_.keep_output == other.opts_.keep_output;
+  if (!same) {
+    *this = other;
+    return;
+  }
+  engine_->assign(*other.engine_);
 }
 
 compressor::compressor(compressor&&) noexcept = default;

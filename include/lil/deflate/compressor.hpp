@@ -101,6 +101,12 @@ class LIL_API compressor {
   // Back to an empty stream with the same options; keeps its memory.
   void reset() noexcept;
 
+  // Becomes an exact copy of `other` (the same stream so far) in place: with
+  // the same options in size-only mode it copies into the memory it already
+  // holds and never allocates (a guardian prices a hypothetical tail on such
+  // a spare); otherwise it is a plain copy assignment.
+  void copy_state_from(const compressor& other);
+
   const options& opts() const noexcept { return opts_; }
 
   // Heap bytes held by a compressor with these options (its whole state).

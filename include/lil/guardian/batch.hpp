@@ -12,6 +12,13 @@
 //   slot, reset(i) empties that guardian without freeing anything; a slot with
 //   nothing to accept this step is skipped (no_token, or a null text).
 //
+// Ids
+//   A batch built with a vocabulary (shared by all its guardians) takes each
+//   slot's id through it: accept_ids prices the text the ids decode to
+//   (vocabulary.hpp, guardian.hpp). Without one, accept_ids gives tokens no
+//   bytes; accept_raw_ids is the explicit id-as-4-bytes pricing. An id
+//   outside the vocabulary has no bytes (the C ABI and Python refuse it).
+//
 // Costs
 //   size() x guardian::state_bytes() bytes, all allocated at construction
 //   (about 200 KiB per sequence with the default engine: 1,024 sequences hold
@@ -28,6 +35,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -45,10 +53,16 @@ class guardian_batch {
 
   explicit guardian_batch(std::size_t sequences, const guardian_options& opts = {})
       : guardian_batch(sequences, sequence_type(opts)) {}
+  // Every slot takes ids through `vocab`.
+  guardian_batch(std::size_t sequences, const guardian_options& opts, std::shared_ptr<const vocabulary> vocab)
+      : guardian_batch(sequences, sequence_type(opts, std::move(vocab))) {}
   // Every sequence starts as a copy of `prototype` (which should be empty).
   guardian_batch(std::size_t sequences, const sequence_type& prototype) : sequences_(sequences, prototype) {}
 
   std::size_t size() const noexcept { return sequences_.size(); }
+  const vocabulary* bound_vocabulary() const noexcept {
+    return sequences_.empty() ? nullptr : sequences_.front().bound_vocabulary();
+  }
   sequence_type& operator[](std::size_t i) noexcept { return sequences_[i]; }
   const sequence_type& operator[](std::size_t i) const noexcept { return sequences_[i]; }
 
@@ -63,6 +77,18 @@ class guardian_batch {
     for (std::size_t i = begin; i < end; ++i) {
       auto& g = sequences_[i];
       const verdict v = ids[i] == no_token ? (g.stopped() ? verdict::stop : verdict::go) : g.accept_id(ids[i]);
+      if (verdicts) verdicts[i] = v;
+      stops += v == verdict::stop;
+    }
+    return stops;
+  }
+
+  // The same with each id as its 4 raw bytes (guardian::accept_raw_id).
+  std::size_t accept_raw_ids(const token_id* ids, verdict* verdicts, std::size_t begin, std::size_t end) noexcept {
+    std::size_t stops = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      auto& g = sequences_[i];
+      const verdict v = ids[i] == no_token ? (g.stopped() ? verdict::stop : verdict::go) : g.accept_raw_id(ids[i]);
       if (verdicts) verdicts[i] = v;
       stops += v == verdict::stop;
     }

@@ -8,13 +8,37 @@
 //   the reason and the figures of the last check - whenever it likes.
 //
 // A token's bytes
-//   Its text as the engine decodes it (accept(text)): the exact bytes the
-//   paper compresses. An engine that has only ids calls accept_id(id); the id
-//   then stands for its text as 4 bytes, the two's-complement 32-bit id in
-//   little-endian order (encode_token_id). Sizes from ids and from text are
-//   not comparable (t = 20 bytes was chosen for text); do not mix the two in
-//   one sequence.
+//   Its text as the engine decodes it: accept(text), the exact bytes the paper
+//   compresses; or its id through a vocabulary bound at construction
+//   (vocabulary.hpp): accept_id(id) then prices exactly the text the
+//   tokenizer decodes the ids to, checks that cut a character included (see
+//   "Unfinished characters"). An engine with neither text nor vocabulary can
+//   choose accept_raw_id(id), the id as 4 bytes (two's-complement 32-bit,
+//   little-endian: encode_token_id); such sizes are not comparable with text
+//   (t = 20 bytes was chosen for text), so it is a verb of its own, never what
+//   accept_id falls back to. Do not mix the kinds in one sequence.
 //
+// The first token and the leading space
+//   With a vocabulary that strips the leading space (sentencepiece with a
+//   dummy prefix, as Llama-2), the first token after construction or reset()
+//   is priced without its leading space when options.output_starts_text is
+//   true (the default: the text of decode(output_ids), as `lil guard
+//   --tokenizer` measures it), and with it when false (the output continues a
+//   prompt and the engine detokenizes with the prompt as context).
+//
+// Unfinished characters
+//   A check whose bytes end inside a UTF-8 character (byte-fallback or
+//   byte-level pieces) prices what the decoder writes there: the finished
+//   text plus U+FFFD (one per byte or per character, as the vocabulary says);
+//   the unfinished bytes stay buffered and join the stream when the next
+//   token completes them, so the stream itself never holds a U+FFFD. The
+//   price is taken on a spare compressor allocated at construction (so a
+//   guardian bound to such a vocabulary holds two compressors' state), copied
+//   in place only at such a check - a handful per thousand checks. The
+//   check's bytes(n) counts the finished characters only. Without a
+//   vocabulary (or with options.unfinished_as_bytes) the bytes count as they
+//   are, with no spare.
+
 // The algorithm, and why it is cheap
 //   Token bytes are appended to a small fixed buffer. At each check the buffer
 //   is fed to a streaming compressor that already holds everything before it,
@@ -52,6 +76,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -61,10 +87,9 @@
 #include "lil/config.hpp"
 #include "lil/deflate/compressor.hpp"
 #include "lil/guardian/plateau.hpp"
+#include "lil/guardian/vocabulary.hpp"
 
 namespace lil {
-
-using token_id = std::int32_t;
 
 // The fixed-width stand-in for a token's text when only its id is known.
 inline constexpr std::size_t token_id_bytes = 4;
@@ -83,6 +108,8 @@ struct guardian_options {
   deflate::profile profile = deflate::profile::gzip;   // whose DEFLATE to reproduce
   std::size_t pending_capacity = 0;                    // bytes buffered between checks; 0: automatic
   std::size_t curve_capacity = 0;                      // points of the information curve kept; 0: none
+  bool output_starts_text = true;   // with a vocabulary: the first token starts the decoded text
+  bool unfinished_as_bytes = false; // with a vocabulary: price an unfinished character as its bytes
 
   deflate::options deflate_options() const noexcept {
     deflate::options o;
@@ -120,6 +147,20 @@ template <class C, class = void>
 struct has_state_bytes : std::false_type {};
 template <class C>
 struct has_state_bytes<C, std::void_t<decltype(C::state_bytes(std::declval<const C&>().opts()))>> : std::true_type {};
+
+template <class C, class = void>
+struct has_copy_state_from : std::false_type {};
+template <class C>
+struct has_copy_state_from<C, std::void_t<decltype(std::declval<C&>().copy_state_from(std::declval<const C&>()))>>
+    : std::true_type {};
+
+template <class C>
+void copy_compressor(C& to, const C& from) {
+  if constexpr (has_copy_state_from<C>::value)
+    to.copy_state_from(from);
+  else
+    to = from;
+}
 
 template <class C>
 std::size_t compressor_heap_bytes(const C& c) noexcept {
@@ -160,6 +201,11 @@ class guardian {
   explicit guardian(const guardian_options& opts = {})
       : guardian((opts.validate(), Compressor(opts.deflate_options())), Detector(opts.rule), opts.pending_capacity,
                  opts.curve_capacity) {}
+  // A guardian that takes ids through `vocab` (shared; kept alive by the
+  // guardian and its clones).
+  guardian(const guardian_options& opts, std::shared_ptr<const vocabulary> vocab) : guardian(opts) {
+    bind(std::move(vocab), opts.output_starts_text, opts.unfinished_as_bytes);
+  }
 
   // A guardian around a ready compressor and detector (custom rules, stand-in
   // compressors). The compressor must be empty.
@@ -184,6 +230,23 @@ class guardian {
   guardian& operator=(guardian&&) = default;
   guardian clone() const { return *this; }
 
+  // Binds the vocabulary accept_id reads (setup, not the per-token path: it
+  // may allocate the spare compressor that prices unfinished characters).
+  void bind(std::shared_ptr<const vocabulary> vocab, bool output_starts_text = true, bool unfinished_as_bytes = false) {
+    if (!vocab) detail::throw_error("guardian::bind: the vocabulary is null");
+    if (vocab->max_bytes() > pending_.size() / 2) {
+      // Two of its longest pieces must fit the buffer, or rollback would
+      // often find the buffer committed early.
+      pending_.resize(vocab->max_bytes() * 2);
+    }
+    vocab_ = std::move(vocab);
+    starts_text_ = output_starts_text;
+    price_unfinished_ = !unfinished_as_bytes;
+    if (price_unfinished_ && !spare_) spare_.emplace(sizer_);
+    if (!price_unfinished_) spare_.reset();
+  }
+  const vocabulary* bound_vocabulary() const noexcept { return vocab_.get(); }
+
   // --- the decode-loop verbs (noexcept, no allocation) ------------------------
 
   // One accepted token, by its text. Returns the decision's verdict.
@@ -192,11 +255,10 @@ class guardian {
     push(static_cast<const unsigned char*>(data), size);
     return current_verdict();
   }
-  // One accepted token, by its id only (see encode_token_id).
+  // One accepted token, by its id, through the bound vocabulary. Without a
+  // vocabulary (a precondition violation) the token counts with no bytes.
   verdict accept_id(token_id id) noexcept {
-    unsigned char b[token_id_bytes];
-    encode_token_id(id, b);
-    push(b, token_id_bytes);
+    push_id(id);
     return current_verdict();
   }
   // Several accepted tokens at once (speculative decoding). Checks fall at the
@@ -207,6 +269,18 @@ class guardian {
     return current_verdict();
   }
   verdict accept_ids(const token_id* ids, std::size_t count) noexcept {
+    for (std::size_t i = 0; i < count; ++i) push_id(ids[i]);
+    return current_verdict();
+  }
+  // The explicit id-as-4-bytes pricing (encode_token_id), for engines with
+  // neither text nor a vocabulary. Its sizes are not those of text.
+  verdict accept_raw_id(token_id id) noexcept {
+    unsigned char b[token_id_bytes];
+    encode_token_id(id, b);
+    push(b, token_id_bytes);
+    return current_verdict();
+  }
+  verdict accept_raw_ids(const token_id* ids, std::size_t count) noexcept {
     for (std::size_t i = 0; i < count; ++i) {
       unsigned char b[token_id_bytes];
       encode_token_id(ids[i], b);
@@ -221,7 +295,7 @@ class guardian {
   [[nodiscard]] bool rollback(std::size_t count) noexcept {
     if (count > open_tokens_) return false;
     const std::size_t keep = open_tokens_ - count;
-    const std::size_t new_end = keep == 0 ? 0 : token_ends_[keep - 1];
+    const std::size_t new_end = keep == 0 ? carried_ : token_ends_[keep - 1];
     bytes_ -= pending_size_ - new_end;
     pending_size_ = new_end;
     open_tokens_ = keep;
@@ -254,6 +328,7 @@ class guardian {
     detector_.reset();
     curve_.clear();
     pending_size_ = 0;
+    carried_ = 0;
     open_tokens_ = 0;
     since_check_ = 0;
     tokens_ = 0;
@@ -274,7 +349,7 @@ class guardian {
 
   // Bytes of state of this sequence: the object and everything it allocated.
   std::size_t state_bytes() const noexcept {
-    return sizeof(*this) + detail::compressor_heap_bytes(sizer_) + pending_.size() +
+    return sizeof(*this) + detail::compressor_heap_bytes(sizer_) * (spare_ ? 2 : 1) + pending_.size() +
            token_ends_.size() * sizeof(std::uint32_t) + curve_.heap_bytes();
   }
 
@@ -291,7 +366,30 @@ class guardian {
   void commit() noexcept {
     if (pending_size_ != 0) sizer_.feed(pending_.data(), pending_size_);
     pending_size_ = 0;
+    carried_ = 0;
     open_tokens_ = 0;
+  }
+
+  void push_id(token_id id) noexcept {
+    if (!vocab_) return push(nullptr, 0);
+    const std::string_view b = tokens_ == 0 && starts_text_ ? vocab_->first_bytes(id) : vocab_->bytes(id);
+    push(reinterpret_cast<const unsigned char*>(b.data()), b.size());
+  }
+
+  // C(n) when the bytes end inside a character: the finished part goes to the
+  // stream, the unfinished bytes stay in the buffer (carried into the next
+  // interval), and the decoder's U+FFFD are priced on the spare.
+  std::uint64_t size_with_unfinished_tail(std::size_t tail) noexcept {
+    sizer_.feed(pending_.data(), pending_size_ - tail);
+    std::memmove(pending_.data(), pending_.data() + pending_size_ - tail, tail);
+    pending_size_ = tail;
+    carried_ = tail;
+    open_tokens_ = 0;
+    static constexpr unsigned char replacement[3] = {0xEF, 0xBF, 0xBD};
+    detail::copy_compressor(*spare_, sizer_);
+    const std::size_t marks = vocab_->unfinished() == unfinished_character::per_byte ? tail : 1;
+    for (std::size_t i = 0; i < marks; ++i) spare_->feed(replacement, sizeof replacement);
+    return spare_->size_if_finished();
   }
 
   void push(const unsigned char* data, std::size_t size) noexcept {
@@ -311,12 +409,20 @@ class guardian {
   }
 
   void check() noexcept {
-    commit();
     since_check_ = 0;
     check_point p;
     p.tokens = tokens_;
     p.bytes = bytes_;
-    p.size = sizer_.size_if_finished();
+    const std::size_t tail =
+        spare_ ? detail::unfinished_utf8_tail(std::string_view(reinterpret_cast<const char*>(pending_.data()), pending_size_))
+               : 0;
+    if (tail != 0) {
+      p.bytes -= tail;
+      p.size = size_with_unfinished_tail(tail);
+    } else {
+      commit();
+      p.size = sizer_.size_if_finished();
+    }
     last_ = detector_.observe(p);
     curve_.record(p);
     if (stopped_at_ == 0 && last_.action == verdict::stop) {
@@ -332,6 +438,7 @@ class guardian {
   std::vector<std::uint32_t> token_ends_;  // end of each uncommitted token in pending_
   std::uint64_t interval_ = 0;
   std::size_t pending_size_ = 0;
+  std::size_t carried_ = 0;                // bytes of an unfinished character carried past a check
   std::size_t open_tokens_ = 0;
   std::uint64_t since_check_ = 0;
   std::uint64_t tokens_ = 0;
@@ -339,6 +446,10 @@ class guardian {
   std::uint64_t stopped_at_ = 0;
   reason stop_reason_ = reason::no_check_yet;
   check_result last_;
+  std::shared_ptr<const vocabulary> vocab_;
+  std::optional<Compressor> spare_;        // prices unfinished characters (vocabulary only)
+  bool starts_text_ = true;
+  bool price_unfinished_ = false;
 };
 
 }  // namespace lil
