@@ -86,27 +86,11 @@ struct engine {
   }
 
   // A fork copies everything, the size-report scratch included (a few KiB
-  // beside the window): no member refers to another.
+  // beside the window): no member refers to another. Assigning between two
+  // engines of the same options reuses the memory the target already holds
+  // (every member is an array or a vector of the same size).
   engine(const engine&) = default;
-  engine& operator=(const engine&) = delete;
-
-  // In-place copy for two engines of the same options: every member is an
-  // array or a vector whose copy reuses the capacity it already has.
-  void assign(const engine& other) {
-    window = other.window;
-    cursor = other.cursor;
-    slides = other.slides;
-    total_in = other.total_in;
-    tally = other.tally;
-    symbol_lc = other.symbol_lc;
-    symbol_dist = other.symbol_dist;
-    out = other.out;
-    writer = other.writer;
-    writer.rebind(out);
-    closed_bits = other.closed_bits;
-    finished = other.finished;
-    final_bytes = other.final_bytes;
-  }
+  engine& operator=(const engine&) = default;
 
   void clear() noexcept {
     window.clear();
@@ -391,13 +375,13 @@ compressor& compressor::operator=(const compressor& other) {
 
 void compressor::copy_state_from(const compressor& other) {
   if (this == &other) return;
-  const bool same = opts_.level == other.opts_.level && opts_.rules == other.opts_.rules &&
+  const bool same = opts_.level == other.opts_.level && opts_.profile == other.opts_.profile &&
                     opts_.keep_output == other.opts_.keep_output;
   if (!same) {
     *this = other;
     return;
   }
-  engine_->assign(*other.engine_);
+  *engine_ = *other.engine_;
 }
 
 compressor::compressor(compressor&&) noexcept = default;
