@@ -81,20 +81,25 @@ def streams():
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
-@pytest.mark.parametrize("mode", ["tokenizer", "token_bytes", "ids"])
+@pytest.mark.parametrize("mode", ["tokenizer", "token_bytes", "vocabulary", "ids"])
 def test_each_sequence_stops_where_its_own_guardian_says(streams, backend, mode):
     loop, novel, short = streams
     vocab = Vocab(loop, novel, short, ["▁Q", "?"])
     prompts = [vocab.encode(["▁Q", "?"]), vocab.encode(["?"]), vocab.encode(["▁Q", "?", "?"])]
     scripts = [vocab.encode(loop), vocab.encode(novel), vocab.encode(short) + [EOS]]
-    kwargs = {"tokenizer": vocab} if mode == "tokenizer" else (
-        {"token_bytes": vocab.pieces, "eos_token_id": EOS} if mode == "token_bytes" else {"eos_token_id": EOS})
+    table = [b""] * 3 + [p.encode() for p in vocab.pieces[3:]]  # special tokens decode to nothing
+    kwargs = {
+        "tokenizer": {"tokenizer": vocab},
+        "token_bytes": {"token_bytes": table, "eos_token_id": EOS},
+        "vocabulary": {"vocabulary": lil.Vocabulary(table), "eos_token_id": EOS},
+        "ids": {"raw_ids": True, "eos_token_id": EOS},
+    }[mode]
     guard = GuardianStoppingCriteria(check_every=F, min_gain=T, **kwargs)
     out = generate(guard, prompts, scripts, 12 * F, backend)
 
     if mode == "ids":
         g = lil.Guardian(check_every=F, min_gain=T)
-        g.accept_ids(scripts[0])
+        g.accept_raw_ids(scripts[0])
         expected = g.decision().stopped_at or None
     else:
         expected = reference_stop(loop, check_every=F, min_gain=T)
@@ -106,7 +111,7 @@ def test_each_sequence_stops_where_its_own_guardian_says(streams, backend, mode)
     # the prompt is not accepted; the EOS and the padding after it are not either
     assert [d.tokens for d in guard.decisions()] == [expected, 12 * F, len(short)]
     assert guard.prompt_columns == 3
-    assert guard.mode == {"tokenizer": "text", "token_bytes": "pieces", "ids": "ids"}[mode]
+    assert guard.mode == {"tokenizer": "text", "token_bytes": "pieces", "vocabulary": "ids", "ids": "raw_ids"}[mode]
 
 
 def test_a_criterion_is_reused_across_generate_calls(streams):
@@ -132,7 +137,7 @@ def test_prompt_length_marks_the_generated_columns(streams):
 
 
 def test_plain_lists_are_accepted_and_flags_returned_as_a_list():
-    guard = GuardianStoppingCriteria(check_every=2, min_gain=1000)
+    guard = GuardianStoppingCriteria(raw_ids=True, check_every=2, min_gain=1000)
     flags = guard([[1, 5], [1, 6]], None)
     assert flags == [False, False]
     flags = guard([[1, 5, 5, 5, 5], [1, 6, 7, 8, 9]], None)  # 4 tokens: the second check
@@ -141,10 +146,12 @@ def test_plain_lists_are_accepted_and_flags_returned_as_a_list():
 
 def test_options_are_checked_at_construction():
     with pytest.raises(lil.Error, match=r"check_every \(f\) must be >= 1, got 0"):
-        GuardianStoppingCriteria(check_every=0)
+        GuardianStoppingCriteria(raw_ids=True, check_every=0)
     with pytest.raises(TypeError, match="unexpected option"):
-        GuardianStoppingCriteria(min_gian=3)
-    o = GuardianStoppingCriteria(options={"check_every": 40}, min_gain=2).options
+        GuardianStoppingCriteria(raw_ids=True, min_gian=3)
+    with pytest.raises(TypeError, match="raw_ids=True"):
+        GuardianStoppingCriteria()  # no silent default: ids as 4 bytes must be asked for
+    o = GuardianStoppingCriteria(raw_ids=True, options={"check_every": 40}, min_gain=2).options
     assert (o.check_every, o.min_gain) == (40, 2.0)
 
 
