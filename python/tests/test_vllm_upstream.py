@@ -37,6 +37,14 @@ from vllm.v1.sample.logits_processor.interface import LogitsProcessor  # noqa: E
 
 import lil.vllm as lv  # noqa: E402
 
+# The stand-ins of torch and dill served the upstream imports only: other test
+# files in this process must see the real ones (or their absence).
+for _stub in ("torch", "dill"):
+    _m = sys.modules.get(_stub)
+    if _m is not None and os.path.dirname(getattr(_m, "__file__", "") or "").startswith(os.path.join(UPSTREAM, "stubs")):
+        del sys.modules[_stub]
+sys.path[:] = [p for p in sys.path if p != os.path.join(UPSTREAM, "stubs")]
+
 MODEL_EOS, PAD = 2, 0
 
 
