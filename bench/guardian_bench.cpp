@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
@@ -145,7 +146,7 @@ void amortised_ids(benchmark::State& state) {
       accepted = 0;
       state.ResumeTiming();
     }
-    for (std::size_t i = 0; i < per_iteration; ++i) benchmark::DoNotOptimize(g.accept_id(ids[accepted + i]));
+    for (std::size_t i = 0; i < per_iteration; ++i) benchmark::DoNotOptimize(g.accept_raw_id(ids[accepted + i]));
     accepted += per_iteration;
   }
   state.counters["per_token"] = benchmark::Counter(static_cast<double>(state.iterations() * per_iteration),
@@ -212,6 +213,100 @@ void state_bytes(benchmark::State& state) {
   state.counters["batch_1024_MiB"] = static_cast<double>(1024 * g.state_bytes()) / (1024.0 * 1024.0);
 }
 
+// --- ids through a vocabulary: one sequence, and a batch of 1,024 --------------------
+
+// The corpus as ids of a vocabulary whose pieces are its distinct 4-byte
+// chunks: the ids decode to exactly the text the text benchmarks accept.
+struct id_corpus {
+  std::shared_ptr<const lil::vocabulary> vocab;
+  std::vector<lil::token_id> ids;
+};
+const id_corpus& corpus_ids() {
+  static const id_corpus c = [] {
+    id_corpus r;
+    std::unordered_map<std::string_view, lil::token_id> seen;
+    std::vector<std::string_view> pieces;
+    for (std::size_t i = 0; i < max_tokens; ++i) {
+      const auto [it, fresh] = seen.emplace(token(i), static_cast<lil::token_id>(pieces.size()));
+      if (fresh) pieces.push_back(token(i));
+      r.ids.push_back(it->second);
+    }
+    r.vocab = std::make_shared<const lil::vocabulary>(pieces);
+    return r;
+  }();
+  return c;
+}
+
+void amortised_vocabulary_ids(benchmark::State& state) {
+  const auto& c = corpus_ids();
+  lil::guardian<> g(default_options(), c.vocab);
+  constexpr std::size_t per_iteration = 16384;
+  std::size_t next = 0;
+  for (auto _ : state) {
+    if (next + per_iteration > max_tokens) {
+      state.PauseTiming();
+      g.reset();
+      next = 0;
+      state.ResumeTiming();
+    }
+    for (std::size_t i = 0; i < per_iteration; ++i) benchmark::DoNotOptimize(g.accept_id(c.ids[next + i]));
+    next += per_iteration;
+  }
+  state.counters["per_token"] = benchmark::Counter(static_cast<double>(state.iterations() * per_iteration),
+                                                   benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+constexpr std::size_t batch_sequences = 1024;
+constexpr std::size_t batch_steps = 4096;  // steps before every sequence starts again
+
+// The step's ids: sequence i reads the corpus from its own offset.
+void fill_step(const id_corpus& c, std::size_t step, std::vector<lil::token_id>& ids) {
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = c.ids[(step + i * 97) % max_tokens];
+}
+
+// One decode step for 1,024 sequences in one call (guardian_batch::accept_ids).
+void batch_step_ids(benchmark::State& state) {
+  const auto& c = corpus_ids();
+  lil::guardian_batch<> batch(batch_sequences, default_options(), c.vocab);
+  std::vector<lil::token_id> ids(batch_sequences);
+  std::vector<lil::verdict> verdicts(batch_sequences);
+  std::size_t step = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (step == batch_steps) {
+      batch.reset();
+      step = 0;
+    }
+    fill_step(c, step++, ids);
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(batch.accept_ids(ids.data(), verdicts.data()));
+  }
+  state.counters["per_sequence_token"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * batch_sequences),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// The same step as 1,024 single guardians, each called on its own.
+void single_guardians_ids(benchmark::State& state) {
+  const auto& c = corpus_ids();
+  std::vector<lil::guardian<>> guardians(batch_sequences, lil::guardian<>(default_options(), c.vocab));
+  std::vector<lil::token_id> ids(batch_sequences);
+  std::size_t step = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (step == batch_steps) {
+      for (auto& g : guardians) g.reset();
+      step = 0;
+    }
+    fill_step(c, step++, ids);
+    state.ResumeTiming();
+    for (std::size_t i = 0; i < batch_sequences; ++i) benchmark::DoNotOptimize(guardians[i].accept_id(ids[i]));
+  }
+  state.counters["per_sequence_token"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * batch_sequences),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 // --- the summary table --------------------------------------------------------------
 
 // Keeps every run's counters (several with --benchmark_repetitions) so that the
@@ -255,8 +350,9 @@ void print_summary(const collector& c) {
                  fmt::format("text, profile {}, level {}", profile ? "zlib" : "gzip", level),
                  c.median(run, "per_token_ns"), c.median(run, "zlib_once_ns"), c.median(run, "ratio"), "<= 1.10x");
     }
-  fmt::print("  {:<36} {:>9.1f} ns\n", "ids (4 bytes each), gzip, level 6",
-             c.median("amortised/ids/f:250", "per_token") * 1e9);
+  for (const auto& [run, label] : {std::pair<const char*, const char*>{"amortised/ids/f:250", "raw ids (4 bytes each), gzip, 6"},
+                                    {"amortised/vocabulary_ids/f:250", "ids via vocabulary, gzip, 6"}})
+    fmt::print("  {:<36} {:>9.1f} ns\n", label, c.median(run, "per_token") * 1e9);
 
   fmt::print("\n{:<14} {:>14} {:>18} {:>18} {:>10} {:>10}\n", "one check at", "incremental", "recompress (lil)",
              "recompress (zlib)", "ratio", "target");
@@ -266,6 +362,12 @@ void print_summary(const collector& c) {
                c.median(run, "check_us"), c.median(run, "recompress_us"), c.median(run, "zlib_scratch_us"),
                c.median(run, "ratio"), std::string(n) == "128000" ? ">= 300x" : "");
   }
+
+  const double batched = c.median("batch/ids/sequences:1024/iterations:8192", "per_sequence_token") * 1e9;
+  const double single = c.median("single/ids/sequences:1024/iterations:8192", "per_sequence_token") * 1e9;
+  fmt::print("\n{:<40} {:>12} {:>12}\n", "a decode step by ids, 1,024 sequences", "ns/seq-token", "ratio");
+  fmt::print("  {:<38} {:>12.1f} {:>12}\n", "1,024 single guardians (baseline)", single, "1.00");
+  fmt::print("  {:<38} {:>12.1f} {:>12.2f}\n", "one guardian_batch call", batched, single > 0 ? batched / single : 0.0);
 
   fmt::print("\n{:<40} {:>12} {:>12}\n", "state", "", "target");
   fmt::print("  {:<38} {:>8.1f} KiB {:>12}\n", "per sequence (default options)", c.median("state", "per_sequence_KiB"),
@@ -283,6 +385,9 @@ BENCHMARK(amortised_text)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(amortised_ids)->Name("amortised/ids/f:250");
+BENCHMARK(amortised_vocabulary_ids)->Name("amortised/vocabulary_ids/f:250");
+BENCHMARK(batch_step_ids)->Name("batch/ids/sequences:1024")->Iterations(8192);
+BENCHMARK(single_guardians_ids)->Name("single/ids/sequences:1024")->Iterations(8192);
 BENCHMARK(check_cost)->Name("check/tokens")->Arg(1000)->Arg(8000)->Arg(32000)->Arg(128000)->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(state_bytes)->Name("state");

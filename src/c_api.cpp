@@ -3,14 +3,22 @@
 #include "lil/lil.h"
 
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <type_traits>
 
+#include "lil/guardian/batch.hpp"
 #include "lil/guardian/guardian.hpp"
 
 struct lil_guardian {
   lil::guardian<> impl;
+};
+struct lil_vocabulary {
+  std::shared_ptr<const lil::vocabulary> impl;
+};
+struct lil_guardian_batch {
+  lil::guardian_batch<> impl;
 };
 
 namespace {
@@ -92,6 +100,51 @@ int32_t reason_code(lil::reason r) noexcept {
 
 int verdict_status(lil::verdict v) noexcept { return v == lil::verdict::stop ? LIL_STOP : LIL_OK; }
 
+// Every id of [begin, end) is in the vocabulary (or, for a batch, -1), checked
+// before any is taken.
+int check_ids(const lil::vocabulary* v, const int32_t* ids, size_t begin, size_t end, bool allow_none,
+              const char* verb) noexcept {
+  if (!v) {
+    try {
+      last_error = std::string(verb) +
+                   ": this guardian has no vocabulary (lil_guardian_create_with_vocabulary); "
+                   "lil_guardian_accept_raw_id prices an id as its 4 bytes";
+    } catch (...) {
+    }
+    return LIL_E_NO_VOCABULARY;
+  }
+  for (size_t i = begin; i < end; ++i)
+    if (!(v->contains(ids[i]) || (allow_none && ids[i] == lil::no_token))) {
+      try {
+        last_error = std::string(verb) + ": id " + std::to_string(ids[i]) + " at " + std::to_string(i) +
+                     " is outside the vocabulary (0.." + std::to_string(v->size()) + ")";
+      } catch (...) {
+      }
+      return LIL_E_BAD_TOKEN;
+    }
+  return LIL_OK;
+}
+
+void write_decision(const lil::decision& d, std::size_t caller_size, lil_decision* out) noexcept {
+  lil_decision c;
+  std::memset(&c, 0, sizeof c);
+  c.struct_size = caller_size;
+  c.stop = d.stop() ? 1 : 0;
+  c.reason = reason_code(d.why);
+  c.tokens = d.tokens;
+  c.stopped_at = d.stopped_at;
+  c.last_check.tokens = d.last.point.tokens;
+  c.last_check.bytes = d.last.point.bytes;
+  c.last_check.size = d.last.point.size;
+  c.last_check.gain = d.last.gain;
+  c.last_check.threshold = d.last.threshold;
+  c.last_check.low_gain_streak = d.last.low_gain_streak;
+  c.last_check.reason = reason_code(d.last.why);
+  std::memcpy(out, &c, sizeof c);
+  // Fields of a newer struct that this library does not know read as zero.
+  if (caller_size > sizeof c) std::memset(reinterpret_cast<unsigned char*>(out) + sizeof c, 0, caller_size - sizeof c);
+}
+
 }  // namespace
 
 extern "C" {
@@ -146,12 +199,26 @@ int lil_guardian_accept_text(lil_guardian* g, const char* text, size_t size) {
 
 int lil_guardian_accept_id(lil_guardian* g, int32_t id) {
   if (!g) return fail(LIL_E_NULL, "lil_guardian_accept_id: guardian is NULL");
-  return verdict_status(g->impl.accept_raw_id(id));
+  if (int s = check_ids(g->impl.bound_vocabulary(), &id, 0, 1, false, "lil_guardian_accept_id"); s != LIL_OK) return s;
+  return verdict_status(g->impl.accept_id(id));
 }
 
 int lil_guardian_accept_ids(lil_guardian* g, const int32_t* ids, size_t count) {
   if (!g) return fail(LIL_E_NULL, "lil_guardian_accept_ids: guardian is NULL");
   if (!ids && count != 0) return fail(LIL_E_NULL, "lil_guardian_accept_ids: ids is NULL but count is not 0");
+  if (int s = check_ids(g->impl.bound_vocabulary(), ids, 0, count, false, "lil_guardian_accept_ids"); s != LIL_OK)
+    return s;
+  return verdict_status(g->impl.accept_ids(ids, count));
+}
+
+int lil_guardian_accept_raw_id(lil_guardian* g, int32_t id) {
+  if (!g) return fail(LIL_E_NULL, "lil_guardian_accept_raw_id: guardian is NULL");
+  return verdict_status(g->impl.accept_raw_id(id));
+}
+
+int lil_guardian_accept_raw_ids(lil_guardian* g, const int32_t* ids, size_t count) {
+  if (!g) return fail(LIL_E_NULL, "lil_guardian_accept_raw_ids: guardian is NULL");
+  if (!ids && count != 0) return fail(LIL_E_NULL, "lil_guardian_accept_raw_ids: ids is NULL but count is not 0");
   return verdict_status(g->impl.accept_raw_ids(ids, count));
 }
 
@@ -188,24 +255,7 @@ int lil_guardian_decision(const lil_guardian* g, lil_decision* out) {
   const std::size_t caller_size = out->struct_size;
   if (caller_size < decision_v1_size)
     return fail(LIL_E_STRUCT_SIZE, "lil_decision.struct_size is smaller than any version of the struct");
-  const lil::decision d = g->impl.decision();
-  lil_decision c;
-  std::memset(&c, 0, sizeof c);
-  c.struct_size = caller_size;
-  c.stop = d.stop() ? 1 : 0;
-  c.reason = reason_code(d.why);
-  c.tokens = d.tokens;
-  c.stopped_at = d.stopped_at;
-  c.last_check.tokens = d.last.point.tokens;
-  c.last_check.bytes = d.last.point.bytes;
-  c.last_check.size = d.last.point.size;
-  c.last_check.gain = d.last.gain;
-  c.last_check.threshold = d.last.threshold;
-  c.last_check.low_gain_streak = d.last.low_gain_streak;
-  c.last_check.reason = reason_code(d.last.why);
-  std::memcpy(out, &c, sizeof c);
-  // Fields of a newer struct that this library does not know read as zero.
-  if (caller_size > sizeof c) std::memset(reinterpret_cast<unsigned char*>(out) + sizeof c, 0, caller_size - sizeof c);
+  write_decision(g->impl.decision(), caller_size, out);
   return LIL_OK;
 }
 
@@ -244,8 +294,134 @@ const char* lil_status_string(int status) {
     case LIL_E_NO_MEMORY: return "out of memory";
     case LIL_E_ROLLBACK: return "rollback past the last check refused; nothing changed";
     case LIL_E_INTERNAL: return "internal error in lil";
+    case LIL_E_NO_VOCABULARY: return "an id was given to a guardian without a vocabulary";
+    case LIL_E_BAD_TOKEN: return "an id outside the vocabulary; nothing was taken";
     default: return "unknown status code";
   }
+}
+
+int lil_vocabulary_create(const char* const* pieces, const size_t* sizes, size_t count, int32_t strips,
+                          int32_t unfinished, lil_vocabulary** out) {
+  if (!out) return fail(LIL_E_NULL, "lil_vocabulary_create: out is NULL");
+  *out = nullptr;
+  if ((!pieces || !sizes) && count != 0)
+    return fail(LIL_E_NULL, "lil_vocabulary_create: pieces or sizes is NULL but count is not 0");
+  if (unfinished != LIL_UNFINISHED_PER_BYTE && unfinished != LIL_UNFINISHED_PER_CHARACTER)
+    return fail(LIL_E_BAD_OPTION, "lil_vocabulary_create: unfinished must be LIL_UNFINISHED_PER_BYTE or _PER_CHARACTER");
+  for (size_t i = 0; i < count; ++i)
+    if (!pieces[i] && sizes[i] != 0) return fail(LIL_E_NULL, "lil_vocabulary_create: a NULL piece has a size");
+  return guarded([&] {
+    lil::vocabulary_options o;
+    o.strips_leading_space = strips != 0;
+    o.unfinished = unfinished == LIL_UNFINISHED_PER_BYTE ? lil::unfinished_character::per_byte
+                                                         : lil::unfinished_character::per_character;
+    auto v = std::make_shared<const lil::vocabulary>(
+        count, [&](lil::token_id id) { return std::string_view(pieces[id] ? pieces[id] : "", sizes[id]); }, o);
+    *out = new lil_vocabulary{std::move(v)};
+    return LIL_OK;
+  });
+}
+
+int lil_vocabulary_from_tiktoken(const char* data, size_t size, lil_vocabulary** out) {
+  if (!out) return fail(LIL_E_NULL, "lil_vocabulary_from_tiktoken: out is NULL");
+  *out = nullptr;
+  if (!data && size != 0) return fail(LIL_E_NULL, "lil_vocabulary_from_tiktoken: data is NULL but size is not 0");
+  return guarded([&] {
+    auto v = std::make_shared<const lil::vocabulary>(lil::vocabulary::from_tiktoken(std::string_view(data ? data : "", size)));
+    *out = new lil_vocabulary{std::move(v)};
+    return LIL_OK;
+  });
+}
+
+void lil_vocabulary_free(lil_vocabulary* v) { delete v; }
+
+int lil_vocabulary_size(const lil_vocabulary* v, size_t* size) {
+  if (!v || !size) return fail(LIL_E_NULL, "lil_vocabulary_size: vocabulary or size is NULL");
+  *size = v->impl->size();
+  return LIL_OK;
+}
+
+int lil_vocabulary_bytes(const lil_vocabulary* v, int32_t id, const char** data, size_t* size) {
+  if (!v || !data || !size) return fail(LIL_E_NULL, "lil_vocabulary_bytes: vocabulary, data or size is NULL");
+  if (int s = check_ids(v->impl.get(), &id, 0, 1, false, "lil_vocabulary_bytes"); s != LIL_OK) return s;
+  const auto b = v->impl->bytes(id);
+  *data = b.data();
+  *size = b.size();
+  return LIL_OK;
+}
+
+int lil_guardian_create_with_vocabulary(const lil_guardian_options* options, const lil_vocabulary* vocabulary,
+                                        int32_t output_starts_text, lil_guardian** out) {
+  if (!out) return fail(LIL_E_NULL, "lil_guardian_create_with_vocabulary: out is NULL");
+  *out = nullptr;
+  if (!vocabulary) return fail(LIL_E_NULL, "lil_guardian_create_with_vocabulary: vocabulary is NULL");
+  lil_guardian_options c;
+  if (int s = read_options(options, c); s != LIL_OK) return s;
+  lil::guardian_options o;
+  if (int s = to_guardian_options(c, o); s != LIL_OK) return s;
+  o.output_starts_text = output_starts_text != 0;
+  return guarded([&] {
+    *out = new lil_guardian{lil::guardian<>(o, vocabulary->impl)};
+    return LIL_OK;
+  });
+}
+
+int lil_guardian_batch_create(const lil_guardian_options* options, const lil_vocabulary* vocabulary,
+                              int32_t output_starts_text, size_t sequences, lil_guardian_batch** out) {
+  if (!out) return fail(LIL_E_NULL, "lil_guardian_batch_create: out is NULL");
+  *out = nullptr;
+  if (!vocabulary) return fail(LIL_E_NULL, "lil_guardian_batch_create: vocabulary is NULL");
+  lil_guardian_options c;
+  if (int s = read_options(options, c); s != LIL_OK) return s;
+  lil::guardian_options o;
+  if (int s = to_guardian_options(c, o); s != LIL_OK) return s;
+  o.output_starts_text = output_starts_text != 0;
+  return guarded([&] {
+    *out = new lil_guardian_batch{lil::guardian_batch<>(sequences, o, vocabulary->impl)};
+    return LIL_OK;
+  });
+}
+
+void lil_guardian_batch_free(lil_guardian_batch* b) { delete b; }
+
+int lil_guardian_batch_size(const lil_guardian_batch* b, size_t* sequences) {
+  if (!b || !sequences) return fail(LIL_E_NULL, "lil_guardian_batch_size: batch or sequences is NULL");
+  *sequences = b->impl.size();
+  return LIL_OK;
+}
+
+int lil_guardian_batch_step(lil_guardian_batch* b, const int32_t* ids, size_t begin, size_t end, uint8_t* stops,
+                            size_t* stop_count) {
+  if (!b || (!ids && end > begin)) return fail(LIL_E_NULL, "lil_guardian_batch_step: batch or ids is NULL");
+  if (begin > end || end > b->impl.size())
+    return fail(LIL_E_BAD_OPTION, "lil_guardian_batch_step: [begin, end) is not a range of the batch's slots");
+  if (int s = check_ids(b->impl.bound_vocabulary(), ids, begin, end, true, "lil_guardian_batch_step"); s != LIL_OK)
+    return s;
+  std::size_t n = 0;
+  for (size_t i = begin; i < end; ++i) {
+    auto& g = b->impl[i];
+    const bool stop = ids[i] == lil::no_token ? g.stopped() : g.accept_id(ids[i]) == lil::verdict::stop;
+    if (stops) stops[i] = stop ? 1 : 0;
+    n += stop;
+  }
+  if (stop_count) *stop_count = n;
+  return LIL_OK;
+}
+
+int lil_guardian_batch_reset(lil_guardian_batch* b, size_t slot) {
+  if (!b) return fail(LIL_E_NULL, "lil_guardian_batch_reset: batch is NULL");
+  if (slot >= b->impl.size()) return fail(LIL_E_BAD_OPTION, "lil_guardian_batch_reset: slot is outside the batch");
+  b->impl.reset(slot);
+  return LIL_OK;
+}
+
+int lil_guardian_batch_decision(const lil_guardian_batch* b, size_t slot, lil_decision* out) {
+  if (!b || !out) return fail(LIL_E_NULL, "lil_guardian_batch_decision: batch or out is NULL");
+  if (slot >= b->impl.size()) return fail(LIL_E_BAD_OPTION, "lil_guardian_batch_decision: slot is outside the batch");
+  if (out->struct_size < decision_v1_size)
+    return fail(LIL_E_STRUCT_SIZE, "lil_decision.struct_size is smaller than any version of the struct");
+  write_decision(b->impl[slot].decision(), out->struct_size, out);
+  return LIL_OK;
 }
 
 const char* lil_last_error_message(void) { return last_error.c_str(); }

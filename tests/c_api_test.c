@@ -211,11 +211,11 @@ static void test_batches_equal_one_by_one(void) {
   EXPECT(lil_guardian_create(&o, &text_many) == LIL_OK);
   if (!one || !many || !text_one || !text_many) return;
   for (i = 0; i < 1000; ++i) {
-    lil_guardian_accept_id(one, ids[i]);
+    lil_guardian_accept_raw_id(one, ids[i]);
     lil_guardian_accept_text(text_one, texts[i], sizes[i]);
   }
-  lil_guardian_accept_ids(many, ids, 333);
-  lil_guardian_accept_ids(many, ids + 333, 667);
+  lil_guardian_accept_raw_ids(many, ids, 333);
+  lil_guardian_accept_raw_ids(many, ids + 333, 667);
   lil_guardian_accept_texts(text_many, texts, sizes, 501);
   lil_guardian_accept_texts(text_many, texts + 501, sizes + 501, 499);
   a = decision_of(one);
@@ -350,12 +350,70 @@ static void test_null_arguments_are_refused(void) {
   EXPECT(lil_guardian_accept_text(g, NULL, 3) == LIL_E_NULL);
   EXPECT(lil_guardian_accept_text(g, NULL, 0) == LIL_OK); /* an empty token */
   EXPECT(lil_guardian_accept_ids(g, NULL, 2) == LIL_E_NULL);
+  EXPECT(lil_guardian_accept_raw_ids(g, NULL, 2) == LIL_E_NULL);
   EXPECT(lil_guardian_decision(g, NULL) == LIL_E_NULL);
   EXPECT(lil_guardian_clone(g, NULL) == LIL_E_NULL);
   memset(&d, 0, sizeof d);
   d.struct_size = sizeof d;
   EXPECT(lil_guardian_decision(g, &d) == LIL_OK && d.tokens == 1);
   lil_guardian_free(g);
+}
+
+/* Ids through a vocabulary price their text; a batch step equals each slot's
+ * own guardian; bad ids and missing vocabularies are refused. */
+static void test_vocabulary_and_batch_step(void) {
+  static const char* const pieces[] = {" the", " cat", " sat", ".", "\n", " on", " mat"};
+  size_t sizes[7], i, n = 0;
+  lil_vocabulary *v = NULL, *bad = NULL;
+  lil_guardian *by_id = NULL, *by_text = NULL, *plain = NULL;
+  lil_guardian_batch* batch = NULL;
+  lil_guardian_options o;
+  lil_decision a, b;
+  int32_t step[3];
+  uint8_t stops[3];
+  for (i = 0; i < 7; ++i) sizes[i] = strlen(pieces[i]);
+  EXPECT(lil_vocabulary_create(pieces, sizes, 7, 0, 9, &bad) == LIL_E_BAD_OPTION && bad == NULL);
+  EXPECT(lil_vocabulary_create(pieces, sizes, 7, 0, LIL_UNFINISHED_PER_BYTE, &v) == LIL_OK);
+  EXPECT(v != NULL);
+  if (!v) return;
+  EXPECT(lil_vocabulary_size(v, &n) == LIL_OK && n == 7);
+  lil_guardian_options_init(&o);
+  o.check_every = 20;
+  o.min_gain = 3;
+  EXPECT(lil_guardian_create_with_vocabulary(&o, v, 1, &by_id) == LIL_OK);
+  EXPECT(lil_guardian_create(&o, &by_text) == LIL_OK);
+  EXPECT(lil_guardian_batch_create(&o, v, 1, 3, &batch) == LIL_OK);
+  EXPECT(lil_guardian_create(&o, &plain) == LIL_OK);
+  EXPECT(by_id && by_text && batch && plain);
+  if (!by_id || !by_text || !batch || !plain) return;
+  for (i = 0; i < 400; ++i) {
+    int32_t id = (int32_t)(i % 7);
+    lil_guardian_accept_id(by_id, id);
+    lil_guardian_accept_text(by_text, pieces[id], sizes[id]);
+    step[0] = id;
+    step[1] = i % 3 == 0 ? -1 : (int32_t)((i * 5) % 7);
+    step[2] = id;
+    EXPECT(lil_guardian_batch_step(batch, step, 0, 3, stops, NULL) == LIL_OK);
+  }
+  a = decision_of(by_id);
+  b = decision_of(by_text);
+  EXPECT(a.stop == b.stop && a.stopped_at == b.stopped_at && a.last_check.size == b.last_check.size);
+  EXPECT(a.stop == 1);
+  memset(&b, 0, sizeof b);
+  b.struct_size = sizeof b;
+  EXPECT(lil_guardian_batch_decision(batch, 2, &b) == LIL_OK && b.stopped_at == a.stopped_at && stops[2] == 1);
+  step[0] = 7; /* outside: refused, nothing taken */
+  EXPECT(lil_guardian_batch_step(batch, step, 0, 3, stops, NULL) == LIL_E_BAD_TOKEN);
+  EXPECT(strstr(lil_last_error_message(), "id 7 at 0") != NULL);
+  EXPECT(lil_guardian_accept_id(plain, 1) == LIL_E_NO_VOCABULARY);
+  EXPECT(lil_guardian_accept_id(by_id, -3) == LIL_E_BAD_TOKEN);
+  EXPECT(lil_guardian_batch_step(batch, step, 2, 4, stops, NULL) == LIL_E_BAD_OPTION);
+  lil_vocabulary_free(v); /* the guardians keep their own reference */
+  EXPECT(lil_guardian_accept_id(by_id, 3) == LIL_STOP);
+  lil_guardian_free(by_id);
+  lil_guardian_free(by_text);
+  lil_guardian_free(plain);
+  lil_guardian_batch_free(batch);
 }
 
 static void test_status_strings(void) {
@@ -384,6 +442,7 @@ int main(void) {
   test_bad_options_are_refused_with_a_message();
   test_struct_size_versioning();
   test_null_arguments_are_refused();
+  test_vocabulary_and_batch_step();
   test_status_strings();
   if (failures) fprintf(stderr, "%d expectation(s) failed\n", failures);
   return failures == 0 ? 0 : 1;

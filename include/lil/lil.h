@@ -25,9 +25,13 @@
  *     the library reads (or writes) only what the caller's struct holds, and
  *     fills what an older caller's struct lacks with defaults.
  *   - A token's bytes are its text as the engine decodes it
- *     (lil_guardian_accept_text). With only ids (lil_guardian_accept_id), an id
- *     stands for 4 bytes: the two's-complement 32-bit id, little-endian. Do
- *     not mix the two in one sequence.
+ *     (lil_guardian_accept_text), or its id through a vocabulary bound at
+ *     creation (lil_vocabulary, lil_guardian_create_with_vocabulary,
+ *     lil_guardian_accept_id): the id then prices exactly the text it decodes
+ *     to. lil_guardian_accept_raw_id is the explicit other choice for an
+ *     engine with neither: the id as 4 bytes (two's-complement 32-bit,
+ *     little-endian), sizes not comparable with text. Do not mix them in one
+ *     sequence.
  *
  * Threads
  *   Functions marked "thread-safe" may be called from any thread at any time.
@@ -70,7 +74,9 @@ enum {
   LIL_E_STRUCT_SIZE = -3,     /* struct_size is too small, or names fields this library does not know */
   LIL_E_NO_MEMORY = -4,       /* an allocation failed */
   LIL_E_ROLLBACK = -5,        /* rollback past the last check (or early commit): refused, nothing changed */
-  LIL_E_INTERNAL = -6         /* an unexpected failure inside the library (a bug: please report) */
+  LIL_E_INTERNAL = -6,        /* an unexpected failure inside the library (a bug: please report) */
+  LIL_E_NO_VOCABULARY = -7,   /* an id was given to a guardian built without a vocabulary */
+  LIL_E_BAD_TOKEN = -8        /* an id outside the vocabulary (lil_last_error_message names it); nothing taken */
 };
 
 /* DEFLATE profiles: whose compressor C(n) reproduces. */
@@ -154,7 +160,12 @@ LIL_C_API int lil_guardian_clone(const lil_guardian* guardian, lil_guardian** ou
  * 0), or by its id. Returns LIL_OK (go on) or LIL_STOP. Never allocates.
  * Threads: one thread at a time per handle. */
 LIL_C_API int lil_guardian_accept_text(lil_guardian* guardian, const char* text, size_t size);
+/* By id, through the guardian's vocabulary (LIL_E_NO_VOCABULARY without one;
+ * LIL_E_BAD_TOKEN for an id outside it). */
 LIL_C_API int lil_guardian_accept_id(lil_guardian* guardian, int32_t id);
+/* The explicit 4-byte pricing of an id (see Conventions). */
+LIL_C_API int lil_guardian_accept_raw_id(lil_guardian* guardian, int32_t id);
+LIL_C_API int lil_guardian_accept_raw_ids(lil_guardian* guardian, const int32_t* ids, size_t count);
 
 /* Accepts several tokens at once (speculative decoding). Checks fall at the
  * exact multiples of f inside the batch. Returns LIL_OK or LIL_STOP (the
@@ -193,6 +204,55 @@ LIL_C_API int lil_guardian_curve(const lil_guardian* guardian, lil_curve_point* 
 /* Bytes of state held by this guardian.
  * Threads: a reader - may run with other readers of the same handle. */
 LIL_C_API int lil_guardian_state_bytes(const lil_guardian* guardian, size_t* bytes);
+
+/* --- vocabularies: token id -> the bytes it decodes to ---------------------
+ * Built once per model; a guardian or batch created with one keeps its own
+ * reference, so the handle may be freed right after. Immutable: any thread
+ * may read it at any time. */
+typedef struct lil_vocabulary lil_vocabulary; /* opaque */
+
+enum { LIL_UNFINISHED_PER_BYTE = 0, LIL_UNFINISHED_PER_CHARACTER = 1 };
+
+/* Id i spells pieces[i] (sizes[i] bytes; NULL allowed when the size is 0).
+ * strips_leading_space: decoding drops one space at the start of a text
+ * (sentencepiece's dummy prefix); unfinished: LIL_UNFINISHED_PER_BYTE (one
+ * U+FFFD per byte of a cut character, sentencepiece) or _PER_CHARACTER
+ * (Python's errors="replace"). Thread-safe. */
+LIL_C_API int lil_vocabulary_create(const char* const* pieces, const size_t* sizes, size_t count,
+                                    int32_t strips_leading_space, int32_t unfinished, lil_vocabulary** out);
+/* From a tiktoken ranks file's contents ("<base64 bytes> <rank>" lines). */
+LIL_C_API int lil_vocabulary_from_tiktoken(const char* data, size_t size, lil_vocabulary** out);
+LIL_C_API void lil_vocabulary_free(lil_vocabulary* vocabulary);
+LIL_C_API int lil_vocabulary_size(const lil_vocabulary* vocabulary, size_t* size);
+/* The bytes of id (valid while the vocabulary lives). */
+LIL_C_API int lil_vocabulary_bytes(const lil_vocabulary* vocabulary, int32_t id, const char** data, size_t* size);
+
+/* A guardian that takes ids through `vocabulary`. output_starts_text: 1 when
+ * the first accepted token starts the decoded text (its dummy-prefix space is
+ * dropped, as decode(output ids) does), 0 when the output continues a prompt. */
+LIL_C_API int lil_guardian_create_with_vocabulary(const lil_guardian_options* options,
+                                                  const lil_vocabulary* vocabulary, int32_t output_starts_text,
+                                                  lil_guardian** out);
+
+/* --- many sequences: one call per decode step -------------------------------
+ * One guardian per slot, all allocated at creation. */
+typedef struct lil_guardian_batch lil_guardian_batch; /* opaque */
+
+LIL_C_API int lil_guardian_batch_create(const lil_guardian_options* options, const lil_vocabulary* vocabulary,
+                                        int32_t output_starts_text, size_t sequences, lil_guardian_batch** out);
+LIL_C_API void lil_guardian_batch_free(lil_guardian_batch* batch);
+LIL_C_API int lil_guardian_batch_size(const lil_guardian_batch* batch, size_t* sequences);
+/* One decode step for slots [begin, end): slot i accepts ids[i] (ids is
+ * indexed by slot; -1: no token this step) through the vocabulary. stops
+ * (may be NULL) receives 1/0 per slot of the range, *stop_count (may be
+ * NULL) how many of them say stop. Every id is checked before any is taken
+ * (LIL_E_BAD_TOKEN names the slot). Never allocates.
+ * Threads: different threads may step disjoint ranges of one batch at once. */
+LIL_C_API int lil_guardian_batch_step(lil_guardian_batch* batch, const int32_t* ids, size_t begin, size_t end,
+                                      uint8_t* stops, size_t* stop_count);
+/* A new request takes `slot`. */
+LIL_C_API int lil_guardian_batch_reset(lil_guardian_batch* batch, size_t slot);
+LIL_C_API int lil_guardian_batch_decision(const lil_guardian_batch* batch, size_t slot, lil_decision* out);
 
 /* A constant English description of a status code. Thread-safe. */
 LIL_C_API const char* lil_status_string(int status);

@@ -2,6 +2,8 @@
 
 The C++ library's Python module:
 
+- ``Vocabulary`` (token id -> the bytes it decodes to, built once per model;
+  ``vocabulary_from_hf(tokenizer)`` builds it from a Hugging Face tokenizer),
 - ``Guardian`` (one sequence), ``GuardianBatch`` (one per slot of a serving
   batch), ``GuardianOptions``, their ``Decision``/``Check``/``CurvePoint``
   figures and the ``Verdict``/``Reason`` enums;
@@ -30,11 +32,13 @@ from ._lil import (
     GuardianOptions,
     Reason,
     Verdict,
+    Vocabulary,
     __version__,
     compress,
     deflate_size,
 )
 from . import kv
+from ._vocab import UnsupportedTokenizer, vocabulary_from_hf
 
 __all__ = [
     "Check",
@@ -46,11 +50,14 @@ __all__ = [
     "GuardianBatch",
     "GuardianOptions",
     "Reason",
+    "UnsupportedTokenizer",
     "Verdict",
+    "Vocabulary",
     "__version__",
     "compress",
     "deflate_size",
     "kv",
+    "vocabulary_from_hf",
 ]
 
 _ADAPTERS = ("hf", "vllm", "sglang")

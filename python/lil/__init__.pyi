@@ -13,10 +13,12 @@ from ._lil import (
     GuardianOptions as GuardianOptions,
     Reason as Reason,
     Verdict as Verdict,
+    Vocabulary as Vocabulary,
     __version__ as __version__,
     compress as compress,
     deflate_size as deflate_size,
 )
+from ._vocab import UnsupportedTokenizer as UnsupportedTokenizer, vocabulary_from_hf as vocabulary_from_hf
 
 hf: ModuleType
 vllm: ModuleType

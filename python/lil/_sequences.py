@@ -7,10 +7,19 @@ chosen for text). Engines hand out ids, so each adapter needs one of:
 - ``tokenizer`` (anything with ``decode(ids)``, e.g. a Hugging Face tokenizer)
   or ``decode`` (a function ids -> str): the text each token adds is found by
   *incremental detokenization* (below);
+- ``vocabulary`` (a lil.Vocabulary, e.g. ``lil.vocabulary_from_hf(tokenizer)``):
+  the ids go to C++ and are priced as the text they decode to, with no Python
+  per token: the fast and exact way for byte-level BPE and sentencepiece
+  tokenizers;
 - ``token_bytes``: a function id -> bytes (or a sequence indexed by id) for
   vocabularies whose pieces simply concatenate (character- or byte-level);
-- neither: the ids themselves, 4 bytes each (``Guardian.accept_id``). Sizes of
-  ids and of text are not comparable, so choose f and t for ids then.
+- ``raw_ids=True``: the ids themselves, 4 bytes each (``Guardian.accept_raw_id``),
+  an explicit choice: sizes of ids and of text are not comparable, so choose f
+  and t for ids then.
+
+Text mode (``tokenizer`` without a vocabulary, or ``decode``) stays for
+tokenizers a table of pieces cannot express (WordPiece "##" merges, decoders
+that rewrite text); it costs Python work per token.
 
 Incremental detokenization
     Decoding one token alone is wrong for most tokenizers: SentencePiece drops
@@ -95,7 +104,7 @@ class _IdSequence:
     __slots__ = ()
 
     def push(self, token_id: int):
-        return None  # the guardian takes the id itself
+        return None  # the guardian takes the id itself (its vocabulary, or raw when it has none)
 
 
 class _PieceSequence:
@@ -115,7 +124,7 @@ class TextSource:
         given = [x is not None for x in (tokenizer, decode, token_bytes)]
         if sum(given) > 1:
             raise TypeError("give at most one of tokenizer, decode and token_bytes")
-        self.mode = "ids"
+        self.mode = "raw_ids"
         self._decode = None
         self._piece = None
         if tokenizer is not None:
@@ -201,7 +210,11 @@ class GuardedSequence:
                 continue
             text = self._text.push(token_id)
             if text is None:
-                g.accept_id(token_id)
+                # The guardian was built with a vocabulary, or explicitly for raw ids.
+                if g.vocabulary is not None:
+                    g.accept_id(token_id)
+                else:
+                    g.accept_raw_id(token_id)
             else:
                 g.accept(text)
         return g.stopped

@@ -20,10 +20,29 @@ its last column is the prompt; pass ``prompt_length`` when it is known (e.g.
 assisted decoding, which can add several tokens per call). With left padding
 (the usual for decoder-only batches) the prompts end at the same column.
 
-Token text: see lil._sequences (``tokenizer`` for incremental detokenization,
-``token_bytes`` for concatenating vocabularies, neither for ids). An EOS id
-(``eos_token_id``, default the tokenizer's) ends a sequence for the criterion:
-what follows it (padding) is not accepted.
+How tokens are priced (``mode``):
+
+- ``'ids'``: a lil.Vocabulary (given, or built from ``tokenizer`` by
+  ``lil.vocabulary_from_hf``): each step makes one device-to-host copy of the
+  new column and one C++ call for the whole batch (``GuardianBatch.step``),
+  priced as the text the ids decode to. The default with a Hugging Face
+  tokenizer of the byte-level BPE or sentencepiece families.
+- ``'pieces'``: ``token_bytes`` (a sequence indexed by id: a table, the same
+  fast path; a function id -> bytes: called per token).
+- ``'text'``: incremental detokenization with ``decode`` (or a tokenizer the
+  vocabulary cannot express, or ``text=True``), Python per token; the reason
+  a tokenizer fell back to text is in ``text_mode_reason``.
+- ``'raw_ids'``: ``raw_ids=True``, each id as its 4 bytes (sizes not those of
+  text).
+
+An EOS id (``eos_token_id``, default the tokenizer's) ends a sequence for the
+criterion: what follows it (padding) is not accepted.
+
+Beam search is refused: its rows are the step's candidates, reordered every
+step, so a row is not one sequence. The criterion compares each row's
+previous token with the one it accepted there and raises a RuntimeError
+naming beam search when they differ (use num_beams=1). ``copy.deepcopy``
+gives an independent criterion sharing the vocabulary and tokenizer.
 
 The criterion is reusable: ``reset()`` forgets the last generation; a call
 whose input is shorter than what was seen, or has another batch size, starts a
@@ -35,8 +54,17 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional
 
-from ._lil import Decision, GuardianBatch
+import copy as _copy
+from collections.abc import Sequence as _Sequence
+
+from ._lil import Decision, GuardianBatch, Vocabulary
 from ._sequences import CONTEXT_TOKENS, GuardedSequence, Options, TextSource, eos_ids, guardian_options
+from ._vocab import UnsupportedTokenizer, vocabulary_from_hf
+
+try:  # numpy is what the fast path hands to C++; without it only text mode works
+    import numpy as _np
+except Exception:  # pragma: no cover
+    _np = None
 
 try:  # pragma: no cover - depends on the environment
     from transformers import StoppingCriteria as _StoppingCriteriaBase
@@ -68,8 +96,11 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         self,
         tokenizer=None,
         *,
+        vocabulary: Optional[Vocabulary] = None,
         decode: Optional[Callable] = None,
         token_bytes=None,
+        text: bool = False,
+        raw_ids: bool = False,
         eos_token_id=None,
         pad_token_id: Optional[int] = None,
         prompt_length: Optional[int] = None,
@@ -77,12 +108,44 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         **overrides,
     ):
         self.options = guardian_options(options, overrides)
-        self._source = TextSource(tokenizer, decode, token_bytes)
+        self.text_mode_reason: Optional[str] = None
+        chosen = sum(x is not None for x in (vocabulary, decode, token_bytes)) + bool(raw_ids) + bool(text)
+        if chosen > 1:
+            raise TypeError("give at most one of vocabulary, decode, token_bytes, text=True and raw_ids=True")
+        if vocabulary is None and token_bytes is not None and not callable(token_bytes):
+            if not isinstance(token_bytes, _Sequence):
+                raise TypeError("token_bytes must be a function id -> bytes or a sequence indexed by id")
+            vocabulary = Vocabulary(list(token_bytes))
+            self._mode = "pieces"
+        elif vocabulary is not None:
+            if not isinstance(vocabulary, Vocabulary):
+                raise TypeError(f"vocabulary must be a lil.Vocabulary, got {type(vocabulary).__name__}")
+            self._mode = "ids"
+        elif tokenizer is not None and decode is None and token_bytes is None and not text and not raw_ids:
+            try:
+                vocabulary = vocabulary_from_hf(tokenizer)
+                self._mode = "ids"
+            except (UnsupportedTokenizer, TypeError, AttributeError) as e:
+                self.text_mode_reason = str(e)
+        elif tokenizer is None and decode is None and token_bytes is None and not raw_ids:
+            raise TypeError("GuardianStoppingCriteria needs a tokenizer, a vocabulary, token_bytes or decode "
+                            "(or raw_ids=True to price each id as its 4 bytes)")
+        self._vocabulary = vocabulary
+        if vocabulary is None:
+            if raw_ids:
+                self._source = TextSource()
+            else:
+                self._source = TextSource(None if decode is not None or callable(token_bytes) else tokenizer,
+                                          decode, token_bytes if callable(token_bytes) else None)
+            self._mode = self._source.mode
+        if self._vocabulary is not None and _np is None:
+            raise ImportError("lil.hf's vocabulary path needs numpy")
         if eos_token_id is None and tokenizer is not None:
             eos_token_id = getattr(tokenizer, "eos_token_id", None)
         if pad_token_id is None and tokenizer is not None:
             pad_token_id = getattr(tokenizer, "pad_token_id", None)
         self._eos = eos_ids(eos_token_id)
+        self._eos_array = _np.array(sorted(self._eos), dtype=_np.int64) if _np is not None else None
         self._not_context = self._eos | eos_ids(pad_token_id)
         if prompt_length is not None and prompt_length < 0:
             raise ValueError(f"prompt_length must be >= 0, got {prompt_length}")
@@ -91,8 +154,12 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
 
     @property
     def mode(self) -> str:
-        """How tokens are priced: 'text' (detokenized), 'pieces' (token_bytes) or 'ids'."""
-        return self._source.mode
+        """How tokens are priced: 'ids' (vocabulary), 'pieces' (token_bytes), 'text' or 'raw_ids'."""
+        return self._mode
+
+    @property
+    def vocabulary(self) -> Optional[Vocabulary]:
+        return self._vocabulary
 
     def reset(self) -> None:
         """Forgets the current generation (the next call starts a new one)."""
@@ -100,12 +167,39 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         self._rows: List[GuardedSequence] = []
         self._start = 0
         self._seen = 0
+        self._finished = None
+        self._flags = None
+        self._last = None
+
+    def __deepcopy__(self, memo):
+        # transformers deep-copies criteria on some paths: the copy gets its own
+        # guardians and shares what is immutable (vocabulary, tokenizer, decode).
+        other = _copy.copy(self)
+        if self._batch is not None:
+            other._batch = _copy.deepcopy(self._batch)
+            other._rows = [GuardedSequence(other._batch[i], _copy.deepcopy(seq._text), seq._eos)
+                           for i, seq in enumerate(self._rows)] if self._vocabulary is None else []
+            for mine, theirs in zip(self._rows, other._rows):
+                theirs.seen, theirs.finished = mine.seen, mine.finished
+        for name in ("_finished", "_flags", "_last"):
+            value = getattr(self, name)
+            setattr(other, name, None if value is None else value.copy())
+        return other
 
     def _begin(self, tails: list, width: int) -> None:
         """tails: per sequence, the last prompt ids (context for detokenization)."""
         start = self._prompt_length if self._prompt_length is not None else width - 1
         if start > width:
             raise ValueError(f"prompt_length {start} is longer than the input ({width} columns)")
+        if self._vocabulary is not None:
+            self._batch = GuardianBatch(len(tails), self.options, vocabulary=self._vocabulary)
+            self._rows = []
+            self._finished = _np.zeros(len(tails), dtype=bool)
+            self._flags = _np.zeros(len(tails), dtype=bool)
+            self._last = None
+            self._start = start
+            self._seen = start
+            return
         self._batch = GuardianBatch(len(tails), self.options)
         self._rows = []
         for i, row in enumerate(tails):
@@ -116,26 +210,62 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
 
     def __call__(self, input_ids, scores=None, **kwargs):
         batch, width = _shape(input_ids)
-        if self._batch is None or batch != len(self._rows) or width < self._seen:
+        if self._batch is None or batch != len(self._batch) or width < self._seen:
             # A new generation: the prompt's tail is read once, as context.
             start = self._prompt_length if self._prompt_length is not None else width - 1
-            self._begin(_columns(input_ids, max(0, start - CONTEXT_TOKENS), start), width)
+            if self._vocabulary is not None:
+                self._begin([None] * batch, width)
+            else:
+                self._begin(_columns(input_ids, max(0, start - CONTEXT_TOKENS), start), width)
+        if self._vocabulary is not None:
+            return self._step_ids(input_ids, width)
         if width > self._seen:
             for seq, ids in zip(self._rows, _columns(input_ids, self._seen, width)):
                 seq.feed(ids)
             self._seen = width
         return _flags_like(input_ids, [seq.stopped for seq in self._rows])
 
+    def _step_ids(self, input_ids, width: int):
+        if width > self._seen:
+            # One device-to-host copy: the new columns and, to catch reordered
+            # rows, the column before them.
+            first = self._seen - 1 if self._last is not None else self._seen
+            cols = _host(input_ids, first, width)
+            if self._last is not None:
+                moved = cols[:, 0] != self._last
+                if moved.any():
+                    raise RuntimeError(
+                        "lil.hf.GuardianStoppingCriteria: rows of input_ids changed their earlier tokens between "
+                        f"calls (row {int(_np.flatnonzero(moved)[0])}): beam search reorders its candidates every "
+                        "step, so a row is not one sequence; Guardian follows sequences: use num_beams=1 "
+                        "(greedy or sampling)")
+                cols = cols[:, 1:]
+            for k in range(cols.shape[1]):
+                column = cols[:, k]
+                ids = column.astype(_np.int32)
+                ended = _np.isin(column, self._eos_array) if self._eos_array.size else _np.zeros(len(ids), bool)
+                ids[self._finished | ended | self._flags] = -1  # a stopped row takes no more
+                self._finished |= ended
+                self._batch.step(ids, out=self._flags)
+            self._last = cols[:, -1].copy() if cols.shape[1] else self._last
+            self._seen = width
+        return _flags_like(input_ids, self._flags)
+
     # --- what a caller reads afterwards -------------------------------------------
+    def _guardians(self):
+        if self._batch is None:
+            return []
+        return [self._batch[i] for i in range(len(self._batch))]
+
     def decisions(self) -> List[Decision]:
         """Each sequence's Decision (figures of its last check)."""
-        return [seq.guardian.decision() for seq in self._rows]
+        return [g.decision() for g in self._guardians()]
 
     def stopped_at(self) -> List[Optional[int]]:
         """Per sequence: generated tokens when Guardian said stop, or None."""
         out = []
-        for seq in self._rows:
-            d = seq.guardian.decision()
+        for g in self._guardians():
+            d = g.decision()
             out.append(int(d.stopped_at) if d.stop else None)
         return out
 
@@ -158,15 +288,26 @@ def _columns(input_ids, start: int, stop: int) -> list:
     return [list(row[start:stop]) for row in input_ids]
 
 
-def _flags_like(input_ids, flags: list):
+def _host(input_ids, start: int, stop: int):
+    """Columns [start, stop) as one numpy array on the host (one copy from a GPU)."""
+    block = input_ids[:, start:stop]
+    module = type(input_ids).__module__.split(".")[0]
+    if module == "torch":
+        return block.cpu().numpy()
+    return _np.asarray(block)
+
+
+def _flags_like(input_ids, flags):
     # The stop flags in the caller's array type, on its device.
     module = type(input_ids).__module__.split(".")[0]
     if module == "torch":
         import torch
 
+        if _np is not None and isinstance(flags, _np.ndarray):
+            return torch.from_numpy(flags.copy()).to(input_ids.device)
         return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
     if module == "numpy":
         import numpy
 
         return numpy.array(flags, dtype=bool)
-    return flags
+    return list(flags) if not isinstance(flags, list) else flags

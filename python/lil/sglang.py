@@ -24,8 +24,20 @@ server too.
 
 custom_params keys read here: ``lil_guardian`` (a dict of Guardian options;
 False: leave the request alone), ``eos_token_id`` (the id to force; default
-the request's own EOS ids when it has them), ``lil_text`` ("ids", the default,
-or "text": detokenize with the request's tokenizer when it carries one).
+the request's own EOS ids when it has them), ``lil_text``: "auto" (the
+default: a lil.Vocabulary built once from the request's tokenizer, ids priced
+as the text they decode to; text mode when the vocabulary cannot express the
+tokenizer), "text" (incremental detokenization) or "raw_ids" (the explicit
+4-byte pricing of ids).
+
+A request that names this processor must carry ``custom_params`` (``{}`` for
+the defaults): without them SGLang hands the processor no request object, so
+it cannot be guarded, and the call raises a ValueError naming the row rather
+than leaving the request silently unguarded.
+
+Speculative decoding: SGLang then gives a processor several rows per request
+(rows = tokens per request x requests, each request's rows together); the
+processor reads each request once and forces EOS in all of its rows.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ from typing import Any, Dict, List, Optional
 
 from ._lil import Guardian
 from ._sequences import GuardedSequence, TextSource, eos_ids, force_token, guardian_options
+from ._vocab import UnsupportedTokenizer, vocabulary_from_hf
 
 try:  # pragma: no cover - depends on the environment
     from sglang.srt.sampling.custom_logit_processor import CustomLogitProcessor as _ProcessorBase
@@ -55,6 +68,8 @@ _log = logging.getLogger(__name__)
 _by_request: "weakref.WeakKeyDictionary[Any, GuardedSequence]" = weakref.WeakKeyDictionary()
 _by_rid: "collections.OrderedDict[Any, GuardedSequence]" = collections.OrderedDict()
 _warned_no_eos = False
+# One vocabulary per tokenizer object (built once, shared by its requests).
+_vocabularies: Dict[int, Any] = {}
 
 
 def guardian_of(req) -> Optional[Guardian]:
@@ -100,15 +115,34 @@ def _new_sequence(params: Dict[str, Any], req) -> Optional[GuardedSequence]:
     if not isinstance(override, dict):
         raise ValueError(f"custom_params[{OPTIONS_KEY!r}] must be a dict of Guardian options or False, got {override!r}")
     options = guardian_options(override)
-    text = params.get(TEXT_KEY, "ids")
-    if text not in ("ids", "text"):
-        raise ValueError(f"custom_params[{TEXT_KEY!r}] must be 'ids' or 'text', got {text!r}")
-    tokenizer = getattr(req, "tokenizer", None) if text == "text" else None
-    if text == "text" and tokenizer is None:
-        raise ValueError(f"custom_params[{TEXT_KEY!r}] = 'text' but the request carries no tokenizer")
+    text = params.get(TEXT_KEY, "auto")
+    if text not in ("auto", "text", "raw_ids"):
+        raise ValueError(f"custom_params[{TEXT_KEY!r}] must be 'auto', 'text' or 'raw_ids', got {text!r}")
+    tokenizer = getattr(req, "tokenizer", None) if text != "raw_ids" else None
+    if text != "raw_ids" and tokenizer is None:
+        raise ValueError(f"lil.sglang: custom_params[{TEXT_KEY!r}] = {text!r} needs the request's tokenizer, and this "
+                         "request carries none; set it to 'raw_ids' for the 4-byte id pricing")
     eos = _eos_of(params, req)
-    return GuardedSequence(Guardian(options), TextSource(tokenizer).sequence(), eos_ids(eos),
+    vocab = _vocabulary_of(tokenizer) if text == "auto" else None
+    context = list(getattr(req, "origin_input_ids", None) or [])[-4:]
+    if vocab is not None:
+        guardian = Guardian(options, vocabulary=vocab, output_starts_text=False)
+        source = TextSource()
+    else:
+        guardian = Guardian(options)
+        source = TextSource(tokenizer)
+    return GuardedSequence(guardian, source.sequence(context), eos_ids(eos),
                            output=getattr(req, "output_ids", None), eos_id=eos)
+
+
+def _vocabulary_of(tokenizer):
+    key = id(tokenizer)
+    if key not in _vocabularies:
+        try:
+            _vocabularies[key] = vocabulary_from_hf(tokenizer)
+        except (UnsupportedTokenizer, TypeError, AttributeError):
+            _vocabularies[key] = None  # text mode for this tokenizer
+    return _vocabularies[key]
 
 
 class GuardianLogitProcessor(_ProcessorBase):
@@ -118,13 +152,22 @@ class GuardianLogitProcessor(_ProcessorBase):
         global _warned_no_eos
         if not custom_param_list:
             return logits
+        requests = len(custom_param_list)
+        total = int(logits.shape[0])
+        if total % requests != 0:
+            raise ValueError(f"lil.sglang: {total} logit rows for {requests} requests: not a whole number of rows "
+                             "per request")
+        per_request = total // requests  # > 1 under speculative decoding
         rows, tokens = [], []
         for row, params in enumerate(custom_param_list):
-            if not params:
+            if params is not None and params.get(OPTIONS_KEY, True) is False:
                 continue
-            req = params.get("__req__")
+            req = params.get("__req__") if params else None
             if req is None:
-                continue
+                raise ValueError(
+                    f"lil.sglang: the request at row {row} names GuardianLogitProcessor but SGLang gave it no "
+                    "request object: pass custom_params (e.g. {} for the defaults, or {'lil_guardian': False} "
+                    "to leave it unguarded) with custom_logit_processor")
             seq = _lookup(req)
             if seq is None:
                 seq = _new_sequence(params, req)
@@ -139,6 +182,7 @@ class GuardianLogitProcessor(_ProcessorBase):
                                      "set custom_params['eos_token_id']")
                         _warned_no_eos = True
                     continue
-                rows.append(row)
-                tokens.append(seq.eos_id)
+                for k in range(per_request):
+                    rows.append(row * per_request + k)
+                    tokens.append(seq.eos_id)
         return force_token(logits, rows, tokens)

@@ -1,6 +1,7 @@
 // Guardian, its options, decisions and information curve, and the batch
 // container, as Python classes. The objects are the C++ ones (lil::guardian<>
 // and lil::guardian_batch<>); this file only converts arguments and results.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -185,6 +186,33 @@ py::list verdict_flags(const std::vector<verdict>& v) {
   return out;
 }
 
+using vocab_ptr = std::shared_ptr<vocabulary>;
+
+vocab_ptr vocabulary_arg(py::handle v) {
+  if (v.is_none()) return nullptr;
+  if (!py::isinstance<vocabulary>(v))
+    throw py::type_error("vocabulary must be a lil.Vocabulary or None, got " +
+                         std::string(py::str(py::type::handle_of(v).attr("__name__"))));
+  return v.cast<vocab_ptr>();
+}
+
+const vocabulary& needs_vocabulary(const vocabulary* v, const char* verb) {
+  if (!v)
+    fail(std::string(verb) +
+         " needs a vocabulary (vocabulary=lil.Vocabulary...): ids then price the text they decode to. "
+         "accept_raw_id(s) prices each id as its 4 bytes instead (sizes not comparable with text)");
+  return *v;
+}
+
+// Refuses, before any token is taken, an id the vocabulary does not have.
+void check_ids(const vocabulary& v, const std::int32_t* ids, std::size_t begin, std::size_t end, bool allow_none,
+               const char* verb) {
+  for (std::size_t i = begin; i < end; ++i)
+    if (!(v.contains(ids[i]) || (allow_none && ids[i] == no_token)))
+      fail(std::string(verb) + ": id " + std::to_string(ids[i]) + " at " + std::to_string(i) +
+           " is outside the vocabulary (0.." + std::to_string(v.size()) + (allow_none ? "; -1: no token" : "") + ")");
+}
+
 std::size_t slot_index(const batch_t& b, long long i) {
   const auto n = static_cast<long long>(b.size());
   if (i < 0) i += n;
@@ -297,15 +325,32 @@ below t bytes (min_gain), at n >= 2f, says stop ("Less is Less", arXiv
             break
     print(g.decision())
 )doc")
-      .def(py::init([](py::handle options, const py::kwargs& kw) { return guardian_t(options_from(options, kw)); }),
-           py::arg("options") = py::none(),
-           "Guardian(options=None, **overrides): a GuardianOptions and/or keyword options.")
+      .def(py::init([](py::handle options, py::handle vocab, bool starts_text, const py::kwargs& kw) {
+             guardian_options o = options_from(options, kw);
+             o.output_starts_text = starts_text;
+             const vocab_ptr v = vocabulary_arg(vocab);
+             return v ? guardian_t(o, v) : guardian_t(o);
+           }),
+           py::arg("options") = py::none(), py::arg("vocabulary") = py::none(), py::arg("output_starts_text") = true,
+           "Guardian(options=None, vocabulary=None, output_starts_text=True, **overrides): a GuardianOptions\n"
+           "and/or keyword options; with a lil.Vocabulary, accept_id prices the text the ids decode to\n"
+           "(output_starts_text=False: the output continues a prompt, its first token keeps its leading space).")
       .def(
           "accept", [](guardian_t& g, py::handle text) { return g.accept(token_bytes(text, "token text")); },
           py::arg("text"), "One accepted token by its text (str is sent as UTF-8, or bytes). Returns the Verdict.")
       .def(
-          "accept_id", [](guardian_t& g, py::handle id) { return g.accept_raw_id(one_id(id)); }, py::arg("id"),
-          "One accepted token by its id only (4 bytes, little-endian). Do not mix ids and text in one sequence.")
+          "accept_id",
+          [](guardian_t& g, py::handle id) {
+            const vocabulary& v = needs_vocabulary(g.bound_vocabulary(), "Guardian.accept_id");
+            const std::int32_t i = one_id(id);
+            check_ids(v, &i, 0, 1, false, "Guardian.accept_id");
+            return g.accept_id(i);
+          },
+          py::arg("id"), "One accepted token by its id, through the guardian's vocabulary.")
+      .def(
+          "accept_raw_id", [](guardian_t& g, py::handle id) { return g.accept_raw_id(one_id(id)); }, py::arg("id"),
+          "One token priced as its id's 4 bytes (little-endian), the explicit choice for engines with\n"
+          "neither text nor a vocabulary; sizes are not those of text. Do not mix with text in one sequence.")
       .def(
           "accept_texts",
           [](guardian_t& g, py::handle texts) {
@@ -317,10 +362,26 @@ below t bytes (min_gain), at n >= 2f, says stop ("Less is Less", arXiv
       .def(
           "accept_ids",
           [](guardian_t& g, py::handle ids) {
+            const vocabulary& voc = needs_vocabulary(g.bound_vocabulary(), "Guardian.accept_ids");
+            const std::vector<std::int32_t> v = token_ids(ids, "ids");
+            check_ids(voc, v.data(), 0, v.size(), false, "Guardian.accept_ids");
+            return g.accept_ids(v.data(), v.size());
+          },
+          py::arg("ids"), "Several accepted tokens by id through the vocabulary (a list or an integer buffer).")
+      .def(
+          "accept_raw_ids",
+          [](guardian_t& g, py::handle ids) {
             const std::vector<std::int32_t> v = token_ids(ids, "ids");
             return g.accept_raw_ids(v.data(), v.size());
           },
-          py::arg("ids"), "Several accepted tokens by id (a list or an integer buffer such as a numpy array).")
+          py::arg("ids"), "Several tokens, each priced as its id's 4 bytes (see accept_raw_id).")
+      .def_property_readonly(
+          "vocabulary",
+          [](const guardian_t& g) -> py::object {
+            return g.bound_vocabulary() ? py::cast(g.bound_vocabulary(), py::return_value_policy::reference)
+                                        : py::none();
+          },
+          "The bound lil.Vocabulary, or None.")
       .def("decision", &guardian_t::decision, "Go or stop, why, tokens so far, and the last check's figures.")
       .def(
           "rollback",
@@ -363,29 +424,89 @@ One Guardian per slot of a serving batch, all allocated at construction.
     batch.reset(slot)                      # a new request takes the slot
     batch[slot].decision()
 )doc")
-      .def(py::init([](py::handle size, py::handle options, const py::kwargs& kw) {
+      .def(py::init([](py::handle size, py::handle options, py::handle vocab, bool starts_text, const py::kwargs& kw) {
              const auto n = integer_in_range(size, 0, int64_max - 1, "GuardianBatch size must be >= 0, ");
-             return new batch_t(static_cast<std::size_t>(n), options_from(options, kw));
+             guardian_options o = options_from(options, kw);
+             o.output_starts_text = starts_text;
+             const vocab_ptr v = vocabulary_arg(vocab);
+             return v ? new batch_t(static_cast<std::size_t>(n), o, v) : new batch_t(static_cast<std::size_t>(n), o);
            }),
-           py::arg("size"), py::arg("options") = py::none(),
-           "GuardianBatch(size, options=None, **overrides): `size` guardians with the same options.")
+           py::arg("size"), py::arg("options") = py::none(), py::arg("vocabulary") = py::none(),
+           py::arg("output_starts_text") = true,
+           "GuardianBatch(size, options=None, vocabulary=None, output_starts_text=True, **overrides):\n"
+           "`size` guardians with the same options, reading ids through the vocabulary.")
+      .def(
+          "step",
+          [](batch_t& b, py::handle ids, py::handle out, std::size_t begin, py::handle end_arg) {
+            const vocabulary& voc = needs_vocabulary(b.bound_vocabulary(), "GuardianBatch.step");
+            const std::size_t end = end_arg.is_none() ? b.size() : end_arg.cast<std::size_t>();
+            if (begin > end || end > b.size())
+              fail("GuardianBatch.step: range [" + std::to_string(begin) + ", " + std::to_string(end) +
+                   ") is not inside the " + std::to_string(b.size()) + " slots");
+            static thread_local std::vector<std::int32_t> scratch;
+            static thread_local std::vector<verdict> verdicts;
+            py::object keep;
+            const std::int32_t* p = step_ids(ids, b.size(), scratch, keep, "GuardianBatch.step ids");
+            check_ids(voc, p, begin, end, true, "GuardianBatch.step");
+            py::array_t<bool> flags;
+            if (out.is_none()) {
+              flags = py::array_t<bool>(static_cast<py::ssize_t>(b.size()));
+            } else {
+              flags = py::array_t<bool>::ensure(out);
+              if (!flags || flags.ndim() != 1 || static_cast<std::size_t>(flags.shape(0)) != b.size() ||
+                  !flags.writeable() || flags.ptr() != out.ptr())
+                fail("GuardianBatch.step: out must be a writable 1-D numpy bool array of " + std::to_string(b.size()) +
+                     " slots");
+            }
+            verdicts.resize(b.size());
+            {
+              py::gil_scoped_release unlocked;
+              b.accept_ids(p, verdicts.data(), begin, end);
+            }
+            auto f = flags.mutable_unchecked<1>();
+            for (std::size_t i = begin; i < end; ++i) f(static_cast<py::ssize_t>(i)) = verdicts[i] == verdict::stop;
+            return flags;
+          },
+          py::arg("ids"), py::arg("out") = py::none(), py::arg("begin") = 0, py::arg("end") = py::none(),
+          "One decode step for the whole batch in one call: slot i accepts ids[i] through the vocabulary\n"
+          "(-1: no token this step). ids: any integer buffer (numpy array, CPU torch tensor, array.array),\n"
+          "one per slot. Returns (or fills `out`, a numpy bool array) each slot's stop flag; begin/end\n"
+          "take a range of slots (another thread may step another range; the GIL is released).")
       .def("__len__", &batch_t::size)
+      .def("__copy__", [](const batch_t& b) { return batch_t(b); })
+      .def("__deepcopy__", [](const batch_t& b, py::handle) { return batch_t(b); }, py::arg("memo"),
+           "An independent copy of every slot (the vocabulary is shared: it never changes).")
       .def(
           "__getitem__", [](batch_t& b, long long i) -> guardian_t& { return b[slot_index(b, i)]; },
           py::return_value_policy::reference_internal, "The guardian of a slot (a view into the batch).")
       .def(
           "accept_ids",
           [](batch_t& b, py::handle ids) {
+            const vocabulary& voc = needs_vocabulary(b.bound_vocabulary(), "GuardianBatch.accept_ids");
             const std::vector<std::int32_t> v = token_ids(ids, "ids", true, no_token);
             if (v.size() != b.size())
               fail("GuardianBatch.accept_ids: got " + std::to_string(v.size()) + " ids for " +
+                   std::to_string(b.size()) + " sequences");
+            check_ids(voc, v.data(), 0, v.size(), true, "GuardianBatch.accept_ids");
+            std::vector<verdict> out(b.size());
+            b.accept_ids(v.data(), out.data());
+            return verdict_flags(out);
+          },
+          py::arg("ids"),
+          "One decode step by ids through the vocabulary: slot i accepts ids[i] (None or -1: no token).\n"
+          "Returns a list of stop flags; step() is the array form.")
+      .def(
+          "accept_raw_ids",
+          [](batch_t& b, py::handle ids) {
+            const std::vector<std::int32_t> v = token_ids(ids, "ids", true, no_token);
+            if (v.size() != b.size())
+              fail("GuardianBatch.accept_raw_ids: got " + std::to_string(v.size()) + " ids for " +
                    std::to_string(b.size()) + " sequences");
             std::vector<verdict> out(b.size());
             b.accept_raw_ids(v.data(), out.data(), 0, b.size());
             return verdict_flags(out);
           },
-          py::arg("ids"),
-          "One decode step by ids: slot i accepts ids[i] (None or -1: no token). Returns each slot's stop flag.")
+          py::arg("ids"), "One decode step, each id priced as its 4 bytes (see Guardian.accept_raw_id).")
       .def(
           "accept_texts",
           [](batch_t& b, py::handle texts) {

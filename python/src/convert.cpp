@@ -154,6 +154,36 @@ std::vector<std::int32_t> token_ids(py::handle ids, const char* what, bool allow
   return out;
 }
 
+const std::int32_t* step_ids(py::handle ids, std::size_t expected, std::vector<std::int32_t>& scratch, py::object& keep,
+                             const char* what) {
+  keep = py::reinterpret_borrow<py::object>(ids);
+  if (!PyObject_CheckBuffer(ids.ptr())) {
+    // A CPU torch tensor (or anything numpy-like) through __array__: no copy.
+    if (!PyObject_HasAttrString(ids.ptr(), "__array__"))
+      type_error(std::string(what) + " must be an integer buffer (numpy array, CPU torch tensor, array.array), got " +
+                 type_name(ids));
+    try {
+      keep = ids.attr("__array__")();
+    } catch (py::error_already_set& e) {
+      fail(std::string(what) + " cannot be read on the host (" + std::string(py::str(e.value())) +
+           "); copy the step's ids to the CPU once, e.g. ids.cpu()");
+    }
+  }
+  flat_buffer b;
+  if (!flat_view(keep, b, what)) type_error(std::string(what) + " must be an integer buffer, got " + type_name(ids));
+  if (!is_integer_kind(b.kind))
+    type_error(std::string(what) + " must hold integers, got a buffer of format '" + b.info.format + "'");
+  if (static_cast<std::size_t>(b.info.shape[0]) != expected)
+    fail(std::string(what) + ": got " + std::to_string(b.info.shape[0]) + " ids for " + std::to_string(expected) +
+         " slots");
+  if (b.info.itemsize == 4 && (b.kind == 'i' || b.kind == 'l') && (expected <= 1 || b.info.strides[0] == 4))
+    return static_cast<const std::int32_t*>(b.info.ptr);
+  scratch.resize(expected);
+  for (std::size_t i = 0; i < expected; ++i)
+    scratch[i] = checked_id(integer_at(b, static_cast<py::ssize_t>(i)), what, i);
+  return scratch.data();
+}
+
 std::vector<float> floats(py::handle values, std::size_t expected, const std::string& what) {
   std::vector<float> out;
   flat_buffer b;

@@ -44,6 +44,13 @@ double to_number(py::handle value, const char* what);
 std::vector<std::int32_t> token_ids(py::handle ids, const char* what, bool allow_none = false,
                                     std::int32_t none_value = -1);
 
+// One decode step's ids, `expected` of them, from any integer buffer (numpy,
+// array.array) or a CPU torch tensor (through __array__, no copy): a pointer
+// into the caller's memory when it is contiguous int32, else into `scratch`
+// (reused between calls). `keep` holds the object the pointer reads.
+const std::int32_t* step_ids(py::handle ids, std::size_t expected, std::vector<std::int32_t>& scratch, py::object& keep,
+                             const char* what);
+
 // Floats from a float32/float64 buffer or a sequence of numbers, exactly
 // `expected` of them (lil.Error otherwise).
 std::vector<float> floats(py::handle values, std::size_t expected, const std::string& what);

@@ -11,6 +11,7 @@ PYBIND11_MODULE(_lil, m) {
             "incremental DEFLATE engine behind it, and sparse-attention KV-cache policies.";
   m.attr("__version__") = LIL_VERSION_STRING;
   pybind11::register_exception<lil::error>(m, "Error", PyExc_ValueError);
+  lil::python::bind_vocabulary(m);
   lil::python::bind_guardian(m);
   lil::python::bind_deflate(m);
   auto kv = m.def_submodule("kv", "Sparse-attention KV-cache policies (H2O, Quest, StreamingLLM, SnapKV, TOVA).");

@@ -22,7 +22,7 @@ def test_each_slot_equals_a_guardian_fed_alone(rule):
 
 def test_skipped_slots_accept_nothing(rule):
     b = lil.GuardianBatch(3, **rule)
-    b.accept_ids([5, None, -1])
+    b.accept_raw_ids([5, None, -1])
     b.accept_texts(["x", None, "y"])
     assert [b[i].tokens for i in range(3)] == [2, 0, 1]
 
@@ -33,10 +33,10 @@ def test_ids_from_numpy_are_read_in_place(rule):
     steps = rng.integers(0, 32000, size=(60, 4), dtype=np.int64)
     steps[:, 1] = 7  # slot 1 repeats one id: a loop
     for row in steps:
-        flags = b.accept_ids(row)
+        flags = b.accept_raw_ids(row)
     assert flags[1] is True and flags[0] is False
     alone = lil.Guardian(check_every=10, min_gain=T)
-    alone.accept_ids(steps[:, 1])
+    alone.accept_raw_ids(steps[:, 1])
     assert b[1].decision().stopped_at == alone.decision().stopped_at
 
 

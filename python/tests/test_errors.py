@@ -72,17 +72,17 @@ def test_bad_tokens_are_refused_before_anything_is_accepted():
     with pytest.raises(TypeError, match="token text must be str or bytes, got int"):
         g.accept(123)
     with pytest.raises(TypeError, match="must be an int, got str"):
-        g.accept_id("7")
+        g.accept_raw_id("7")
     with pytest.raises(lil.Error, match="token id must be in the 32-bit range, got 4294967296"):
-        g.accept_id(2**32)
+        g.accept_raw_id(2**32)
     with pytest.raises(lil.Error, match=r"ids\[1\] = 3000000000 is outside the 32-bit token id range"):
-        g.accept_ids([1, 3_000_000_000])
+        g.accept_raw_ids([1, 3_000_000_000])
     with pytest.raises(TypeError, match="must hold integers"):
-        g.accept_ids(np.zeros(3, dtype=np.float32))
+        g.accept_raw_ids(np.zeros(3, dtype=np.float32))
     with pytest.raises(lil.Error, match="one-dimensional"):
-        g.accept_ids(np.zeros((2, 2), dtype=np.int32))
+        g.accept_raw_ids(np.zeros((2, 2), dtype=np.int32))
     with pytest.raises(TypeError, match="sequence of ints, got str"):
-        g.accept_ids("123")
+        g.accept_raw_ids("123")
     with pytest.raises(TypeError, match="not a single str"):
         g.accept_texts("abc")
     with pytest.raises(TypeError, match="must be str or bytes"):
@@ -98,8 +98,8 @@ def test_batch_arguments():
     with pytest.raises(lil.Error, match="GuardianBatch size must be >= 0, got -1"):
         lil.GuardianBatch(-1)
     b = lil.GuardianBatch(3)
-    with pytest.raises(lil.Error, match="accept_ids: got 2 ids for 3 sequences"):
-        b.accept_ids([1, 2])
+    with pytest.raises(lil.Error, match="accept_raw_ids: got 2 ids for 3 sequences"):
+        b.accept_raw_ids([1, 2])
     with pytest.raises(lil.Error, match="accept_texts: got 4 texts for 3 sequences"):
         b.accept_texts(["a", "b", "c", "d"])
     with pytest.raises(IndexError):

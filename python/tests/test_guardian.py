@@ -101,7 +101,7 @@ def test_an_id_is_its_four_little_endian_bytes():
     ids = [5, 70000, -1, 2**31 - 1, -(2**31)] * 60
     a, b = lil.Guardian(check_every=10, curve_capacity=64), lil.Guardian(check_every=10, curve_capacity=64)
     for i in ids:
-        a.accept_id(i)
+        a.accept_raw_id(i)
         b.accept(struct.pack("<i", i))
     assert a.curve() == b.curve() and a.bytes == 4 * len(ids)
 
@@ -132,11 +132,11 @@ def test_ids_from_lists_tuples_and_numpy_arrays_agree():
     for form in (ids, tuple(ids), np.array(ids, dtype=np.int32), np.array(ids, dtype=np.int64),
                  np.array(ids, dtype=np.uint16), (x for x in ids)):
         g = lil.Guardian(check_every=50, curve_capacity=20)
-        g.accept_ids(form)
+        g.accept_raw_ids(form)
         curves.append([p.as_tuple() for p in g.curve()])
     single = lil.Guardian(check_every=50, curve_capacity=20)
     for i in ids:
-        single.accept_id(np.int64(i))
+        single.accept_raw_id(np.int64(i))
     curves.append([p.as_tuple() for p in single.curve()])
     assert all(c == curves[0] for c in curves) and len(curves[0]) == 12
 

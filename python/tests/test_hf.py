@@ -81,20 +81,25 @@ def streams():
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
-@pytest.mark.parametrize("mode", ["tokenizer", "token_bytes", "ids"])
+@pytest.mark.parametrize("mode", ["tokenizer", "token_bytes", "vocabulary", "ids"])
 def test_each_sequence_stops_where_its_own_guardian_says(streams, backend, mode):
     loop, novel, short = streams
     vocab = Vocab(loop, novel, short, ["▁Q", "?"])
     prompts = [vocab.encode(["▁Q", "?"]), vocab.encode(["?"]), vocab.encode(["▁Q", "?", "?"])]
     scripts = [vocab.encode(loop), vocab.encode(novel), vocab.encode(short) + [EOS]]
-    kwargs = {"tokenizer": vocab} if mode == "tokenizer" else (
-        {"token_bytes": vocab.pieces, "eos_token_id": EOS} if mode == "token_bytes" else {"eos_token_id": EOS})
+    table = [b""] * 3 + [p.encode() for p in vocab.pieces[3:]]  # special tokens decode to nothing
+    kwargs = {
+        "tokenizer": {"tokenizer": vocab},
+        "token_bytes": {"token_bytes": table, "eos_token_id": EOS},
+        "vocabulary": {"vocabulary": lil.Vocabulary(table), "eos_token_id": EOS},
+        "ids": {"raw_ids": True, "eos_token_id": EOS},
+    }[mode]
     guard = GuardianStoppingCriteria(check_every=F, min_gain=T, **kwargs)
     out = generate(guard, prompts, scripts, 12 * F, backend)
 
     if mode == "ids":
         g = lil.Guardian(check_every=F, min_gain=T)
-        g.accept_ids(scripts[0])
+        g.accept_raw_ids(scripts[0])
         expected = g.decision().stopped_at or None
     else:
         expected = reference_stop(loop, check_every=F, min_gain=T)
@@ -106,7 +111,7 @@ def test_each_sequence_stops_where_its_own_guardian_says(streams, backend, mode)
     # the prompt is not accepted; the EOS and the padding after it are not either
     assert [d.tokens for d in guard.decisions()] == [expected, 12 * F, len(short)]
     assert guard.prompt_columns == 3
-    assert guard.mode == {"tokenizer": "text", "token_bytes": "pieces", "ids": "ids"}[mode]
+    assert guard.mode == {"tokenizer": "text", "token_bytes": "pieces", "vocabulary": "ids", "ids": "raw_ids"}[mode]
 
 
 def test_a_criterion_is_reused_across_generate_calls(streams):
@@ -132,7 +137,7 @@ def test_prompt_length_marks_the_generated_columns(streams):
 
 
 def test_plain_lists_are_accepted_and_flags_returned_as_a_list():
-    guard = GuardianStoppingCriteria(check_every=2, min_gain=1000)
+    guard = GuardianStoppingCriteria(raw_ids=True, check_every=2, min_gain=1000)
     flags = guard([[1, 5], [1, 6]], None)
     assert flags == [False, False]
     flags = guard([[1, 5, 5, 5, 5], [1, 6, 7, 8, 9]], None)  # 4 tokens: the second check
@@ -141,13 +146,111 @@ def test_plain_lists_are_accepted_and_flags_returned_as_a_list():
 
 def test_options_are_checked_at_construction():
     with pytest.raises(lil.Error, match=r"check_every \(f\) must be >= 1, got 0"):
-        GuardianStoppingCriteria(check_every=0)
+        GuardianStoppingCriteria(raw_ids=True, check_every=0)
     with pytest.raises(TypeError, match="unexpected option"):
-        GuardianStoppingCriteria(min_gian=3)
-    o = GuardianStoppingCriteria(options={"check_every": 40}, min_gain=2).options
+        GuardianStoppingCriteria(raw_ids=True, min_gian=3)
+    with pytest.raises(TypeError, match="raw_ids=True"):
+        GuardianStoppingCriteria()  # no silent default: ids as 4 bytes must be asked for
+    o = GuardianStoppingCriteria(raw_ids=True, options={"check_every": 40}, min_gain=2).options
     assert (o.check_every, o.min_gain) == (40, 2.0)
 
 
 def test_derives_from_transformers_stopping_criteria_when_installed():
     transformers = pytest.importorskip("transformers")
     assert issubclass(GuardianStoppingCriteria, transformers.StoppingCriteria)
+
+
+def test_beam_search_reordering_is_refused_with_a_clear_error(streams):
+    # transformers' _beam_search (src/transformers/generation/utils.py) reorders
+    # the rows of input_ids by beam_idx every step before calling the
+    # stopping criteria: a row is then another candidate's history.
+    loop, novel, _ = streams
+    table = [b""] * 3 + [t.encode() for t in sorted(set(loop + novel))]
+    ids_of = {t: i for i, t in enumerate([None] * 3 + sorted(set(loop + novel)))}
+    guard = GuardianStoppingCriteria(vocabulary=lil.Vocabulary(table), eos_token_id=EOS, check_every=F, min_gain=T)
+    rows = np.array([[1, ids_of[loop[0]]], [1, ids_of[novel[0]]]])
+    guard(rows, None)
+    rows = np.concatenate([rows, np.array([[ids_of[loop[1]]], [ids_of[novel[1]]]])], axis=1)
+    guard(rows, None)
+    reordered = rows[[1, 0]]  # beam_idx = [1, 0]
+    reordered = np.concatenate([reordered, np.array([[ids_of[loop[2]]], [ids_of[novel[2]]]])], axis=1)
+    with pytest.raises(RuntimeError, match="beam search"):
+        guard(reordered, None)
+
+
+def test_deepcopy_gives_an_independent_criterion(streams):
+    import copy
+
+    loop, _, _ = streams
+    vocab = Vocab(loop, ["?"])
+    table = [b""] * 3 + [p.encode() for p in vocab.pieces[3:]]
+    guard = GuardianStoppingCriteria(vocabulary=lil.Vocabulary(table), eos_token_id=EOS, check_every=F, min_gain=T)
+    ids = np.array([vocab.encode(["?"] + loop[:60])])
+    for k in range(2, 40):
+        guard(ids[:, :k], None)
+    twin = copy.deepcopy(guard)
+    assert twin.vocabulary is guard.vocabulary  # shared: it never changes
+    for k in range(40, 61):
+        twin(ids[:, :k], None)
+    assert guard.decisions()[0].tokens == 38 and twin.decisions()[0].tokens == 59
+    text_guard = GuardianStoppingCriteria(vocab, check_every=F, min_gain=T)
+    for k in range(2, 20):
+        text_guard(ids[:, :k], None)
+    twin = copy.deepcopy(text_guard)
+    twin(ids[:, :25], None)
+    assert text_guard.decisions()[0].tokens == 18 and twin.decisions()[0].tokens == 24
+
+
+class FakeHFTokenizer:
+    """The parts of a Hugging Face tokenizer vocabulary_from_hf reads."""
+
+    def __init__(self, pieces, decoder, decode, special=()):
+        self._pieces, self._decode_fn, self.all_special_ids = pieces, decode, list(special)
+        self.backend_tokenizer = type("Backend", (), {"decoder": decoder})()
+
+    def __len__(self):
+        return len(self._pieces)
+
+    def convert_ids_to_tokens(self, ids):
+        return [self._pieces[i] for i in ids]
+
+    def decode(self, ids, skip_special_tokens=False, **_):
+        return self._decode_fn([i for i in ids if not (skip_special_tokens and i in self.all_special_ids)])
+
+
+def test_vocabulary_from_hf_reads_byte_level_and_sentencepiece_and_refuses_others():
+    alpha = {b: chr(b) for b in range(33, 127)}
+    alpha[32] = "\u0120"
+    words = [b" the", b" cat", b"sat", b".", b"\xc3\xa9"]
+    pieces = ["<|end|>"] + ["".join(alpha.get(c, chr(c)) if c < 128 else {0xc3: "Ã", 0xa9: "©"}[c] for c in w)
+                            for w in words]
+    table = [b""] + words
+
+    def bl_decode(ids):
+        return b"".join(table[i] for i in ids).decode("utf-8", errors="replace")
+
+    tok = FakeHFTokenizer(pieces, "ByteLevel(add_prefix_space=False)", bl_decode, special=[0])
+    v = lil.vocabulary_from_hf(tok)
+    assert [v.bytes(i) for i in range(len(v))] == table and not v.strips_leading_space
+
+    sp_pieces = ["<s>", "\u2581The", "\u2581cat", "<0x0A>", "s"]
+    sp_table = [b"", b" The", b" cat", b"\n", b"s"]
+
+    def sp_decode(ids):
+        text = b"".join(sp_table[i] for i in ids).decode("utf-8", errors="replace")
+        return text[1:] if text.startswith(" ") else text
+
+    sp = FakeHFTokenizer(sp_pieces, "Sequence(decoders=[Replace, ByteFallback, Fuse, Strip])", sp_decode, special=[0])
+    v = lil.vocabulary_from_hf(sp)
+    assert [v.bytes(i) for i in range(len(v))] == sp_table and v.strips_leading_space
+
+    wp = FakeHFTokenizer(["[CLS]", "the", "##s"], "WordPiece(prefix=##)", lambda ids: "", special=[0])
+    with pytest.raises(lil.UnsupportedTokenizer, match="text mode"):
+        lil.vocabulary_from_hf(wp)
+    # A tokenizer that only looks byte-level but decodes otherwise is refused too.
+    liar = FakeHFTokenizer(pieces, "ByteLevel", lambda ids: "different", special=[0])
+    with pytest.raises(lil.UnsupportedTokenizer, match="text mode"):
+        lil.vocabulary_from_hf(liar)
+    # The criterion falls back to text mode for such a tokenizer, and says why.
+    guard = GuardianStoppingCriteria(wp, eos_token_id=2, check_every=F, min_gain=T)
+    assert guard.mode == "text" and "text mode" in guard.text_mode_reason

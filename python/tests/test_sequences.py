@@ -72,7 +72,7 @@ def test_modes_of_a_text_source():
     assert TextSource(decode=tok.decode).mode == "text"
     assert TextSource(token_bytes=["a", "b"]).mode == "pieces"
     assert TextSource(token_bytes=lambda i: b"x").mode == "pieces"
-    assert TextSource().mode == "ids"
+    assert TextSource().mode == "raw_ids"
     with pytest.raises(TypeError, match="at most one"):
         TextSource(tok, decode=tok.decode)
     with pytest.raises(TypeError, match="decode"):

@@ -54,22 +54,22 @@ def test_processor_fills_the_interface(ls):
     p = ls.GuardianLogitProcessor()
     logits = torch.randn(2, 8)
     assert torch.equal(p(logits.clone(), None), logits)
-    assert torch.equal(p(logits.clone(), [None, {}]), logits)
+    assert torch.equal(p(logits.clone(), [{"lil_guardian": False}, {"lil_guardian": False}]), logits)
 
 
 def test_a_looping_request_gets_eos_after_its_stop_and_the_others_go_on(ls):
     vocab = {}
     loop, novel = looping_tokens(12 * F), novel_tokens(12 * F, seed=5)
-    opts = {"lil_guardian": {"check_every": F, "min_gain": T}, "eos_token_id": EOS}
+    opts = {"lil_guardian": {"check_every": F, "min_gain": T}, "eos_token_id": EOS, "lil_text": "raw_ids"}
     a = standins.Req("a", [1, 5])
     b = standins.Req("b", [1, 6])
     c = standins.Req("c", [1, 7], eos_token_ids={EOS})
     d = standins.Req("d", [1, 8])
     run(ls, [(a, ids_of(vocab, loop), opts), (b, ids_of(vocab, novel), opts),
-             (c, ids_of(vocab, loop), {"lil_guardian": {"check_every": F, "min_gain": T}}),
+             (c, ids_of(vocab, loop), {"lil_guardian": {"check_every": F, "min_gain": T}, "lil_text": "raw_ids"}),
              (d, ids_of(vocab, loop), {"lil_guardian": False})], 20 * F)
     g = lil.Guardian(check_every=F, min_gain=T)
-    g.accept_ids(ids_of(vocab, loop))  # ids: the default pricing
+    g.accept_raw_ids(ids_of(vocab, loop))  # ids as 4 bytes: asked for with lil_text='raw_ids'
     stop = g.decision().stopped_at
     assert stop and a.output_ids == ids_of(vocab, loop)[:stop] + [EOS]
     assert c.output_ids == a.output_ids  # EOS from the request's own eos_token_ids
@@ -112,7 +112,7 @@ def test_bad_custom_params_are_refused(ls):
     p = ls.GuardianLogitProcessor()
     for params, message in [({"lil_guardian": {"check_every": 0}}, r"check_every \(f\) must be >= 1, got 0"),
                             ({"lil_guardian": 3}, "must be a dict of Guardian options or False"),
-                            ({"lil_text": "bytes"}, "must be 'ids' or 'text'"),
-                            ({"lil_text": "text"}, "carries no tokenizer")]:
+                            ({"lil_text": "bytes"}, "must be 'auto', 'text' or 'raw_ids'"),
+                            ({"lil_text": "text"}, "carries none")]:
         with pytest.raises(ValueError, match=message):
             p(torch.zeros(1, 4), [dict(params, __req__=standins.Req("x", [1]))])

@@ -84,7 +84,7 @@ def ids_of(vocab, tokens):
 
 def test_processor_fills_the_interface(lv):
     assert issubclass(lv.GuardianLogitsProcessor, standins.LogitsProcessor)
-    p = lv.GuardianLogitsProcessor(standins.VllmConfig(), torch.device("cpu"), False)
+    p = lv.GuardianLogitsProcessor.configure(raw_ids=True)(standins.VllmConfig(), torch.device("cpu"), False)
     assert p.is_argmax_invariant() is False
     p.update_state(None)
     logits = torch.randn(3, 10)
@@ -113,23 +113,23 @@ def test_a_looping_request_gets_eos_right_after_its_stop_and_the_others_go_on(lv
 def test_per_request_options_and_eos(lv):
     vocab = {}
     loop = looping_tokens(12 * F)
-    engine = Engine(lv.GuardianLogitsProcessor.configure(check_every=F, min_gain=T), 4096)
+    engine = Engine(lv.GuardianLogitsProcessor.configure(raw_ids=True, check_every=F, min_gain=T), 4096)
     engine.submit("a", ids_of(vocab, loop))
     engine.submit("b", ids_of(vocab, loop), standins.SamplingParams(
         extra_args={"lil_guardian": {"check_every": 20, "patience": 2}, "lil_eos_token_id": 4000}))
     a, b = engine.pending
     engine.run(20 * F)
     ga = lil.Guardian(check_every=F, min_gain=T)
-    ga.accept_ids(ids_of(vocab, loop))
+    ga.accept_raw_ids(ids_of(vocab, loop))
     gb = lil.Guardian(check_every=20, min_gain=T, patience=2)
-    gb.accept_ids(ids_of(vocab, loop))
+    gb.accept_raw_ids(ids_of(vocab, loop))
     assert a["out"][-1] == EOS and len(a["out"]) == ga.decision().stopped_at + 1
     assert b["out"][gb.decision().stopped_at] == 4000  # its own EOS id, forced after its own stop
     assert ga.decision().stopped_at != gb.decision().stopped_at
 
 
 def test_guardians_follow_their_requests_through_moves_and_swaps(lv):
-    p = lv.GuardianLogitsProcessor.configure(check_every=4, min_gain=1000)(standins.VllmConfig(), None, False)
+    p = lv.GuardianLogitsProcessor.configure(raw_ids=True, check_every=4, min_gain=1000)(standins.VllmConfig(), None, False)
     outs = [[], [], []]
     p.update_state(standins.BatchUpdate(3, [], [(i, standins.SamplingParams(), None, outs[i]) for i in range(3)], []))
     outs[0] += [11, 12, 13, 14]  # 4 tokens: request 0's first check (never a stop)
@@ -151,14 +151,14 @@ def test_guardians_follow_their_requests_through_moves_and_swaps(lv):
 
 def test_eos_comes_from_the_model_config(lv):
     config = standins.VllmConfig(standins.ModelConfig(standins.HFConfig(eos_token_id=[9, 10])))
-    p = lv.GuardianLogitsProcessor.configure(check_every=1, min_gain=1000)(config, None, False)
+    p = lv.GuardianLogitsProcessor.configure(raw_ids=True, check_every=1, min_gain=1000)(config, None, False)
     out = []
     p.update_state(standins.BatchUpdate(1, [], [(0, standins.SamplingParams(), None, out)], []))
     out += [4, 4]
     p.update_state(None)
     assert p.apply(torch.zeros(1, 12))[0].argmax().item() == 9
     no_eos = standins.VllmConfig(standins.ModelConfig(standins.HFConfig(eos_token_id=None)))
-    q = lv.GuardianLogitsProcessor(no_eos, None, False)
+    q = lv.GuardianLogitsProcessor.configure(raw_ids=True)(no_eos, None, False)
     with pytest.raises(ValueError, match="no EOS id"):
         q.update_state(standins.BatchUpdate(1, [], [(0, standins.SamplingParams(), None, [])], []))
 

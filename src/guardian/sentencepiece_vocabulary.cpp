@@ -41,6 +41,9 @@ vocabulary build(const sentencepiece::SentencePieceProcessor& sp, const std::str
       out.push_back(static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
     } else if (sp.IsUnknown(i)) {
       out = plain >= 0 ? surface_after(sp, plain, i) : sp.DecodeIds({i});
+      // Its surface is not spelled with the space mark: decode keeps its
+      // space at the start of a text too.
+      if (sp.DecodeIds({i}) == out) o.keeps_leading_space.push_back(i);
     } else {
       for (std::size_t at = 0; at < piece.size();) {
         if (piece.compare(at, space_mark.size(), space_mark) == 0) {

@@ -39,7 +39,7 @@ _lib.lil_guardian_options_init.argtypes = [ctypes.POINTER(_Options)]
 _lib.lil_guardian_create.argtypes = [ctypes.POINTER(_Options), ctypes.POINTER(_P)]
 _lib.lil_guardian_free.argtypes = [_P]
 _lib.lil_guardian_accept_text.argtypes = [_P, ctypes.c_char_p, ctypes.c_size_t]
-_lib.lil_guardian_accept_id.argtypes = [_P, ctypes.c_int32]
+_lib.lil_guardian_accept_raw_id.argtypes = [_P, ctypes.c_int32]
 _lib.lil_guardian_decision.argtypes = [_P, ctypes.POINTER(_Decision)]
 _lib.lil_guardian_reset.argtypes = [_P]
 _lib.lil_last_error_message.restype = ctypes.c_char_p
@@ -147,13 +147,15 @@ class Guardian:
         self._stopped = _lib.lil_guardian_accept_text(self._h, data, len(data)) == 1
         return Verdict(int(self._stopped))
 
-    def accept_id(self, token_id):
-        self._stopped = _lib.lil_guardian_accept_id(self._h, int(token_id)) == 1
+    vocabulary = None  # this fallback has no vocabulary: ids are priced raw, by explicit request only
+
+    def accept_raw_id(self, token_id):
+        self._stopped = _lib.lil_guardian_accept_raw_id(self._h, int(token_id)) == 1
         return Verdict(int(self._stopped))
 
-    def accept_ids(self, ids):
+    def accept_raw_ids(self, ids):
         for i in ids:
-            self.accept_id(i)
+            self.accept_raw_id(i)
         return Verdict(int(self._stopped))
 
     def decision(self):

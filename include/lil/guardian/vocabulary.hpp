@@ -77,6 +77,9 @@ struct vocabulary_options {
   // Decoding a text drops one space at its start (sentencepiece dummy prefix).
   bool strips_leading_space = false;
   unfinished_character unfinished = unfinished_character::per_byte;
+  // Ids whose leading space is text even at the start (sentencepiece's unknown
+  // piece " ⁇ "): first_bytes leaves them whole. A handful at most.
+  std::vector<token_id> keeps_leading_space;
 };
 
 class vocabulary {
@@ -138,7 +141,11 @@ class vocabulary {
   // The bytes of id as the first token of a decoded text (see the essay).
   std::string_view first_bytes(token_id id) const noexcept {
     std::string_view b = bytes(id);
-    if (opts_.strips_leading_space && !b.empty() && b.front() == ' ') b.remove_prefix(1);
+    if (opts_.strips_leading_space && !b.empty() && b.front() == ' ') {
+      for (token_id keep : opts_.keeps_leading_space)
+        if (keep == id) return b;
+      b.remove_prefix(1);
+    }
     return b;
   }
 
