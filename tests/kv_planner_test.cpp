@@ -227,7 +227,9 @@ TEST(kv_planner, evictions_and_slots_match_the_single_sequence_policy) {
     }
     EXPECT_EQ(eng.pl.sequence(0).appended(), 0) << spec.name();
     const std::string name = spec.name();
-    if (name == "sink" || name == "h2o" || name == "tova") EXPECT_GT(evictions, 0) << name;
+    if (name == "sink" || name == "h2o" || name == "tova") {
+      EXPECT_GT(evictions, 0) << name;
+    }
   }
 }
 

@@ -18,9 +18,10 @@
 // One call
 //     plan = pl.step(rows)          append every row's token, then select
 //     for row r (sequence seq[r]), KV head h:
-//       write K/V of the row's token at slot plan.write_slot(r)[h]
-//       read the first plan.count(r)[h] entries of plan.table(r, h)
-//     pl.observe(weights)           only if pl.requirements().weights
+//       write K/V of the row's token at slot plan.slots_of(r)[h]
+//       read the first plan.count(r, h) entries of plan.table(r, h)
+//     pl.observe(weights)           when some sequence of the call needs
+//                                   weights (pl.requirements(seq).weights)
 //   Sequence verbs: prefill_done(seq) once after a prompt (SnapKV compresses
 //   and lists K/V moves), fork(src, dst) (dst becomes a copy of src: beam
 //   search, parallel sampling), release(seq) (forget; the memory stays).
@@ -136,7 +137,11 @@
 //   (ties to the lower slot); survivors ascending move to slots 0..k-1.
 //
 // Costs and rules
-//   Everything is allocated at construction; no verb allocates. A planner
+//   Everything is allocated at construction; no verb allocates. Per call the
+//   planner copies each sequence's selection into its table (T x S int32 at
+//   most per sequence), besides the policy's own work. A planner holds one
+//   layer; an engine keeps one per layer (Quest's dense first layers are Full
+//   planners). Python: lil.kv.Planner, numpy arrays in and out. A planner
 //   belongs to one thread at a time; different layers' planners are
 //   independent. Bad input (a sequence id outside 0..max_batch-1, a chunk
 //   beyond room(), a negative position, non-finite weights) throws lil::error
