@@ -11,9 +11,11 @@
 //   new token is written to, and the token it evicted. The engine then runs
 //   its attention over those slots and, for the policies that score
 //   (H2O, TOVA, SnapKV during the prompt), hands back the probabilities.
-//   One policy, one implementation: the single-sequence policy objects
-//   (make_policy, layer_cache, wrap_step) are the planner's sequences, so a
-//   batch of B gives exactly the selections of B independent runs.
+//   One policy, one implementation: a planner's sequence is a policy object
+//   (policy.hpp) whose state lives in the planner's arrays; make_policy()
+//   builds the same object over arrays of one sequence, and layer_cache is a
+//   planner of one sequence. So a batch of B gives exactly the selections of
+//   B independent runs, and wrap_step() drives the same code.
 //
 // One call
 //     plan = pl.step(rows)          append every row's token, then select
@@ -140,8 +142,8 @@
 //   Everything is allocated at construction; no verb allocates. Per call the
 //   planner copies each sequence's selection into its table (T x S int32 at
 //   most per sequence), besides the policy's own work. A planner holds one
-//   layer; an engine keeps one per layer (Quest's dense first layers are Full
-//   planners). Python: lil.kv.Planner, numpy arrays in and out. A planner
+//   layer; model_planner keeps one per layer (Quest's dense first layers are
+//   Full planners) and forks or releases a sequence in all of them. Python: lil.kv.Planner, numpy arrays in and out. A planner
 //   belongs to one thread at a time; different layers' planners are
 //   independent. Bad input (a sequence id outside 0..max_batch-1, a chunk
 //   beyond room(), a negative position, non-finite weights) throws lil::error
@@ -486,6 +488,29 @@ class planner {
   std::vector<std::int32_t> page_count_;
   std::vector<state_array> states_;
   step_plan plan_;
+};
+
+// The planners of every layer of a model, from one spec (Quest's first
+// layers are Full planners), with the sequence verbs applied to all layers.
+class model_planner {
+ public:
+  model_planner(const policy_spec& spec, const model_shape& shape, int max_batch, int max_rows = 0) {
+    shape.validate();
+    layers_.reserve(static_cast<std::size_t>(shape.n_layers));
+    for (int l = 0; l < shape.n_layers; ++l) layers_.emplace_back(spec, shape, l, max_batch, max_rows);
+  }
+  int n_layers() const noexcept { return static_cast<int>(layers_.size()); }
+  planner& layer(int l) noexcept { return layers_[static_cast<std::size_t>(l)]; }
+  const planner& layer(int l) const noexcept { return layers_[static_cast<std::size_t>(l)]; }
+  void fork(std::int32_t src, std::int32_t dst) {
+    for (auto& l : layers_) l.fork(src, dst);
+  }
+  void release(std::int32_t seq) {
+    for (auto& l : layers_) l.release(seq);
+  }
+
+ private:
+  std::vector<planner> layers_;
 };
 
 }  // namespace lil::kv
