@@ -86,6 +86,7 @@ int32_t reason_code(lil::reason r) noexcept {
     case lil::reason::warming_up: return LIL_REASON_WARMING_UP;
     case lil::reason::awaiting_patience: return LIL_REASON_AWAITING_PATIENCE;
     case lil::reason::plateau: return LIL_REASON_PLATEAU;
+    case lil::reason::repetition: return LIL_REASON_REPETITION;
   }
   return LIL_REASON_NO_CHECK_YET;
 }

@@ -83,7 +83,8 @@ enum {
   LIL_REASON_GAINING = 2,           /* the gain reached the threshold */
   LIL_REASON_WARMING_UP = 3,        /* low gain, but n < warmup_tokens */
   LIL_REASON_AWAITING_PATIENCE = 4, /* low gain, but fewer than `patience` in a row */
-  LIL_REASON_PLATEAU = 5            /* stop */
+  LIL_REASON_PLATEAU = 5,           /* stop */
+  LIL_REASON_REPETITION = 6         /* stop: the output ends in a repeated n-gram (lil_repetition) */
 };
 
 /* Settings. lil_guardian_options_init gives the paper's rule. */
