@@ -31,6 +31,7 @@ void take_text(const json& value, const input_spec& spec, trace_record& r) {
   }
   r.text = it->get<std::string>();
   if (r.text.empty()) r.error = fmt::format("{}: field \"{}\" is empty", r.where, spec.field);
+  if (spec.keep_record) r.record = value;
 }
 
 // nlohmann's message without its "[json.exception...] " tag.

@@ -18,6 +18,7 @@ struct trace_record {
   std::string where;                // "line 7", "element 3", "input": for messages
   std::optional<nlohmann::json> id; // the record's id field, when it has one
   std::string text;                 // the trace's text (valid, non-empty UTF-8) ...
+  nlohmann::json record;            // the whole record, when input_spec.keep_record (other fields)
   std::string error;                // ... or why the record cannot be analysed
 };
 
@@ -26,6 +27,7 @@ struct input_spec {
   std::string field = "response";  // where the text is
   std::string id_field = "id";
   std::string array_key;           // JSON document: the array is under this key
+  bool keep_record = false;        // keep each record's JSON object (lil sweep reads its answer)
 };
 
 // Splits `content` (the whole input, named `name` in messages) into records.
