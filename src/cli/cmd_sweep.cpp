@@ -256,7 +256,7 @@ int run_sweep(const sweep_settings& s) {
       line["tokens"] = outcomes[i].tokens;
       line["correct"] = outcomes[i].correct_before;
       line["stops"] = outcomes[i].stops;
-      line["correct_after"] = outcomes[i].correct;
+      line["correct_after"] = std::vector<bool>(outcomes[i].correct.begin(), outcomes[i].correct.end());
       per_trace += line.dump() + "\n";
     }
     good.push_back(std::move(outcomes[i]));
