@@ -7,12 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "command.hpp"
@@ -210,30 +207,15 @@ int run_sweep(const sweep_settings& s) {
     records[i].record = nullptr;  // the labels are taken; the rest of the record is not needed
   }
 
-  std::vector<trace_outcome> outcomes(records.size());
+  std::vector<trace_outcome> outcomes;
   {
-    const unsigned threads = std::max(1u, s.threads == 0 ? std::thread::hardware_concurrency() : s.threads);
+    std::vector<bool> skip(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) skip[i] = !errors[i].empty();
     progress_bar bar("lil sweep", records.size(), s.progress);
-    std::mutex bar_lock;
-    std::atomic<std::size_t> next{0}, done{0};
-    auto work = [&] {
-      for (std::size_t i; (i = next.fetch_add(1)) < records.size();) {
-        if (errors[i].empty()) {
-          try {
-            outcomes[i] = engine.run(traces[i]);
-          } catch (const std::exception& e) {
-            errors[i] = fmt::format("{}: {}", records[i].where, e.what());
-          }
-        }
-        const std::size_t d = done.fetch_add(1) + 1;
-        std::lock_guard<std::mutex> hold(bar_lock);
-        bar.update(d);
-      }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned k = 1; k < threads; ++k) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
+    std::vector<std::string> run_errors;
+    run_parallel(engine, traces, skip, s.threads, outcomes, run_errors, [&](std::size_t done) { bar.update(done); });
+    for (std::size_t i = 0; i < records.size(); ++i)
+      if (!run_errors[i].empty()) errors[i] = fmt::format("{}: {}", records[i].where, run_errors[i]);
   }
 
   std::size_t failed = 0, disagree = 0, flagged = 0;

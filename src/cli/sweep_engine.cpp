@@ -3,6 +3,10 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <numeric>
 
 #include "lil/deflate/compressor.hpp"
@@ -179,6 +183,35 @@ trace_outcome sweep_engine::run(const labelled_trace& trace) const {
     out.correct[i] = after == spans.begin() ? 0 : span_correct[static_cast<std::size_t>(after - spans.begin()) - 1];
   }
   return out;
+}
+
+void run_parallel(const sweep_engine& engine, const std::vector<labelled_trace>& traces, const std::vector<bool>& skip,
+                  unsigned threads, std::vector<trace_outcome>& outcomes, std::vector<std::string>& errors,
+                  const std::function<void(std::size_t)>& done) {
+  outcomes.assign(traces.size(), {});
+  errors.assign(traces.size(), {});
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  std::mutex lock;
+  std::atomic<std::size_t> next{0};
+  std::size_t finished = 0;
+  auto work = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < traces.size();) {
+      if (!skip[i]) {
+        try {
+          outcomes[i] = engine.run(traces[i]);
+        } catch (const std::exception& e) {
+          errors[i] = e.what();
+        }
+      }
+      std::lock_guard<std::mutex> hold(lock);
+      ++finished;
+      if (done) done(finished);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned k = 1; k < threads; ++k) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
 }
 
 std::vector<rule_summary> summarise(const std::vector<trace_outcome>& outcomes, std::size_t rules) {

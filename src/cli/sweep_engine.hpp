@@ -26,6 +26,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,6 +91,14 @@ class sweep_engine {
   std::vector<repetition_options> repetitions_;  // the distinct repetition settings
   std::vector<std::size_t> repetition_of_;       // per rule: its index in repetitions_
 };
+
+// Every trace not marked `skip` through every rule, on `threads` threads
+// (0: one per core). outcomes[i] and errors[i] belong to traces[i]; errors[i]
+// is set (and outcomes[i] empty) when the trace failed. `done` is called with
+// the count of traces finished, under a lock, after each one.
+void run_parallel(const sweep_engine& engine, const std::vector<labelled_trace>& traces, const std::vector<bool>& skip,
+                  unsigned threads, std::vector<trace_outcome>& outcomes, std::vector<std::string>& errors,
+                  const std::function<void(std::size_t)>& done = {});
 
 struct rule_summary {
   std::size_t traces = 0, stopped = 0;
