@@ -179,6 +179,30 @@ TEST(SweepCommand, GuardianRowsEqualLilGuardsStops) {
   EXPECT_GT(row["stopped"].get<int>(), 3);  // the comparison covers real stops
 }
 
+// The repetition rule and the pair: `lil guard --rule repetition|either`.
+TEST(SweepCommand, RepetitionAndEitherRowsEqualLilGuardsStops) {
+  const std::string input = write_input("synthetic.jsonl", synthetic_traces());
+  const std::string rep = "--repeat-min-size 1 --repeat-max-size 40 --repeat-count 3";
+  const auto r = run("sweep " + input + " --bytes-per-token 3 --combine --f 50 --t 20 --patience 1 --warmup 0 " + rep +
+                     " --json " + temp_path("e.json") + " --per-trace " + temp_path("ep.json"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto rows = lines(slurp(temp_path("e.json")));
+  const auto traces = lines(slurp(temp_path("ep.json")));
+  for (const char* kind : {"repetition", "either"}) {
+    std::size_t column = rows.size();
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      if (rows[i]["kind"] == kind && (rows[i]["kind"] == "repetition" || rows[i]["f"] == 50)) column = i;
+    ASSERT_LT(column, rows.size()) << kind;
+    std::vector<std::uint64_t> got;
+    for (const auto& t : traces) got.push_back(t["stops"][column].get<std::uint64_t>());
+    const auto expected = guard_stops(input, std::string("--bytes-per-token 3 --f 50 --t 20 --rule ") + kind + " " + rep);
+    EXPECT_EQ(got, expected) << kind;
+    std::size_t stopped = 0;
+    for (auto n : expected) stopped += n != 0;
+    EXPECT_GT(stopped, 0u) << kind;
+  }
+}
+
 #ifdef LIL_TEST_SHARED
 TEST(SweepCommand, GuardianRowsEqualLilGuardsStopsOnSharedTraces) {
   // The first 80 QwQ traces, tokenized with Llama 2's sentencepiece model:
