@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "guard_analysis.hpp"
-#include "guard_input.hpp"
+#include "trace_reader.hpp"
 #include "guard_tokens.hpp"
 #include "io.hpp"
 #include "sweep_engine.hpp"
@@ -69,7 +69,9 @@ const data& shared_data() {
     spec.keep_record = true;
     for (const char* name : {"qwq32b_math500.jsonl", "qwen25math_math100x8.jsonl"}) {
       const std::string path = std::string(LIL_BENCH_SHARED) + "/data/traces/" + name;
-      for (const auto& r : read_records(read_file(path), path, spec)) {
+      const input_file input(path);
+      trace_reader reader(input.get(), path, spec);
+      for (trace_record r; reader.next(r);) {
         labelled_trace t;
         t.text = r.text;
         t.reference = r.record.value("answer", "");

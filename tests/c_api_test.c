@@ -283,6 +283,13 @@ static void test_bad_options_are_refused_with_a_message(void) {
   lil_guardian_options_init(&o);
   o.relative_checks = 1;
   EXPECT(lil_guardian_create(&o, &g) == LIL_E_BAD_OPTION && message_names("relative_checks"));
+  /* Capacities beyond any memory are bad options, not internal errors. */
+  lil_guardian_options_init(&o);
+  o.curve_capacity = SIZE_MAX;
+  EXPECT(lil_guardian_create(&o, &g) == LIL_E_BAD_OPTION && message_names("curve_capacity"));
+  lil_guardian_options_init(&o);
+  o.pending_capacity = SIZE_MAX;
+  EXPECT(lil_guardian_create(&o, &g) == LIL_E_BAD_OPTION && message_names("pending_capacity"));
   EXPECT(g == NULL);
 }
 

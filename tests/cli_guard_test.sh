@@ -257,6 +257,131 @@ case $case_name in
       cmp -s "$work/out" "$work/incremental" || fail "incremental and recompress differ at f=$f"
     done
     ;;
+  deeply_nested_id_is_named_and_other_traces_still_analysed)
+    {
+      good_record a "first trace"
+      printf '{"id": '; head -c 70000 /dev/zero | tr '\0' '['; head -c 70000 /dev/zero | tr '\0' ']'
+      printf ', "response": "deep"}\n'
+      good_record c "third trace"
+    } >"$work/in"
+    run guard --bytes-per-token 2
+    expect_status 3
+    expect_err "line 2: arrays or objects nested deeper than 256 levels"
+    expect_lines 2
+    expect_out '"index":2,"id":"c"'
+    ;;
+  number_out_of_range_is_named_and_other_traces_still_analysed)
+    { good_record a "first"; echo '{"id": 1e400, "response": "x"}'; good_record c "third"; } >"$work/in"
+    run guard --bytes-per-token 2
+    expect_status 3
+    expect_err "line 2: malformed JSON (number overflow parsing '1e400')"
+    expect_lines 2
+    expect_out '"index":2,"id":"c"'
+    printf '[{"response": "a"}, {"response": "b", "score": -1e400}, {"response": "c"}]' >"$work/in"
+    run guard --bytes-per-token 2
+    expect_status 3
+    expect_err "element 1: malformed JSON (number overflow"
+    expect_lines 2
+    expect_out '"index":2,'
+    ;;
+  bad_element_of_a_document_fails_alone)
+    printf '[{"response": "a"}, {"response": tru}, [[[1]]], {"response": "d"}]' >"$work/in"
+    run guard --bytes-per-token 2
+    expect_status 3
+    expect_err "element 1: malformed JSON"
+    expect_err "element 2: expected a JSON object, got array"
+    expect_lines 2
+    expect_out '"index":3,'
+    ;;
+  huge_unterminated_string_is_quoted_briefly)
+    { printf '{"response": "'; head -c 10000000 /dev/zero | tr '\0' 'a'; printf '\n'; good_record b "fine"; } >"$work/in"
+    run guard --bytes-per-token 2
+    expect_status 3
+    expect_err "line 1: malformed JSON"
+    expect_err "bytes in all"
+    [[ $(wc -c <"$work/err") -lt 1000 ]] || fail "stderr has $(wc -c <"$work/err") bytes"
+    expect_lines 1
+    { printf '[{"response": "'; head -c 10000000 /dev/zero | tr '\0' 'a'; } >"$work/in"
+    run guard --bytes-per-token 2
+    expect_status 3
+    expect_err "<stdin>: malformed JSON document"
+    [[ $(wc -c <"$work/err") -lt 1000 ]] || fail "stderr has $(wc -c <"$work/err") bytes"
+    ;;
+  byte_order_mark_is_skipped)
+    { printf '\xef\xbb\xbf'; good_record a "first"; good_record b "second"; } >"$work/in"
+    run guard --bytes-per-token 2
+    expect_status 0
+    expect_lines 2
+    expect_out '"index":1,"id":"b"'
+    { printf '\xef\xbb\xbf'; printf '[{"response": "x"}]'; } >"$work/in"
+    run guard --bytes-per-token 2
+    expect_status 0
+    expect_lines 1
+    ;;
+  records_are_streamed)
+    # The first record's line must come out before the input ends: lil
+    # reads a record at a time instead of the whole input.
+    mkfifo "$work/fifo"
+    "$lil" guard --bytes-per-token 2 <"$work/fifo" >"$work/out" 2>"$work/err" &
+    pid=$!
+    exec 7>"$work/fifo"
+    good_record a "first" >&7
+    for ((i = 0; i < 200; ++i)); do
+      [[ -s $work/out ]] && break
+      sleep 0.1
+    done
+    [[ -s $work/out ]] || { exec 7>&-; wait $pid; fail "no record written before the input ended"; }
+    good_record b "second" >&7
+    exec 7>&-
+    wait $pid
+    status=$?
+    expect_status 0
+    expect_lines 2
+    ;;
+  huge_bytes_per_token_counts_one_token)
+    good_record a "some text" >"$work/in"
+    run guard --bytes-per-token 18446744073709551615
+    expect_status 0
+    expect_out '"tokens":1,'
+    ;;
+  tokenizer_directory_is_named)
+    good_record a "x" >"$work/in"
+    run guard --tokenizer "$work"
+    expect_status 1
+    expect_err "--tokenizer $work: is a directory"
+    ;;
+  stdout_write_errors_name_stdout)
+    good_record a "some text" >"$work/in"
+    "$lil" guard --bytes-per-token 2 <"$work/in" >/dev/full 2>"$work/err"
+    status=$?
+    expect_status 1
+    expect_err "cannot write <stdout>"
+    head -c 100000 /dev/zero >"$work/in"
+    "$lil" size --every 1 <"$work/in" >/dev/full 2>"$work/err"
+    status=$?
+    expect_status 1
+    expect_err "cannot write <stdout>"
+    "$lil" --help >/dev/full 2>"$work/err"
+    status=$?
+    expect_status 1
+    expect_err "cannot write <stdout>"
+    "$lil" --version >/dev/full 2>"$work/err"
+    status=$?
+    expect_status 1
+    expect_err "cannot write <stdout>"
+    "$lil" guard --help >/dev/full 2>"$work/err"
+    status=$?
+    expect_status 1
+    expect_err "cannot write <stdout>"
+    ;;
+  plot_title_with_control_characters_parses)
+    good_record a "$(printf 'fresh %d ' {1..300})" >"$work/in"
+    run guard --bytes-per-token 4 --plot "$work/curves.svg" --plot-title "$(printf 'bell\a tab\t nul-less \x1b[31m bad \xff\xfe end')"
+    expect_status 0
+    python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$work/curves.svg" ||
+      fail "the SVG does not parse"
+    grep -qF 'bell' "$work/curves.svg" || fail "the title is gone"
+    ;;
   *)
     fail "unknown case"
     ;;

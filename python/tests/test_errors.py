@@ -33,6 +33,7 @@ def test_error_is_a_value_error():
         ({"profile": "bzip2"}, "guardian_options.profile must be \"gzip\" or \"zlib\", got 'bzip2'"),
         ({"pending_capacity": 2**31}, "guardian_options.pending_capacity must be <= 2^30 bytes, got 2147483648"),
         ({"curve_capacity": -1}, "guardian_options.curve_capacity must be >= 0, got -1"),
+        ({"curve_capacity": 2**62}, "guardian_options.curve_capacity must be <= 2^28 points, got 4611686018427387904"),
     ],
 )
 def test_bad_options_name_the_field_and_value(options, message):

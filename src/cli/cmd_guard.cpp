@@ -16,12 +16,12 @@
 #include "flag_checks.hpp"
 #include "deflate_flags.hpp"
 #include "guard_analysis.hpp"
-#include "guard_input.hpp"
 #include "guard_plot.hpp"
 #include "guard_tokens.hpp"
 #include "io.hpp"
 #include "progress.hpp"
 #include "lil/guardian/repetition.hpp"
+#include "trace_reader.hpp"
 
 namespace lil::cli {
 
@@ -117,18 +117,21 @@ int run_guard(const guard_settings& s) {
   spec.field = s.field;
   spec.id_field = s.id_field;
   spec.array_key = s.array_key;
-  const std::string name = s.input == "-" ? "<stdin>" : s.input;
-  const std::vector<trace_record> records = read_records(read_file(s.input), name, spec);
+  const input_file input(s.input);
+  const std::string& name = input.name();
+  trace_reader reader(input.get(), name, spec);
 
-  std::size_t failed = 0, stopped = 0;
+  // One record at a time: memory is bounded by the longest record. Each
+  // line is flushed as it is done, so a consumer sees results as they come.
+  std::size_t records = 0, failed = 0, stopped = 0;
   std::uint64_t all_tokens = 0, saved_tokens = 0;
   std::vector<trace_result> curves;
   {
-    progress_bar bar("lil guard", records.size());
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      const trace_record& r = records[i];
-      bar.update(i);
-      std::string error = r.error;
+    progress_bar bar("lil guard", input.size());
+    trace_record r;
+    while (reader.next(r)) {
+      ++records;
+      std::string error = std::move(r.error);
       trace_result result;
       const char* stop_by = "guardian";
       if (error.empty()) {
@@ -150,6 +153,7 @@ int run_guard(const guard_settings& s) {
           error = fmt::format("{}: {}", r.where, e.what());
         }
       }
+      bar.update(reader.bytes_read());
       if (!error.empty()) {
         ++failed;
         fmt::print(stderr, "lil guard: {}\n", error);
@@ -157,13 +161,14 @@ int run_guard(const guard_settings& s) {
       }
       nlohmann::ordered_json line;
       line["index"] = r.index;
-      if (r.id) line["id"] = *r.id;
+      if (r.id) line["id"] = std::move(*r.id);
       line["tokens"] = result.tokens;
       line["stop"] = result.stop == 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(result.stop);
       if (use_repetition) line["stop_by"] = result.stop == 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(stop_by);
       auto& checks = line["checks"] = nlohmann::ordered_json::array();
       for (const auto& p : result.checks) checks.push_back({p.tokens, p.size});
-      fmt::print("{}\n", line.dump());
+      write_stdout(line.dump() + "\n");
+      flush_stdout();
 
       all_tokens += result.tokens;
       if (result.stop != 0) {
@@ -172,16 +177,16 @@ int run_guard(const guard_settings& s) {
       }
       if (!s.plot.empty()) curves.push_back(std::move(result));
     }
-    bar.update(records.size());
+    bar.update(reader.bytes_read());
   }
-  if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw io_error("cannot write <stdout>");
+  flush_stdout();
 
   if (!s.plot.empty()) {
     plot_settings ps;
     ps.title = s.plot_title.empty() ? fmt::format("Information curves of {}", name) : s.plot_title;
     ps.subtitle = fmt::format("f = {}, t = {:g}, level {}, profile {}; {} traces, {} stopped, {}% of tokens saved",
                               opts.rule.check_every, opts.rule.min_gain, opts.level,
-                              deflate::profile_name(opts.profile), records.size() - failed, stopped,
+                              deflate::profile_name(opts.profile), records - failed, stopped,
                               percent(static_cast<double>(saved_tokens), static_cast<double>(all_tokens)));
     const std::string svg = plot_information_curves(curves, ps);
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(s.plot.c_str(), "wb"), std::fclose);
@@ -190,7 +195,7 @@ int run_guard(const guard_settings& s) {
     if (std::fclose(out.release()) != 0) throw io_error(fmt::format("--plot {}: cannot write", s.plot));
   }
 
-  const std::size_t analysed = records.size() - failed;
+  const std::size_t analysed = records - failed;
   fmt::print(stderr, "lil guard: {} traces analysed ({} failed), {} stopped ({}%), tokens {} -> {} (savings {}%)\n",
              analysed, failed, stopped, percent(static_cast<double>(stopped), static_cast<double>(analysed)),
              all_tokens, all_tokens - saved_tokens,

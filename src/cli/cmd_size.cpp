@@ -38,14 +38,14 @@ subcommand register_size(CLI::App& app) {
                 pos += take;
                 offset += take;
                 if (offset % *every == 0) {
-                  fmt::print("{} {}\n", offset, c.size_if_finished());
+                  write_stdout(fmt::format("{} {}\n", offset, c.size_if_finished()));
                   last_reported = offset;
                 }
               }
               if (n < buf.size()) break;
             }
-            if (last_reported != offset) fmt::print("{} {}\n", offset, c.size_if_finished());
-            if (std::fflush(stdout) != 0) throw io_error("cannot write <stdout>");
+            if (last_reported != offset) write_stdout(fmt::format("{} {}\n", offset, c.size_if_finished()));
+            flush_stdout();
             return exit_ok;
           }};
 }

@@ -14,12 +14,12 @@
 
 #include "command.hpp"
 #include "flag_checks.hpp"
-#include "guard_input.hpp"
 #include "guard_tokens.hpp"
 #include "io.hpp"
 #include "progress.hpp"
 #include "sweep_engine.hpp"
 #include "sweep_plot.hpp"
+#include "trace_reader.hpp"
 
 namespace lil::cli {
 
@@ -117,7 +117,7 @@ std::vector<sweep_rule> build_grid(const sweep_settings& s) {
 }
 
 // The reference answer and the correctness flag of a record, or why not.
-std::string take_labels(const trace_record& r, const sweep_settings& s, labelled_trace& t) {
+std::string take_labels(trace_record& r, const sweep_settings& s, labelled_trace& t) {
   const auto& rec = r.record;
   const auto a = rec.find(s.answer_field);
   if (a == rec.end()) return fmt::format("{}: no field \"{}\" (the reference answer; see --answer-field)", r.where, s.answer_field);
@@ -132,7 +132,7 @@ std::string take_labels(const trace_record& r, const sweep_settings& s, labelled
       return fmt::format("{}: field \"{}\" is a {}, not true or false", r.where, s.correct_field, c->type_name());
     t.correct_flag = c->get<bool>();
   }
-  t.text = r.text;
+  t.text = std::move(r.text);
   return {};
 }
 
@@ -188,23 +188,27 @@ int run_sweep(const sweep_settings& s) {
   spec.id_field = s.id_field;
   spec.array_key = s.array_key;
   spec.keep_record = true;
+  // The inputs are read one record at a time (trace_reader); only each
+  // record's text and labels are kept.
   std::vector<trace_record> records;
-  for (const auto& input : s.inputs) {
-    const std::string name = input == "-" ? "<stdin>" : input;
-    auto part = read_records(read_file(input), name, spec);
-    for (auto& r : part) {
-      if (s.inputs.size() > 1) r.where = name + ": " + r.where;
+  std::vector<labelled_trace> traces;
+  std::vector<std::string> errors;
+  for (const auto& path : s.inputs) {
+    const input_file input(path);
+    trace_reader reader(input.get(), input.name(), spec);
+    trace_record r;
+    while (reader.next(r)) {
+      if (s.inputs.size() > 1) r.where = input.name() + ": " + r.where;
       r.index = records.size();
+      labelled_trace t;
+      std::string error = std::move(r.error);
+      if (error.empty()) error = take_labels(r, s, t);
+      r.record = nullptr;
+      r.text.clear();
       records.push_back(std::move(r));
+      traces.push_back(std::move(t));
+      errors.push_back(std::move(error));
     }
-  }
-
-  std::vector<labelled_trace> traces(records.size());
-  std::vector<std::string> errors(records.size());
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    errors[i] = records[i].error;
-    if (errors[i].empty()) errors[i] = take_labels(records[i], s, traces[i]);
-    records[i].record = nullptr;  // the labels are taken; the rest of the record is not needed
   }
 
   std::vector<trace_outcome> outcomes;

@@ -4,6 +4,10 @@
 #include <sentencepiece_processor.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <sys/stat.h>
 
 #include "io.hpp"
 #include "lil/config.hpp"
@@ -19,15 +23,18 @@ class byte_chunker final : public tokenizer {
   token_stream tokenize(const std::string& text) const override {
     token_stream s;
     s.text = text;
-    const std::size_t count = (text.size() + n_ - 1) / n_;
+    // Rounding up as size / n + (remainder != 0): (size + n - 1) / n
+    // overflows for n near SIZE_MAX and counted 0 tokens.
+    const std::size_t count = text.size() / n_ + (text.size() % n_ != 0);
     s.ends.reserve(count);
-    for (std::size_t i = 1; i <= count; ++i) s.ends.push_back(std::min(i * n_, text.size()));
+    for (std::size_t i = 1; i < count; ++i) s.ends.push_back(i * n_);
+    if (count != 0) s.ends.push_back(text.size());
     s.unfinished.assign(count, 0);
     return s;
   }
 
   std::string prefix_text(const token_stream& s, std::size_t n) const override {
-    return s.text.substr(0, std::min(n * n_, s.text.size()));
+    return s.text.substr(0, n >= s.size() ? s.text.size() : n * n_);
   }
 
  private:
@@ -37,6 +44,12 @@ class byte_chunker final : public tokenizer {
 class sentencepiece_tokenizer final : public tokenizer {
  public:
   explicit sentencepiece_tokenizer(const std::string& path) {
+    // sentencepiece says only "Is a directory" or nothing useful for these.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+      throw io_error(fmt::format("--tokenizer {}: {}", path, std::strerror(errno)));
+    if (S_ISDIR(st.st_mode))
+      throw io_error(fmt::format("--tokenizer {}: is a directory, not a sentencepiece model file", path));
     const auto status = sp_.Load(path);
     if (!status.ok()) throw io_error(fmt::format("--tokenizer {}: cannot load the sentencepiece model: {}", path, status.ToString()));
   }

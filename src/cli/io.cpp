@@ -5,6 +5,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include <sys/stat.h>
+
 namespace lil::cli {
 
 namespace {
@@ -25,18 +27,33 @@ void write_all(std::FILE* f, const std::string& name, const unsigned char* data,
   if (size != 0 && std::fwrite(data, 1, size, f) != size) throw io_error("cannot write " + describe(name));
 }
 
-std::string read_file(const std::string& path) {
-  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
-  if (!f) throw io_error("cannot open " + describe(path));
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f == stdin ? nullptr : f, std::fclose);
-  std::string out;
-  unsigned char buf[1 << 16];
-  for (;;) {
-    std::size_t n = read_some(f, path == "-" ? "<stdin>" : path, buf, sizeof buf);
-    out.append(reinterpret_cast<const char*>(buf), n);
-    if (n < sizeof buf) break;
+void write_stdout(std::string_view text) {
+  errno = 0;
+  if (!text.empty() && std::fwrite(text.data(), 1, text.size(), stdout) != text.size())
+    throw io_error("cannot write " + describe("<stdout>"));
+}
+
+void flush_stdout() {
+  errno = 0;
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw io_error("cannot write " + describe("<stdout>"));
+}
+
+input_file::input_file(const std::string& path) : name_(path == "-" ? "<stdin>" : path) {
+  errno = 0;
+  file_ = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (!file_) throw io_error("cannot open " + describe(path));
+  struct stat st {};
+  if (fstat(fileno(file_), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      if (file_ != stdin) std::fclose(file_);
+      throw io_error("cannot read " + path + ": is a directory");
+    }
+    if (S_ISREG(st.st_mode)) size_ = static_cast<std::uint64_t>(st.st_size);
   }
-  return out;
+}
+
+input_file::~input_file() {
+  if (file_ && file_ != stdin) std::fclose(file_);
 }
 
 }  // namespace lil::cli

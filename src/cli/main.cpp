@@ -2,7 +2,10 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <iostream>
 #include <exception>
 #include <vector>
 
@@ -31,14 +34,26 @@ int main(int argc, char** argv) {
   std::vector<lil::cli::subcommand> commands;
   for (auto add : subcommands) commands.push_back(add(app));
 
+  // Help and version go to stdout; a write that fails (a full disk) must not
+  // exit 0 as if they had been printed.
+  auto print_and_exit = [&app](const CLI::Error& e) {
+    const int status = app.exit(e);
+    std::cout.flush();
+    errno = 0;
+    if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      fmt::print(stderr, "lil: error: cannot write <stdout>: {}\n", std::strerror(errno == 0 ? EIO : errno));
+      return lil::cli::exit_io_error;
+    }
+    return status;
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return print_and_exit(e);
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return print_and_exit(e);
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    return print_and_exit(e);
   } catch (const CLI::ParseError& e) {
     // CLI11 reports an unknown command as a missing one; name it instead.
     bool known = false;

@@ -5,20 +5,47 @@
 
 #include <cmath>
 #include <string>
+#include <string_view>
+
+#include "utf8.hpp"
 
 namespace lil::cli::svg {
 
-// XML-escapes text for an SVG attribute or element.
-inline std::string escape(const std::string& s) {
+// Text as XML character data (for an SVG attribute or element): the markup
+// characters escaped, and what XML 1.0 cannot hold at all (control
+// characters other than tab and newlines, U+FFFE/U+FFFF, bytes that are not
+// UTF-8) replaced by U+FFFD, so that a title taken from a flag or a file name
+// cannot make the document unparsable.
+inline std::string escape(std::string_view s) {
+  constexpr std::string_view replacement = "\xEF\xBF\xBD";
   std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+  out.reserve(s.size());
+  while (!s.empty()) {
+    const std::size_t bad = first_invalid_utf8(s);
+    const std::string_view valid = s.substr(0, bad == std::string_view::npos ? s.size() : bad);
+    for (std::size_t i = 0; i < valid.size(); ++i) {
+      const char c = valid[i];
+      const auto u = static_cast<unsigned char>(c);
+      if (u == 0xEF && valid.substr(i, 3) >= "\xEF\xBF\xBE" && valid.substr(i, 3) <= "\xEF\xBF\xBF") {
+        out += replacement;
+        i += 2;
+        continue;
+      }
+      switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        default:
+          if ((u < 0x20 && c != '\t' && c != '\n' && c != '\r') || u == 0x7F)
+            out += replacement;
+          else
+            out += c;
+      }
     }
+    if (bad == std::string_view::npos) break;
+    out += replacement;
+    s.remove_prefix(bad + 1);
   }
   return out;
 }

@@ -130,6 +130,15 @@ std::size_t compressor_heap_bytes(const C& c) noexcept {
 }
 
 inline constexpr std::size_t max_pending_capacity = std::size_t{1} << 30;
+// 2^28 points are 6 GiB of curve: past any real sequence (at f = 1, 268M
+// tokens), and a bad option rather than an allocation that cannot succeed.
+inline constexpr std::size_t max_curve_capacity = std::size_t{1} << 28;
+
+inline std::size_t checked_curve_capacity(std::size_t points) {
+  if (points > max_curve_capacity)
+    throw_error("guardian_options.curve_capacity must be <= 2^28 points, got " + std::to_string(points));
+  return points;
+}
 inline constexpr std::size_t max_open_tokens = 1u << 16;
 
 }  // namespace detail
@@ -155,7 +164,7 @@ class guardian {
   // A guardian around a ready compressor and detector (custom rules, stand-in
   // compressors). The compressor must be empty.
   guardian(Compressor sizer, Detector detector, std::size_t pending_capacity = 0, std::size_t curve_capacity = 0)
-      : sizer_(std::move(sizer)), detector_(std::move(detector)), curve_(curve_capacity) {
+      : sizer_(std::move(sizer)), detector_(std::move(detector)), curve_(detail::checked_curve_capacity(curve_capacity)) {
     interval_ = detector_.interval();
     if (interval_ == 0) detail::throw_error("guardian: the detector's interval (f) must be >= 1, got 0");
     if (pending_capacity == 0) pending_capacity = automatic_capacity(interval_);
