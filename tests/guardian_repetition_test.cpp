@@ -10,6 +10,7 @@
 
 #include "lil/guardian/either.hpp"
 #include "lil/guardian/repetition.hpp"
+#include "support/allocation_counter.hpp"
 
 namespace {
 
@@ -185,6 +186,27 @@ TEST(Repetition, ResetAndCloneAreIndependent) {
   EXPECT_EQ(d.tokens(), 0u);
   for (int id : {5, 5}) d.accept_id(id);
   EXPECT_FALSE(d.stopped());
+}
+
+TEST(Repetition, NoVerbAllocatesAfterConstruction) {
+  repetition_detector d(rule(1, 64, 4));
+  lil::guardian_or_repetition<> both(lil::guardian_options{}, rule(1, 16, 4));
+  const std::string text = "token";
+  const std::size_t before = lil::test::allocations();
+  for (int i = 0; i < 5000; ++i) {
+    d.accept_id(i % 97);
+    d.accept(text);
+    both.accept_token(i % 13, text);
+    if (i % 50 == 0) {
+      (void)d.rollback(3);
+      (void)both.rollback(1);
+    }
+    (void)d.decision();
+    (void)both.decision();
+  }
+  d.reset();
+  both.reset();
+  EXPECT_EQ(lil::test::allocations(), before);
 }
 
 TEST(Either, StopsAtTheEarlierRule) {
