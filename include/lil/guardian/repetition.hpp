@@ -20,6 +20,12 @@
 //   at every token; the verdicts are the same (tests/guardian_repetition_test
 //   checks both against a brute-force scan).
 //
+// Why not a Detector of guardian<>
+//   guardian<Compressor, Detector> shows its detector one point of the
+//   information curve every f tokens, and nothing else (plateau.hpp); this
+//   rule needs every token's identity and may stop at any token. So it is a
+//   sibling with the same verbs, and either.hpp runs the two on one sequence.
+//
 // What a token is
 //   The rule compares tokens for identity. By id (accept_id), identity is
 //   the id. By text (accept), it is the text's bytes, held as a 64-bit
