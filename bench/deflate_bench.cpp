@@ -106,8 +106,8 @@ void compress_side_by_side(benchmark::State& state, const std::string& file, int
   const bytes& data = inputs().at(file);
   lil::deflate::options as_zlib, as_gzip;
   as_zlib.level = as_gzip.level = level;
-  as_zlib.rules = lil::deflate::profile::zlib;
-  as_gzip.rules = lil::deflate::profile::gzip;
+  as_zlib.profile = lil::deflate::profile::zlib;
+  as_gzip.profile = lil::deflate::profile::gzip;
   bytes scratch;
   double lil_zlib_s = 0, lil_gzip_s = 0, zlib_s = 0;
   for (auto _ : state) {
@@ -151,7 +151,7 @@ void lil_report_after_1KiB(benchmark::State& state, lil::deflate::profile p) {
   const std::size_t prefix = static_cast<std::size_t>(state.range(0));
   lil::deflate::options o;
   o.level = 6;
-  o.rules = p;
+  o.profile = p;
   o.keep_output = false;
   lil::deflate::compressor base(o);
   base.feed(text.data(), prefix);
@@ -175,7 +175,7 @@ void lil_report_only(benchmark::State& state, lil::deflate::profile p) {
   const bytes& text = long_text();
   lil::deflate::options o;
   o.level = 6;
-  o.rules = p;
+  o.profile = p;
   o.keep_output = false;
   lil::deflate::compressor c(o);
   c.feed(text.data(), static_cast<std::size_t>(state.range(0)));
@@ -291,7 +291,7 @@ void print_summary(const collector& c) {
   for (bool keep : {true, false})
     for (auto p : {lil::deflate::profile::gzip, lil::deflate::profile::zlib}) {
       lil::deflate::options o;
-      o.rules = p;
+      o.profile = p;
       o.keep_output = keep;
       fmt::print("{:<34} {:>10}\n",
                  fmt::format("{} profile, {}", lil::deflate::profile_name(p), keep ? "output kept" : "sizes only"),

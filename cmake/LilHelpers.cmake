@@ -12,6 +12,16 @@ function(lil_set_warnings target)
   endif()
 endfunction()
 
+# A shared lil exports only what LIL_API marks (the public API); everything
+# else, the engine's private pieces and every inline function, stays hidden, so
+# a consumer can only reach what the headers promise (fmt does the same).
+function(lil_hide_symbols target)
+  set_target_properties(${target} PROPERTIES
+    CXX_VISIBILITY_PRESET hidden
+    C_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
+endfunction()
+
 # lil_add_gtest(NAME SOURCES src... [LIBS lib...] [LABELS label...] [TIMEOUT s])
 # One executable per test file; each GoogleTest case becomes its own ctest
 # entry so that a failure names the property that broke.

@@ -42,11 +42,13 @@ SDIST_PATHS = ("CMakeLists.txt", "LICENSE", "README.md", "pyproject.toml", "cmak
 
 
 def _version():
-    with open(os.path.join(ROOT, "CMakeLists.txt"), encoding="utf-8") as f:
-        match = re.search(r"project\(\s*lil\s+VERSION\s+([0-9.]+)", f.read())
-    if not match:
-        raise RuntimeError("lil_build_backend: no 'project(lil VERSION x.y.z' in CMakeLists.txt")
-    return match.group(1)
+    # The one place the version is written: include/lil/config.hpp.
+    with open(os.path.join(ROOT, "include", "lil", "config.hpp"), encoding="utf-8") as f:
+        text = f.read()
+    parts = [re.search(r"^#define LIL_VERSION_%s +([0-9]+)$" % p, text, re.M) for p in ("MAJOR", "MINOR", "PATCH")]
+    if not all(parts):
+        raise RuntimeError("lil_build_backend: no LIL_VERSION_MAJOR/MINOR/PATCH in include/lil/config.hpp")
+    return ".".join(m.group(1) for m in parts)
 
 
 def _tag():

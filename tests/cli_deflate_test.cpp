@@ -46,14 +46,14 @@ TEST(cli_size, every_line_equals_the_from_scratch_size_of_its_prefix) {
       int count = 0;
       options o;
       o.level = level;
-      o.rules = std::string(prof) == "zlib" ? profile::zlib : profile::gzip;
+      o.profile = std::string(prof) == "zlib" ? profile::zlib : profile::gzip;
       while (lines >> offset >> size) {
         ++count;
         EXPECT_TRUE(offset % 10007 == 0 || offset == data.size()) << offset;
         EXPECT_GT(offset, last);
         last = offset;
         EXPECT_EQ(size, deflate_size(data.data(), offset, o)) << prof << " -" << level << " prefix " << offset;
-        if (o.rules == profile::zlib) {
+        if (o.profile == profile::zlib) {
           EXPECT_EQ(size, test::zlib_raw_size(data.data(), offset, level));
         }
       }

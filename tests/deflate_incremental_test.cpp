@@ -17,7 +17,7 @@ using test::bytes;
 options make_options(int level, profile p, bool keep_output = false) {
   options o;
   o.level = level;
-  o.rules = p;
+  o.profile = p;
   o.keep_output = keep_output;
   return o;
 }

@@ -17,7 +17,7 @@ using test::bytes;
 bytes encode(const bytes& data, int level, profile p, container box) {
   options o;
   o.level = level;
-  o.rules = p;
+  o.profile = p;
   return compress(data.data(), data.size(), o, box);
 }
 
@@ -38,7 +38,7 @@ void expect_identical_to_references(const bytes& data, int level, const std::str
     EXPECT_TRUE(test::inflate_raw(raw) == data) << profile_name(p) << " raw stream does not round-trip";
     options o;
     o.level = level;
-    o.rules = p;
+    o.profile = p;
     EXPECT_EQ(deflate_size(data.data(), data.size(), o), raw.size());
   }
 }

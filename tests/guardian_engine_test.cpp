@@ -4,7 +4,9 @@
 // per-token path never allocates.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -133,6 +135,23 @@ TEST(guardian_engine, clone_and_rollback_keep_sizes_exact) {
   EXPECT_EQ(a, want);
   EXPECT_EQ(b, want);
   EXPECT_EQ(fork.decision().stopped_at, stop);
+}
+
+// The counter must see what the engine allocates: its window is alignas(64),
+// so it comes through the aligned operator new, which a counter replacing only
+// the plain form would miss (a 200 KiB copy counted as 0 allocations).
+TEST(guardian_engine, allocation_counter_sees_the_engines_aligned_allocations) {
+  struct alignas(64) cache_line { unsigned char bytes[64]; };
+  std::size_t before = lil::test::allocations();
+  auto line = std::make_unique<cache_line>();
+  EXPECT_GT(lil::test::allocations(), before);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(line.get()) % 64, 0u);
+  lil::deflate::compressor c;
+  c.feed("some bytes", 10);
+  before = lil::test::allocations();
+  lil::deflate::compressor copy = c;
+  EXPECT_GT(lil::test::allocations(), before);
+  EXPECT_EQ(copy.size_if_finished(), c.size_if_finished());
 }
 
 TEST(guardian_engine, per_token_path_never_allocates) {

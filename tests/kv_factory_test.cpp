@@ -54,6 +54,15 @@ TEST(kv_factory, quest_keeps_its_first_two_layers_dense) {
   EXPECT_STREQ(kv::make_policy(spec, s, 3)->name(), "quest");
 }
 
+TEST(kv_factory, spec_from_quest_options_keeps_every_layer_sparse) {
+  kv::quest_options o;
+  o.budget = 64;
+  const kv::policy_spec spec(o);
+  EXPECT_EQ(spec.skip_first_layers, 0);
+  EXPECT_STREQ(kv::make_policy(spec, small_model(), 0)->name(), "quest");
+  EXPECT_EQ(kv::policy_spec::parse("quest:64").skip_first_layers, kv::policy_spec::quest_paper_dense_layers);
+}
+
 TEST(kv_factory, skip_first_layers_applies_to_any_policy) {
   auto spec = kv::policy_spec::h2o(64);
   EXPECT_EQ(spec.skip_first_layers, 0);

@@ -10,7 +10,12 @@
 #define LIL_VERSION_MAJOR 0
 #define LIL_VERSION_MINOR 1
 #define LIL_VERSION_PATCH 0
-#define LIL_VERSION_STRING "0.1.0"
+// The one place the version is written: CMake reads the three lines above.
+#define LIL_VERSION_STRINGIFY_(x) #x
+#define LIL_VERSION_STRINGIFY(x) LIL_VERSION_STRINGIFY_(x)
+#define LIL_VERSION_STRING                   \
+  LIL_VERSION_STRINGIFY(LIL_VERSION_MAJOR) "." \
+  LIL_VERSION_STRINGIFY(LIL_VERSION_MINOR) "." LIL_VERSION_STRINGIFY(LIL_VERSION_PATCH)
 
 #if defined(LIL_SHARED)
 #  if defined(_WIN32)

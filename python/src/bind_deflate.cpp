@@ -18,7 +18,7 @@ deflate::options deflate_options(py::handle level, py::handle profile, bool keep
   deflate::options o;
   o.level = static_cast<int>(integer_in_range(level, std::numeric_limits<int>::min(), std::numeric_limits<int>::max(),
                                               "deflate options: level must be 1..9, "));
-  o.rules = static_cast<deflate::profile>(profile_from(profile, "deflate options: profile"));
+  o.profile = static_cast<deflate::profile>(profile_from(profile, "deflate options: profile"));
   o.keep_output = keep_output;
   return o;
 }
@@ -97,7 +97,7 @@ input ended now.
       .def_property_readonly("bits_closed", &deflate::compressor::bits_closed,
                              "Bits of the stream already decided (closed blocks).")
       .def_property_readonly("level", [](const deflate::compressor& c) { return c.opts().level; })
-      .def_property_readonly("profile", [](const deflate::compressor& c) { return deflate::profile_name(c.opts().rules); })
+      .def_property_readonly("profile", [](const deflate::compressor& c) { return deflate::profile_name(c.opts().profile); })
       .def_property_readonly("keep_output", [](const deflate::compressor& c) { return c.opts().keep_output; })
       .def_property_readonly("state_bytes",
                              [](const deflate::compressor& c) { return deflate::compressor::state_bytes(c.opts()); },
@@ -109,7 +109,7 @@ input ended now.
            py::arg("memo"))
       .def("__repr__", [](const deflate::compressor& c) {
         return "Compressor(level=" + std::to_string(c.opts().level) + ", profile='" +
-               deflate::profile_name(c.opts().rules) + "', bytes_in=" + std::to_string(c.bytes_in()) + ")";
+               deflate::profile_name(c.opts().profile) + "', bytes_in=" + std::to_string(c.bytes_in()) + ")";
       });
 }
 

@@ -114,7 +114,7 @@ guardian_options options_of(const guardian_t& g) {
   guardian_options o;
   o.rule = g.detector().options();
   o.level = g.compressor().opts().level;
-  o.profile = g.compressor().opts().rules;
+  o.profile = g.compressor().opts().profile;
   o.pending_capacity = g.pending_capacity();
   o.curve_capacity = g.curve().capacity();
   return o;

@@ -88,7 +88,7 @@ guardian_options to_options(const guard_settings& s) {
   o.rule.relative_checks = s.relative_checks;
   const auto d = s.deflate.to_options(false);
   o.level = d.level;
-  o.profile = d.rules;
+  o.profile = d.profile;
   o.validate();
   return o;
 }

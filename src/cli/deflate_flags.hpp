@@ -16,7 +16,7 @@ struct deflate_flags {
   deflate::options to_options(bool keep_output = true) const {
     deflate::options o;
     o.level = level;
-    o.rules = profile == "zlib" ? deflate::profile::zlib : deflate::profile::gzip;
+    o.profile = profile == "zlib" ? deflate::profile::zlib : deflate::profile::gzip;
     o.keep_output = keep_output;
     return o;
   }

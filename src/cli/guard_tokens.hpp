@@ -50,7 +50,9 @@ class tokenizer {
 // shorter; a chunk may end inside a character: the bytes are what counts).
 std::unique_ptr<tokenizer> make_byte_chunker(std::size_t bytes_per_token);
 
-// --tokenizer PATH.model; throws io_error naming the flag and the path.
-std::unique_ptr<tokenizer> load_sentencepiece(const std::string& path);
+// --tokenizer PATH.model; throws io_error naming the flag and the path. Long
+// texts are tokenized in windows of about `window` bytes, where the model
+// allows exact cuts (see guard_tokens.cpp); the tokens are the same.
+std::unique_ptr<tokenizer> load_sentencepiece(const std::string& path, std::size_t window = std::size_t{1} << 16);
 
 }  // namespace lil::cli

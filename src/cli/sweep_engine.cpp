@@ -117,7 +117,7 @@ trace_outcome sweep_engine::run(const labelled_trace& trace) const {
   for (const level_pass& pass : passes_) {
     deflate::options o;
     o.level = pass.level;
-    o.rules = pass.profile;
+    o.profile = pass.profile;
     o.keep_output = false;
     deflate::compressor c(o);
     sizes.assign(s.size() / pass.step + 1, 0);

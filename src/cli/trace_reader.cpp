@@ -109,8 +109,18 @@ std::string a_or_an(const char* kind) { return fmt::format("{} {}", *kind == 'a'
 
 std::string bounded_message(std::string_view message) {
   constexpr std::size_t keep = 60;
-  const auto open = message.find('\'');
-  const auto close = message.rfind('\'');
+  // nlohmann quotes the token it stopped at after "last read: " (and may
+  // quote the tokens it expected after it); other messages quote one thing.
+  constexpr std::string_view last_read = "last read: '";
+  std::size_t open, close;
+  if (const auto at = message.find(last_read); at != std::string_view::npos) {
+    open = at + last_read.size() - 1;
+    close = message.rfind("'; expected");
+    if (close == std::string_view::npos || close <= open) close = message.rfind('\'');
+  } else {
+    open = message.find('\'');
+    close = message.rfind('\'');
+  }
   if (open == std::string_view::npos || close <= open || close - open - 1 <= keep + 20) return std::string(message);
   const std::string_view quoted = message.substr(open + 1, close - open - 1);
   std::size_t cut = keep;
@@ -123,8 +133,8 @@ std::string bounded_message(std::string_view message) {
 trace_reader::trace_reader(std::FILE* f, std::string name, input_spec spec)
     : file_(f), name_(std::move(name)), spec_(std::move(spec)) {}
 
-trace_reader::trace_reader(std::string_view content, std::string name, input_spec spec)
-    : memory_(content), name_(std::move(name)), spec_(std::move(spec)) {}
+trace_reader::trace_reader(std::string_view content, std::string name, input_spec spec, std::size_t chunk)
+    : memory_(content), chunk_(std::max<std::size_t>(chunk, 1)), name_(std::move(name)), spec_(std::move(spec)) {}
 
 bool trace_reader::fill() {
   if (eof_) return false;
@@ -146,7 +156,7 @@ bool trace_reader::fill() {
     if (n == 0) eof_ = true;
     return n != 0;
   }
-  const std::size_t n = std::min(read_chunk, memory_.size());
+  const std::size_t n = std::min(chunk_, memory_.size());
   buf_.append(memory_.data(), n);
   memory_.remove_prefix(n);
   if (memory_.empty()) eof_ = true;

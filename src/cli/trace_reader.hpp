@@ -52,8 +52,9 @@ class trace_reader {
  public:
   // Reads `f` (not owned; stdin is fine), named `name` in messages.
   trace_reader(std::FILE* f, std::string name, input_spec spec);
-  // Reads `content`, which must outlive the reader.
-  trace_reader(std::string_view content, std::string name, input_spec spec);
+  // Reads `content`, which must outlive the reader, `chunk` bytes at a time
+  // (tests and the fuzzer make it small to cut records across reads).
+  trace_reader(std::string_view content, std::string name, input_spec spec, std::size_t chunk = 1 << 16);
 
   // The next record, analysable or failed; false at the end of the input.
   // Throws io_error when the file cannot be read.
@@ -81,6 +82,7 @@ class trace_reader {
 
   std::FILE* file_ = nullptr;
   std::string_view memory_;
+  std::size_t chunk_ = 1 << 16;
   std::string name_;
   input_spec spec_;
   input_format format_ = input_format::automatic;

@@ -5,7 +5,8 @@
 // first. Bits gather in a 64-bit accumulator and leave in whole bytes, so a
 // field costs a shift and an OR; a block costs one buffer append per 7 bytes.
 // The writer also counts every bit it was given: the compressor's size
-// arithmetic is checked against it in the tests.
+// arithmetic is checked against it in the tests. It owns the bytes it wrote,
+// so copying a writer (and the compressor around it) needs no rebinding.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,6 @@ namespace lil::deflate {
 
 class bit_writer {
  public:
-  explicit bit_writer(std::vector<unsigned char>& out) noexcept : out_(&out) {}
 
   // Appends the low `count` bits of `value` (count <= 32).
   LIL_ALWAYS_INLINE void put(std::uint32_t value, unsigned count) {
@@ -39,17 +39,31 @@ class bit_writer {
   // Raw bytes; the writer must be aligned.
   void put_bytes(const unsigned char* data, std::size_t size) {
     spill_all();
-    out_->insert(out_->end(), data, data + size);
+    out_.insert(out_.end(), data, data + size);
     total_ += 8 * static_cast<std::uint64_t>(size);
   }
 
   std::uint64_t bits_written() const noexcept { return total_; }
-  void rebind(std::vector<unsigned char>& out) noexcept { out_ = &out; }
+  // Whole bytes written so far; the partial byte stays in the accumulator.
+  const std::vector<unsigned char>& bytes() const noexcept { return out_; }
+  // Moves the whole bytes out; the bit count and the partial byte stay.
+  std::vector<unsigned char> take_bytes() noexcept {
+    std::vector<unsigned char> taken;
+    taken.swap(out_);
+    return taken;
+  }
+  // Empty again, keeping the buffer's memory.
+  void clear() noexcept {
+    out_.clear();
+    acc_ = 0;
+    fill_ = 0;
+    total_ = 0;
+  }
 
   // The partial byte (fewer than 8 bits) still in the accumulator after spilling.
   void spill_all() {
     while (fill_ >= 8) {
-      out_->push_back(static_cast<unsigned char>(acc_));
+      out_.push_back(static_cast<unsigned char>(acc_));
       acc_ >>= 8;
       fill_ -= 8;
     }
@@ -60,12 +74,12 @@ class bit_writer {
     unsigned char bytes[4];
     std::uint32_t low = static_cast<std::uint32_t>(acc_);
     for (int i = 0; i < 4; ++i) bytes[i] = static_cast<unsigned char>(low >> (8 * i));
-    out_->insert(out_->end(), bytes, bytes + 4);
+    out_.insert(out_.end(), bytes, bytes + 4);
     acc_ >>= 32;
     fill_ -= 32;
   }
 
-  std::vector<unsigned char>* out_;
+  std::vector<unsigned char> out_;
   std::uint64_t acc_ = 0;
   unsigned fill_ = 0;
   std::uint64_t total_ = 0;

@@ -55,15 +55,15 @@ struct block_plan {
 
 enum class block_kind : unsigned char { stored, fixed, dynamic };
 
-LIL_API void plan_block(const block_tally& tally, block_plan& plan) noexcept;
+void plan_block(const block_tally& tally, block_plan& plan) noexcept;
 
 // The reference's choice. `stored_possible` is false when the block's first
 // byte has already left the window.
-LIL_API block_kind choose_block(const block_plan& plan, std::uint64_t stored_len, bool stored_possible) noexcept;
+block_kind choose_block(const block_plan& plan, std::uint64_t stored_len, bool stored_possible) noexcept;
 
 // Bits the block takes when it starts at bit offset `bit_pos` of the stream
 // (the offset matters only for the stored block's alignment padding).
-LIL_API std::uint64_t block_bits(block_kind kind, const block_plan& plan, std::uint64_t stored_len,
+std::uint64_t block_bits(block_kind kind, const block_plan& plan, std::uint64_t stored_len,
                                  std::uint64_t bit_pos) noexcept;
 
 // The symbols of the open block, when output is kept: for a literal, `lc` is
@@ -76,7 +76,7 @@ struct block_symbols {
 
 // Writes one block of the given kind. `stored` points at the block's input
 // bytes (needed for stored blocks only).
-LIL_API void write_block(bit_writer& out, block_kind kind, const block_plan& plan, const block_tally& tally,
+void write_block(bit_writer& out, block_kind kind, const block_plan& plan, const block_tally& tally,
                          const block_symbols& symbols, const unsigned char* stored, std::uint64_t stored_len,
                          bool last);
 

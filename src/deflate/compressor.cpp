@@ -60,8 +60,7 @@ struct engine {
   std::vector<std::uint8_t> symbol_lc;     // kept output only
   std::vector<std::uint16_t> symbol_dist;  // kept output only
 
-  std::vector<unsigned char> out;
-  bit_writer writer{out};
+  bit_writer writer;  // holds the output bytes (kept output only)
   std::uint64_t closed_bits = 0;  // size-only mode: bits of the closed blocks
   bool finished = false;
   std::uint64_t final_bytes = 0;
@@ -74,7 +73,7 @@ struct engine {
   unsigned char eof_saved[eof_span];
 
   explicit engine(const options& o)
-      : config{level_table[o.level], rules_of(o.rules)}, level(o.level), lazy(is_lazy(o.level)),
+      : config{level_table[o.level], rules_of(o.profile)}, level(o.level), lazy(is_lazy(o.level)),
         keep_output(o.keep_output) {
     if (keep_output) {
       symbol_lc.resize(config.rules.max_block_symbols + 1);
@@ -83,14 +82,9 @@ struct engine {
     clear();
   }
 
-  engine(const engine& other)
-      : config(other.config), level(other.level), lazy(other.lazy), keep_output(other.keep_output),
-        window(other.window), cursor(other.cursor), slides(other.slides), total_in(other.total_in),
-        tally(other.tally), symbol_lc(other.symbol_lc), symbol_dist(other.symbol_dist), out(other.out),
-        writer(other.writer), closed_bits(other.closed_bits), finished(other.finished),
-        final_bytes(other.final_bytes) {
-    writer.rebind(out);
-  }
+  // A fork copies everything, the size-report scratch included (a few KiB
+  // beside the window): no member refers to another.
+  engine(const engine&) = default;
   engine& operator=(const engine&) = delete;
 
   void clear() noexcept {
@@ -99,8 +93,7 @@ struct engine {
     slides = 0;
     total_in = 0;
     tally.clear();
-    out.clear();
-    writer = bit_writer(out);
+    writer.clear();
     closed_bits = 0;
     finished = false;
     final_bytes = 0;
@@ -352,8 +345,8 @@ namespace {
 void check_options(const options& o) {
   if (o.level < 1 || o.level > 9)
     lil::detail::throw_error("deflate options: level must be 1..9, got " + std::to_string(o.level));
-  if (o.rules != profile::gzip && o.rules != profile::zlib)
-    lil::detail::throw_error("deflate options: unknown profile " + std::to_string(static_cast<int>(o.rules)));
+  if (o.profile != profile::gzip && o.profile != profile::zlib)
+    lil::detail::throw_error("deflate options: unknown profile " + std::to_string(static_cast<int>(o.profile)));
 }
 }  // namespace
 
@@ -391,13 +384,10 @@ void compressor::finish() {
 
 bool compressor::finished() const noexcept { return engine_->finished; }
 
-const std::vector<unsigned char>& compressor::output() const noexcept { return engine_->out; }
+const std::vector<unsigned char>& compressor::output() const noexcept { return engine_->writer.bytes(); }
 
 std::vector<unsigned char> compressor::take_output() {
-  std::vector<unsigned char> taken;
-  taken.swap(engine_->out);
-  engine_->writer.rebind(engine_->out);
-  return taken;
+  return engine_->writer.take_bytes();
 }
 
 std::uint64_t compressor::bytes_in() const noexcept { return engine_->total_in; }
@@ -408,7 +398,7 @@ void compressor::reset() noexcept { engine_->clear(); }
 std::size_t compressor::state_bytes(const options& opts) noexcept {
   std::size_t bytes = sizeof(detail::engine);
   if (opts.keep_output) {
-    const std::size_t symbols = rules_of(opts.rules).max_block_symbols + 1;
+    const std::size_t symbols = rules_of(opts.profile).max_block_symbols + 1;
     bytes += symbols * (sizeof(std::uint8_t) + sizeof(std::uint16_t));
   }
   return bytes;

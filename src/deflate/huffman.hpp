@@ -48,10 +48,10 @@ struct code_lengths {
 };
 
 // Builds the lengths into `lengths[0..a.size)` from `freq[0..a.size)`.
-LIL_API code_lengths build_code_lengths(const std::uint32_t* freq, const alphabet& a,
+code_lengths build_code_lengths(const std::uint32_t* freq, const alphabet& a,
                                         std::uint8_t* lengths) noexcept;
 
 // Canonical codes (already bit-reversed for LSB-first output) of `lengths`.
-LIL_API void make_codes(const std::uint8_t* lengths, unsigned count, std::uint16_t* codes) noexcept;
+void make_codes(const std::uint8_t* lengths, unsigned count, std::uint16_t* codes) noexcept;
 
 }  // namespace lil::deflate

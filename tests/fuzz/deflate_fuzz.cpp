@@ -61,7 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* raw, std::size_t size)
 
   lil::deflate::options o;
   o.level = level;
-  o.rules = rules;
+  o.profile = rules;
   lil::deflate::compressor c(o);
   lil::deflate::options scratch = o;
   scratch.keep_output = false;

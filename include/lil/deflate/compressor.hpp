@@ -55,7 +55,7 @@ namespace lil::deflate {
 
 struct options {
   int level = 6;                    // 1..9, as gzip -1..-9 and zlib levels
-  profile rules = profile::gzip;    // whose block rules to reproduce
+  deflate::profile profile = deflate::profile::gzip;  // whose block rules to reproduce
   bool keep_output = true;          // false: sizes only (smaller, no output)
 };
 

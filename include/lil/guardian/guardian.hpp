@@ -87,7 +87,7 @@ struct guardian_options {
   deflate::options deflate_options() const noexcept {
     deflate::options o;
     o.level = level;
-    o.rules = profile;
+    o.profile = profile;
     o.keep_output = false;
     return o;
   }

@@ -2,9 +2,10 @@
 //
 // A policy_spec names one policy and its options (each options struct carries
 // its paper's defaults) plus skip_first_layers, the layers that stay dense;
-// make_policy() builds the state of one layer from it. Converting from Quest's
-// options sets skip_first_layers = 2, the paper's choice; every other policy
-// starts at 0. parse() reads the short form used on command lines:
+// make_policy() builds the state of one layer from it. A spec converted from
+// any options struct keeps every layer sparse (skip_first_layers = 0); the
+// named constructor quest() and parse("quest:...") ask for the Quest paper's
+// two dense first layers explicitly (quest_paper_dense_layers). parse() reads the short form used on command lines:
 // "full", "sink:256", "h2o:64", "h2o:0.2" (a ratio of max_context), "quest:1024",
 // "snapkv:128", "tova:64", with options after commas: "snapkv:32,window=8",
 // "quest:256,gqa=max,skip=0".
@@ -36,14 +37,20 @@ struct policy_spec {
   policy_spec(full_options o) : options(o) {}              // NOLINT(google-explicit-constructor)
   policy_spec(sink_options o) : options(o) {}              // NOLINT(google-explicit-constructor)
   policy_spec(h2o_options o) : options(o) {}               // NOLINT(google-explicit-constructor)
-  policy_spec(quest_options o) : options(o), skip_first_layers(2) {}  // NOLINT(google-explicit-constructor)
+  policy_spec(quest_options o) : options(o) {}             // NOLINT(google-explicit-constructor)
   policy_spec(snapkv_options o) : options(o) {}            // NOLINT(google-explicit-constructor)
   policy_spec(tova_options o) : options(o) {}              // NOLINT(google-explicit-constructor)
 
   static policy_spec full() { return full_options{}; }
   static policy_spec sink(token_budget b) { return with_budget<sink_options>(b); }
   static policy_spec h2o(token_budget b) { return with_budget<h2o_options>(b); }
-  static policy_spec quest(token_budget b) { return with_budget<quest_options>(b); }
+  // Quest's paper keeps its first two layers dense: quest() and parse() say so.
+  static constexpr int quest_paper_dense_layers = 2;
+  static policy_spec quest(token_budget b) {
+    policy_spec spec = with_budget<quest_options>(b);
+    spec.skip_first_layers = quest_paper_dense_layers;
+    return spec;
+  }
   static policy_spec snapkv(token_budget b) { return with_budget<snapkv_options>(b); }
   static policy_spec tova(token_budget b) { return with_budget<tova_options>(b); }
 

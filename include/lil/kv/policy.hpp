@@ -17,7 +17,7 @@
 //     p.observe(weights)              only when p.requirements().weights
 //   and after the last prompt token, once: p.prefill_done() (SnapKV compresses,
 //   and reports the K/V rows to move so that its cache stays a dense prefix).
-//   The issue lists append last. We append first so that the token attends to
+//   A loop could append after attending; we append first so that the token attends to
 //   itself through the same slots as every other token (causal attention
 //   includes the diagonal) and the cache never holds more than the budget.
 //   Eviction decisions use everything observed so far, so "attend, then drop

@@ -29,7 +29,7 @@
 //
 // Paper defaults
 //   Pages of 16 tokens; token budgets 256..4096 in the evaluation; the first
-//   two layers dense (policy_spec applies skip_first_layers = 2 for Quest).
+//   two layers dense (policy_spec::quest() and parse() ask for that explicitly).
 //   The paper's models are multi-head; the GQA fold is ours and explicit.
 //
 // Stored bounds
