@@ -10,6 +10,7 @@
 
 #include "lil/guardian/batch.hpp"
 #include "lil/guardian/guardian.hpp"
+#include "lil/guardian/repetition.hpp"
 
 struct lil_guardian {
   lil::guardian<> impl;
@@ -19,6 +20,10 @@ struct lil_vocabulary {
 };
 struct lil_guardian_batch {
   lil::guardian_batch<> impl;
+};
+
+struct lil_repetition {
+  lil::repetition_detector impl;
 };
 
 namespace {
@@ -94,6 +99,7 @@ int32_t reason_code(lil::reason r) noexcept {
     case lil::reason::warming_up: return LIL_REASON_WARMING_UP;
     case lil::reason::awaiting_patience: return LIL_REASON_AWAITING_PATIENCE;
     case lil::reason::plateau: return LIL_REASON_PLATEAU;
+    case lil::reason::repetition: return LIL_REASON_REPETITION;
   }
   return LIL_REASON_NO_CHECK_YET;
 }
@@ -281,6 +287,98 @@ int lil_guardian_curve(const lil_guardian* g, lil_curve_point* points, size_t ca
 int lil_guardian_state_bytes(const lil_guardian* g, size_t* bytes) {
   if (!g || !bytes) return fail(LIL_E_NULL, "lil_guardian_state_bytes: guardian or bytes is NULL");
   *bytes = sizeof(lil_guardian) - sizeof(g->impl) + g->impl.state_bytes();
+  return LIL_OK;
+}
+
+void lil_repetition_options_init(lil_repetition_options* o) {
+  if (!o) return;
+  const lil::repetition_options d;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+  o->min_pattern_size = d.min_pattern_size;
+  o->max_pattern_size = d.max_pattern_size;
+  o->min_count = d.min_count;
+  o->rollback_window = d.rollback_window;
+  o->min_tokens = d.min_tokens;
+}
+
+int lil_repetition_create(const lil_repetition_options* options, lil_repetition** out) {
+  if (!out) return fail(LIL_E_NULL, "lil_repetition_create: out is NULL");
+  *out = nullptr;
+  lil_repetition_options c;
+  lil_repetition_options_init(&c);
+  if (options) {
+    if (options->struct_size < sizeof(lil_repetition_options))
+      return fail(LIL_E_STRUCT_SIZE, "lil_repetition_options.struct_size is smaller than any version of the struct");
+    const auto* bytes = reinterpret_cast<const unsigned char*>(options);
+    for (std::size_t i = sizeof(lil_repetition_options); i < options->struct_size; ++i)
+      if (bytes[i] != 0)
+        return fail(LIL_E_STRUCT_SIZE, "lil_repetition_options sets fields that this version of lil does not know");
+    std::memcpy(&c, options, sizeof c);
+  }
+  lil::repetition_options o;
+  o.min_pattern_size = c.min_pattern_size;
+  o.max_pattern_size = c.max_pattern_size;
+  o.min_count = c.min_count;
+  o.rollback_window = c.rollback_window;
+  o.min_tokens = c.min_tokens;
+  return guarded([&] {
+    *out = new lil_repetition{lil::repetition_detector(o)};
+    return LIL_OK;
+  });
+}
+
+void lil_repetition_free(lil_repetition* d) { delete d; }
+
+int lil_repetition_clone(const lil_repetition* d, lil_repetition** out) {
+  if (!out) return fail(LIL_E_NULL, "lil_repetition_clone: out is NULL");
+  *out = nullptr;
+  if (!d) return fail(LIL_E_NULL, "lil_repetition_clone: detector is NULL");
+  return guarded([&] {
+    *out = new lil_repetition{d->impl.clone()};
+    return LIL_OK;
+  });
+}
+
+int lil_repetition_accept_id(lil_repetition* d, int32_t id) {
+  if (!d) return fail(LIL_E_NULL, "lil_repetition_accept_id: detector is NULL");
+  return verdict_status(d->impl.accept_id(id));
+}
+
+int lil_repetition_accept_text(lil_repetition* d, const char* text, size_t size) {
+  if (!d) return fail(LIL_E_NULL, "lil_repetition_accept_text: detector is NULL");
+  if (!text && size != 0) return fail(LIL_E_NULL, "lil_repetition_accept_text: text is NULL but size is not 0");
+  return verdict_status(d->impl.accept(std::string_view(text ? text : "", size)));
+}
+
+int lil_repetition_rollback(lil_repetition* d, size_t count) {
+  if (!d) return fail(LIL_E_NULL, "lil_repetition_rollback: detector is NULL");
+  if (!d->impl.rollback(count))
+    return fail(LIL_E_ROLLBACK, "lil_repetition_rollback: more tokens than rollback_window or than were accepted");
+  return LIL_OK;
+}
+
+int lil_repetition_decision(const lil_repetition* d, lil_repetition_result* out) {
+  if (!d || !out) return fail(LIL_E_NULL, "lil_repetition_decision: detector or out is NULL");
+  const std::size_t caller_size = out->struct_size;
+  if (caller_size < sizeof(lil_repetition_result))
+    return fail(LIL_E_STRUCT_SIZE, "lil_repetition_result.struct_size is smaller than any version of the struct");
+  const lil::repetition_decision r = d->impl.decision();
+  lil_repetition_result c;
+  std::memset(&c, 0, sizeof c);
+  c.struct_size = caller_size;
+  c.stop = r.stop() ? 1 : 0;
+  c.pattern_size = r.pattern_size;
+  c.tokens = r.tokens;
+  c.stopped_at = r.stopped_at;
+  std::memcpy(out, &c, sizeof c);
+  if (caller_size > sizeof c) std::memset(reinterpret_cast<unsigned char*>(out) + sizeof c, 0, caller_size - sizeof c);
+  return LIL_OK;
+}
+
+int lil_repetition_reset(lil_repetition* d) {
+  if (!d) return fail(LIL_E_NULL, "lil_repetition_reset: detector is NULL");
+  d->impl.reset();
   return LIL_OK;
 }
 

@@ -431,7 +431,47 @@ static void test_status_strings(void) {
   EXPECT(strlen(lil_version_string()) >= 5);
 }
 
+/* vLLM's repetition rule: "1 2 3" three times stops at the ninth token. */
+static void test_repetition_rule(void) {
+  lil_repetition_options o;
+  lil_repetition_options_init(&o);
+  EXPECT(o.max_pattern_size == 0); /* off by default, as vLLM's */
+  o.min_pattern_size = 2;
+  o.max_pattern_size = 3;
+  o.min_count = 3;
+  lil_repetition* r = NULL;
+  EXPECT(lil_repetition_create(&o, &r) == LIL_OK && r != NULL);
+  if (!r) return;
+  const int32_t ids[] = {7, 1, 2, 3, 1, 2, 3, 1, 2, 3};
+  int status = LIL_OK;
+  for (int i = 0; i < 10; ++i) {
+    status = lil_repetition_accept_id(r, ids[i]);
+    EXPECT((status == LIL_STOP) == (i == 9));
+  }
+  lil_repetition_result d;
+  d.struct_size = sizeof d;
+  EXPECT(lil_repetition_decision(r, &d) == LIL_OK);
+  EXPECT(d.stop == 1 && d.stopped_at == 10 && d.pattern_size == 3 && d.tokens == 10);
+  lil_repetition* fork = NULL;
+  EXPECT(lil_repetition_clone(r, &fork) == LIL_OK);
+  EXPECT(lil_repetition_rollback(r, 1) == LIL_OK); /* the stop goes with its token */
+  EXPECT(lil_repetition_decision(r, &d) == LIL_OK && d.stop == 0 && d.tokens == 9);
+  EXPECT(lil_repetition_rollback(r, 100) == LIL_E_ROLLBACK);
+  EXPECT(lil_repetition_decision(fork, &d) == LIL_OK && d.stop == 1);
+  EXPECT(lil_repetition_reset(fork) == LIL_OK);
+  EXPECT(lil_repetition_accept_text(fork, "ab", 2) == LIL_OK);
+  EXPECT(lil_repetition_accept_text(fork, NULL, 1) == LIL_E_NULL);
+  lil_repetition_free(fork);
+  lil_repetition_free(r);
+
+  o.min_count = 1;
+  r = NULL;
+  EXPECT(lil_repetition_create(&o, &r) == LIL_E_BAD_OPTION && r == NULL);
+  EXPECT(strstr(lil_last_error_message(), "min_count") != NULL);
+}
+
 int main(void) {
+  test_repetition_rule();
   test_loop_stops_on_repetition();
   test_fresh_text_goes_on();
   test_rollback_and_its_limit();

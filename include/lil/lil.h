@@ -89,7 +89,8 @@ enum {
   LIL_REASON_GAINING = 2,           /* the gain reached the threshold */
   LIL_REASON_WARMING_UP = 3,        /* low gain, but n < warmup_tokens */
   LIL_REASON_AWAITING_PATIENCE = 4, /* low gain, but fewer than `patience` in a row */
-  LIL_REASON_PLATEAU = 5            /* stop */
+  LIL_REASON_PLATEAU = 5,           /* stop */
+  LIL_REASON_REPETITION = 6         /* stop: the output ends in a repeated n-gram (lil_repetition) */
 };
 
 /* Settings. lil_guardian_options_init gives the paper's rule. */
@@ -253,6 +254,51 @@ LIL_C_API int lil_guardian_batch_step(lil_guardian_batch* batch, const int32_t* 
 /* A new request takes `slot`. */
 LIL_C_API int lil_guardian_batch_reset(lil_guardian_batch* batch, size_t slot);
 LIL_C_API int lil_guardian_batch_decision(const lil_guardian_batch* batch, size_t slot, lil_decision* out);
+
+/* --- vLLM's repetition rule (lil::repetition_detector) ----------------------
+ * Stops when the output ends in an n-gram of size min_pattern_size ..
+ * max_pattern_size repeated at least min_count times in a row, checked after
+ * every token (vLLM's SamplingParams.repetition_detection; the settings mean
+ * what vLLM's mean). Tokens are compared by id, or by text (a 64-bit hash of
+ * the bytes); do not mix the two in one sequence. A decode loop that wants
+ * both rules feeds both handles and stops when either returns LIL_STOP.
+ * Threads: as for lil_guardian. */
+typedef struct lil_repetition_options {
+  size_t struct_size;        /* sizeof(lil_repetition_options) */
+  uint32_t min_pattern_size; /* smallest n-gram checked; 0 means 1 (0) */
+  uint32_t max_pattern_size; /* largest n-gram checked; 0: the rule is off (0) */
+  uint32_t min_count;        /* repeats in a row that stop; >= 2 when on (0) */
+  uint32_t rollback_window;  /* tokens lil_repetition_rollback can take back (32) */
+  uint64_t min_tokens;       /* no check before this many tokens (0) */
+} lil_repetition_options;
+
+typedef struct lil_repetition_result {
+  size_t struct_size;        /* sizeof(lil_repetition_result) */
+  int32_t stop;              /* 1: stop, 0: go on */
+  uint32_t pattern_size;     /* n-gram size of the loop found (the smallest); 0 while going */
+  uint64_t tokens;           /* tokens accepted so far */
+  uint64_t stopped_at;       /* tokens when the loop was found; 0 while going */
+} lil_repetition_result;
+
+typedef struct lil_repetition lil_repetition; /* opaque */
+
+/* Fills `options` with the defaults (the rule off, as vLLM's defaults) and
+ * sets struct_size. Thread-safe. */
+LIL_C_API void lil_repetition_options_init(lil_repetition_options* options);
+/* Creates a detector; on failure *out is NULL and lil_last_error_message()
+ * names the option. Thread-safe. */
+LIL_C_API int lil_repetition_create(const lil_repetition_options* options, lil_repetition** out);
+LIL_C_API void lil_repetition_free(lil_repetition* detector);
+LIL_C_API int lil_repetition_clone(const lil_repetition* detector, lil_repetition** out);
+/* One token, by id or by text. LIL_OK or LIL_STOP. Never allocates. */
+LIL_C_API int lil_repetition_accept_id(lil_repetition* detector, int32_t id);
+LIL_C_API int lil_repetition_accept_text(lil_repetition* detector, const char* text, size_t size);
+/* Takes back the last `count` tokens (at most rollback_window, and no more
+ * than were accepted): else LIL_E_ROLLBACK and nothing changes. A stop found
+ * on a token taken back is taken back with it. */
+LIL_C_API int lil_repetition_rollback(lil_repetition* detector, size_t count);
+LIL_C_API int lil_repetition_decision(const lil_repetition* detector, lil_repetition_result* out);
+LIL_C_API int lil_repetition_reset(lil_repetition* detector);
 
 /* A constant English description of a status code. Thread-safe. */
 LIL_C_API const char* lil_status_string(int status);

@@ -12,6 +12,8 @@ from ._lil import (
     GuardianBatch as GuardianBatch,
     GuardianOptions as GuardianOptions,
     Reason as Reason,
+    RepetitionDecision as RepetitionDecision,
+    RepetitionDetector as RepetitionDetector,
     Verdict as Verdict,
     Vocabulary as Vocabulary,
     __version__ as __version__,

@@ -234,7 +234,8 @@ void bind_guardian(py::module_& m) {
       .value("gaining", reason::gaining, "the gain reached the threshold")
       .value("warming_up", reason::warming_up, "low gain, but n < warmup_tokens")
       .value("awaiting_patience", reason::awaiting_patience, "low gain, but fewer than `patience` in a row")
-      .value("plateau", reason::plateau, "low gain `patience` times in a row, past the warm-up: stop");
+      .value("plateau", reason::plateau, "low gain `patience` times in a row, past the warm-up: stop")
+      .value("repetition", reason::repetition, "the output ends in a repeated n-gram: stop");
 
   py::class_<check_point>(m, "CurvePoint", "One point of the information curve: n, bytes(n), C(n).")
       .def_property_readonly("tokens", [](const check_point& p) { return p.tokens; }, "n: tokens so far")

@@ -20,6 +20,7 @@
 #include "guard_tokens.hpp"
 #include "io.hpp"
 #include "progress.hpp"
+#include "lil/guardian/repetition.hpp"
 #include "trace_reader.hpp"
 
 namespace lil::cli {
@@ -44,7 +45,38 @@ struct guard_settings {
   std::string mode = "incremental";
   std::string plot;
   std::string plot_title;
+  std::string rule = "guardian";
+  std::uint32_t repeat_min = 1;
+  std::uint32_t repeat_max = 0;
+  std::uint32_t repeat_count = 0;
+  std::uint64_t repeat_min_tokens = 0;
 };
+
+repetition_options to_repetition(const guard_settings& s) {
+  repetition_options o;
+  o.min_pattern_size = s.repeat_min;
+  o.max_pattern_size = s.repeat_max;
+  o.min_count = s.repeat_count;
+  o.min_tokens = s.repeat_min_tokens;
+  o.rollback_window = 0;
+  if (s.rule != "guardian" && (s.repeat_max == 0 || s.repeat_count == 0))
+    throw lil::error("--rule " + s.rule + " needs --repeat-max-size N and --repeat-count C");
+  o.validate();
+  return o;
+}
+
+// vLLM's repetition rule over a tokenized trace: ids when the tokenizer has
+// them, else the tokens' texts.
+std::uint64_t repetition_stop(const token_stream& t, const repetition_options& o) {
+  repetition_detector d(o);
+  for (std::size_t i = 0; i < t.size() && !d.stopped(); ++i) {
+    if (t.ids.empty())
+      d.accept(t.token(i));
+    else
+      d.accept_id(t.ids[i]);
+  }
+  return d.decision().stopped_at;
+}
 
 guardian_options to_options(const guard_settings& s) {
   guardian_options o;
@@ -74,6 +106,8 @@ int run_guard(const guard_settings& s) {
   if (s.tokenizer.empty() == (s.bytes_per_token == 0))
     throw lil::error("give exactly one of --tokenizer PATH.model and --bytes-per-token N");
   const guardian_options opts = to_options(s);
+  const repetition_options repeat = to_repetition(s);
+  const bool use_guardian = s.rule != "repetition", use_repetition = s.rule != "guardian";
   const guard_mode mode = s.mode == "recompress" ? guard_mode::recompress : guard_mode::incremental;
   const std::unique_ptr<tokenizer> tok =
       s.tokenizer.empty() ? make_byte_chunker(s.bytes_per_token) : load_sentencepiece(s.tokenizer);
@@ -99,9 +133,22 @@ int run_guard(const guard_settings& s) {
       ++records;
       std::string error = std::move(r.error);
       trace_result result;
+      const char* stop_by = "guardian";
       if (error.empty()) {
         try {
-          result = analyse(tok->tokenize(r.text), *tok, opts, mode);
+          const token_stream tokens = tok->tokenize(r.text);
+          if (use_guardian) {
+            result = analyse(tokens, *tok, opts, mode);
+          } else {
+            result.tokens = tokens.size();
+          }
+          if (use_repetition) {
+            const std::uint64_t n = repetition_stop(tokens, repeat);
+            if (n != 0 && (result.stop == 0 || n < result.stop)) {
+              result.stop = n;
+              stop_by = "repetition";
+            }
+          }
         } catch (const std::exception& e) {
           error = fmt::format("{}: {}", r.where, e.what());
         }
@@ -117,6 +164,7 @@ int run_guard(const guard_settings& s) {
       if (r.id) line["id"] = std::move(*r.id);
       line["tokens"] = result.tokens;
       line["stop"] = result.stop == 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(result.stop);
+      if (use_repetition) line["stop_by"] = result.stop == 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(stop_by);
       auto& checks = line["checks"] = nlohmann::ordered_json::array();
       for (const auto& p : result.checks) checks.push_back({p.tokens, p.size});
       write_stdout(line.dump() + "\n");
@@ -199,6 +247,18 @@ subcommand register_guard(CLI::App& app) {
   cmd->add_option("--mode", s->mode,
                   "incremental (Guardian, as an engine runs it) or recompress (the paper's from-scratch baseline)")
       ->check(CLI::IsMember({"incremental", "recompress"}))
+      ->capture_default_str();
+  cmd->add_option("--rule", s->rule,
+                  "guardian (the paper's rule), repetition (vLLM's: --repeat-*), or either (stop when either does)")
+      ->check(CLI::IsMember({"guardian", "repetition", "either"}))
+      ->capture_default_str();
+  cmd->add_option("--repeat-min-size", s->repeat_min, "Repetition rule: smallest n-gram size (0 means 1)")
+      ->check(integer_at_least(0))
+      ->capture_default_str();
+  cmd->add_option("--repeat-max-size", s->repeat_max, "Repetition rule: largest n-gram size")->check(integer_at_least(1));
+  cmd->add_option("--repeat-count", s->repeat_count, "Repetition rule: repeats in a row that stop")->check(integer_at_least(2));
+  cmd->add_option("--repeat-min-tokens", s->repeat_min_tokens, "Repetition rule: no check before this many tokens")
+      ->check(integer_at_least(0))
       ->capture_default_str();
   cmd->add_option("--plot", s->plot, "Write the information curves with their stop points to this SVG file");
   cmd->add_option("--plot-title", s->plot_title, "Title of the plot (default: names the input)");

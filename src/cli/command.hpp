@@ -28,6 +28,7 @@ using registrar = subcommand (*)(CLI::App& app);
 subcommand register_deflate(CLI::App& app);
 subcommand register_size(CLI::App& app);
 subcommand register_guard(CLI::App& app);
+subcommand register_sweep(CLI::App& app);
 subcommand register_demo(CLI::App& app);
 
 }  // namespace lil::cli

@@ -82,16 +82,19 @@ std::string plot_information_curves(const std::vector<trace_result>& traces, con
       polyline(t.checks, 0, t.checks.size(), "stroke=\"#777\" stroke-opacity=\"0.45\"");
       continue;
     }
+    // A repetition stop (lil guard --rule) may fall between checks: the
+    // curve is cut at the first check at or after it.
     std::size_t at = 0;
-    while (at < t.checks.size() && t.checks[at].tokens != t.stop) ++at;
-    polyline(t.checks, 0, at + 1, "stroke=\"#2f6db5\" stroke-opacity=\"0.6\"");
+    while (at < t.checks.size() && t.checks[at].tokens < t.stop) ++at;
+    polyline(t.checks, 0, std::min(at + 1, t.checks.size()), "stroke=\"#2f6db5\" stroke-opacity=\"0.6\"");
     polyline(t.checks, at, t.checks.size(), "stroke=\"#2f6db5\" stroke-opacity=\"0.18\"");
   }
   for (const auto& t : traces) {
-    for (const auto& p : t.checks)
-      if (p.tokens == t.stop)
-        svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.2\" fill=\"#d62728\"/>\n",
-                           x(static_cast<double>(p.tokens)), y(static_cast<double>(p.size)));
+    if (t.stop == 0) continue;
+    const auto p = std::find_if(t.checks.begin(), t.checks.end(), [&](const check_point& c) { return c.tokens >= t.stop; });
+    if (p != t.checks.end())
+      svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.2\" fill=\"#d62728\"/>\n",
+                         x(static_cast<double>(p->tokens)), y(static_cast<double>(p->size)));
   }
 
   // Legend.

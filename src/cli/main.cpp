@@ -20,6 +20,7 @@ constexpr lil::cli::registrar subcommands[] = {
     lil::cli::register_deflate,
     lil::cli::register_size,
     lil::cli::register_guard,
+    lil::cli::register_sweep,
     lil::cli::register_demo,
 };
 

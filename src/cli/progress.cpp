@@ -7,8 +7,8 @@
 
 namespace lil::cli {
 
-progress_bar::progress_bar(std::string label, std::size_t total)
-    : label_(std::move(label)), total_(total), enabled_(isatty(STDERR_FILENO) == 1) {}
+progress_bar::progress_bar(std::string label, std::size_t total, bool force)
+    : label_(std::move(label)), total_(total), enabled_(force || isatty(STDERR_FILENO) == 1) {}
 
 progress_bar::~progress_bar() {
   if (enabled_) std::fputs("\r\033[K", stderr);

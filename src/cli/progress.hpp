@@ -10,7 +10,7 @@ namespace lil::cli {
 
 class progress_bar {
  public:
-  progress_bar(std::string label, std::size_t total);
+  progress_bar(std::string label, std::size_t total, bool force = false);  // force: draw even off a terminal
   ~progress_bar();  // clears the line
   progress_bar(const progress_bar&) = delete;
   progress_bar& operator=(const progress_bar&) = delete;

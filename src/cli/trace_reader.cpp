@@ -67,6 +67,7 @@ void take_text(json& value, const input_spec& spec, trace_record& r) {
   }
   r.text = std::move(it->get_ref<std::string&>());
   if (r.text.empty()) r.error = fmt::format("{}: field \"{}\" is empty", r.where, spec.field);
+  if (spec.keep_record) r.record = std::move(value);
 }
 
 // One record's JSON text (a line or an element) into r.

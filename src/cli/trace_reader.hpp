@@ -32,6 +32,7 @@ struct trace_record {
   std::optional<nlohmann::json> id; // the record's id field, when it has one
   std::string text;                 // the trace's text (valid, non-empty UTF-8) ...
   std::string error;                // ... or why the record cannot be analysed
+  nlohmann::json record;            // input_spec.keep_record: the record's other fields (its text moved out)
 };
 
 struct input_spec {
@@ -39,6 +40,7 @@ struct input_spec {
   std::string field = "response";  // where the text is
   std::string id_field = "id";
   std::string array_key;           // JSON document: the array is under this key
+  bool keep_record = false;        // keep each JSON record in trace_record.record (lil sweep reads its answer)
 };
 
 // Arrays and objects nested deeper than this fail their record: deeper

@@ -92,6 +92,7 @@ enum class reason : unsigned char {
   warming_up,         // low gain, but n < warm-up tokens
   awaiting_patience,  // low gain, but fewer than k in a row
   plateau,            // low gain k times in a row, past the warm-up: stop
+  repetition,         // the output ends in a repeated n-gram (repetition.hpp): stop
 };
 
 inline constexpr const char* reason_name(reason r) noexcept {
@@ -102,6 +103,7 @@ inline constexpr const char* reason_name(reason r) noexcept {
     case reason::warming_up: return "warming_up";
     case reason::awaiting_patience: return "awaiting_patience";
     case reason::plateau: return "plateau";
+    case reason::repetition: return "repetition";
   }
   return "unknown";
 }
