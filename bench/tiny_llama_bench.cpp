@@ -1,4 +1,4 @@
-// tiny_llama's CPU decoder (examples/tiny_llama), each figure beside its baseline:
+// tiny_llama's CPU decoder (src/decoder), each figure beside its baseline:
 //   matvec/R/C     one R x C matrix-vector product at the reasoner's shapes:
 //                  tiny_llama's (8 partial sums, vector extensions, 4 rows per
 //                  pass over x) beside the textbook loop (one running sum per

@@ -6,8 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "lil/deflate/huffman.hpp"
-#include "lil/deflate/symbols.hpp"
+#include "deflate/huffman.hpp"
+#include "deflate/symbols.hpp"
 
 namespace lil::deflate {
 namespace {

@@ -1,5 +1,5 @@
 // model.hpp: the fp32 forward pass matches a PyTorch float64 reference
-// (examples/tiny_llama/reference.py) within 1e-4, and the attention seam's
+// (src/decoder/reference.py) within 1e-4, and the attention seam's
 // two entry points agree.
 #include <gtest/gtest.h>
 

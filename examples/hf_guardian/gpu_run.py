@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The GPU run of lil's Hugging Face stopping criterion (docs/python.md).
 
-The committed reasoner (examples/models/reasoner.bin, a llama2.c checkpoint)
+The committed reasoner (src/decoder/models/reasoner.bin, a llama2.c checkpoint)
 becomes a transformers LlamaForCausalLM with the same weights; model.generate
 then runs greedily on the evaluation problems, with and without
 lil.hf.GuardianStoppingCriteria, in three settings:
@@ -19,7 +19,7 @@ with and without the criterion, where it stopped, accuracy, timings) go to
 OUT/gpu_run.json, sample outputs to OUT/gpu_samples.txt.
 
 Before generating, the conversion is checked: the HF model's logits against
-examples/tiny_llama/reference.py (float64, llama2.c's RoPE pairing) and the
+src/decoder/reference.py (float64, llama2.c's RoPE pairing) and the
 stored fixture tests/data/tiny_llama_logits_reasoner.json; and the sparse
 attention function, run with no sparsity, against the model's own attention.
 
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.environ.get("LIL_REPO") or os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "examples", "tiny_llama"))
+sys.path.insert(0, os.path.join(REPO, "src", "decoder"))
 import llama2c_format  # noqa: E402
 import reference  # noqa: E402
 
@@ -314,7 +314,7 @@ def generated(row):
 
 def load_problems(n):
     rows = []
-    with open(os.path.join(REPO, "examples", "models", "reasoner_eval.tsv"), encoding="utf-8") as f:
+    with open(os.path.join(REPO, "src", "decoder", "models", "reasoner_eval.tsv"), encoding="utf-8") as f:
         for line in f:
             prompt, answer = line.rstrip("\n").split("\t")
             rows.append((prompt.replace("\\n", "\n"), answer))
@@ -402,8 +402,8 @@ def main():
     log(f"lil {lil.__version__} ({lil.__file__}), torch {torch.__version__}, transformers {record['transformers']}, "
         f"device {record['device']}")
 
-    cfg, w = llama2c_format.read_checkpoint(os.path.join(REPO, "examples", "models", "reasoner.bin"))
-    pieces, scores = llama2c_format.read_tokenizer(os.path.join(REPO, "examples", "models", "reasoner_tok.bin"))
+    cfg, w = llama2c_format.read_checkpoint(os.path.join(REPO, "src", "decoder", "models", "reasoner.bin"))
+    pieces, scores = llama2c_format.read_tokenizer(os.path.join(REPO, "src", "decoder", "models", "reasoner_tok.bin"))
     text_of = lambda t: pieces[t] if t > 2 else b""  # noqa: E731  (specials add no text)
     sd = hf_state_dict(cfg, w)
     rule = {"check_every": args.f, "min_gain": args.t}

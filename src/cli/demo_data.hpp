@@ -1,6 +1,6 @@
 // The data `lil demo` runs on, embedded in the lil binary at build time: the
 // self-trained reasoner's checkpoint and tokenizer and its evaluation
-// problems (examples/models/). So the demo runs from any directory, with no
+// problems (src/decoder/models/). So the demo runs from any directory, with no
 // files around it.
 #pragma once
 

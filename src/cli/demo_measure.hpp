@@ -1,5 +1,5 @@
 // `lil demo`'s measurements: the sweep of policies x budgets over a model's
-// prompts (examples/tiny_llama/sweep.hpp), summed up into one row per
+// prompts (src/decoder/sweep.hpp), summed up into one row per
 // (model, policy, budget), with and without Guardian.
 //
 // "With Guardian" is read off the same greedy run: Guardian observed every

@@ -1,10 +1,10 @@
-#include "lil/deflate/block_writer.hpp"
+#include "block_writer.hpp"
 
 #include <array>
 #include <cstring>
 
-#include "lil/deflate/huffman.hpp"
-#include "lil/deflate/symbols.hpp"
+#include "huffman.hpp"
+#include "symbols.hpp"
 
 namespace lil::deflate {
 

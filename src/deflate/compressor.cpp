@@ -27,12 +27,12 @@
 #include <cstring>
 #include <string>
 
-#include "lil/deflate/bit_writer.hpp"
-#include "lil/deflate/block_writer.hpp"
+#include "bit_writer.hpp"
+#include "block_writer.hpp"
 #include "lil/deflate/checksum.hpp"
-#include "lil/deflate/parser.hpp"
-#include "lil/deflate/symbols.hpp"
-#include "lil/deflate/window.hpp"
+#include "parser.hpp"
+#include "symbols.hpp"
+#include "window.hpp"
 
 namespace lil::deflate {
 

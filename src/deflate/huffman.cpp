@@ -1,8 +1,8 @@
-#include "lil/deflate/huffman.hpp"
+#include "huffman.hpp"
 
 #include <cstring>
 
-#include "lil/deflate/bit_writer.hpp"
+#include "bit_writer.hpp"
 
 namespace lil::deflate {
 

@@ -9,7 +9,7 @@
 // The algorithm (RFC 1951 with the reference parsers' rules)
 //   Input flows into a 64 KiB window laid out as gzip lays its own out; each
 //   position is hashed by its next three bytes into chains of earlier positions
-//   (window.hpp); the match finder walks a chain for the longest earlier copy
+//   (src/deflate/window.hpp; the engine's inner pieces are private to src/deflate); the match finder walks a chain for the longest earlier copy
 //   (match_finder.hpp); the parser takes matches greedily (levels 1-3) or
 //   lazily, one position late (levels 4-9), and tallies literal/length and
 //   distance symbols (parser.hpp); a block ends when the symbol buffer fills or,

@@ -9,7 +9,7 @@ checks the C++ decoder's incremental fp32 path, its RoPE pairing, GQA mapping
 and weight layout. It writes the logits of the first and the last prompt
 position as JSON.
 
-  /usr/bin/python3 examples/tiny_llama/reference.py MODEL.bin TOK.bin "prompt" OUT.json [--name NAME]
+  /usr/bin/python3 src/decoder/reference.py MODEL.bin TOK.bin "prompt" OUT.json [--name NAME]
 """
 import argparse
 import json
@@ -85,7 +85,7 @@ def main():
         "tokens": tokens,
         "positions": positions,
         "logits": [[round(float(v), 6) for v in logits[p]] for p in positions],
-        "generator": "examples/tiny_llama/reference.py (PyTorch %s, float64)" % torch.__version__,
+        "generator": "src/decoder/reference.py (PyTorch %s, float64)" % torch.__version__,
     }
     with open(args.out, "w") as f:
         json.dump(fixture, f, separators=(",", ":"))

@@ -27,7 +27,7 @@
 
 #include "lil/config.hpp"
 #include "lil/deflate/params.hpp"
-#include "lil/deflate/window.hpp"
+#include "window.hpp"
 
 namespace lil::deflate::detail {
 

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "lil/config.hpp"
-#include "lil/deflate/bit_writer.hpp"
+#include "bit_writer.hpp"
 #include "lil/deflate/params.hpp"
 
 namespace lil::deflate {

@@ -1,13 +1,13 @@
 """Properties of the reasoner's task and its training encoding.
 
-  /usr/bin/python3 -m pytest examples/reasoner/test_task.py   (needs no torch)
+  /usr/bin/python3 -m pytest src/decoder/reasoner/test_task.py   (needs no torch)
 """
 import os
 import random
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.join(HERE, "..", "tiny_llama")]
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
 import llama2c_format  # noqa: E402
 import task  # noqa: E402
 

@@ -32,9 +32,9 @@
 #include <cstdint>
 
 #include "lil/config.hpp"
-#include "lil/deflate/match_finder.hpp"
+#include "match_finder.hpp"
 #include "lil/deflate/params.hpp"
-#include "lil/deflate/window.hpp"
+#include "window.hpp"
 
 namespace lil::deflate::detail {
 
