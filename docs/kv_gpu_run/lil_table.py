@@ -113,8 +113,10 @@ def main():
     dev = torch.device("cuda")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    cfg, w = llama2c_format.read_checkpoint(os.path.join(REPO, "examples", "models", "reasoner.bin"))
-    pieces, scores = llama2c_format.read_tokenizer(os.path.join(REPO, "examples", "models", "reasoner_tok.bin"))
+    models = next(p for p in (os.path.join(REPO, "src", "decoder", "models"), os.path.join(REPO, "examples", "models"))
+                  if os.path.isdir(p))
+    cfg, w = llama2c_format.read_checkpoint(os.path.join(models, "reasoner.bin"))
+    pieces, scores = llama2c_format.read_tokenizer(os.path.join(models, "reasoner_tok.bin"))
     text_of = lambda x: pieces[x] if x > 2 else b""  # noqa: E731
     model, config = gpu_run.build_hf_model(cfg, gpu_run.hf_state_dict(cfg, w), dev)
     problems = gpu_run.load_problems(args.problems)
