@@ -29,7 +29,9 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "python"))
+# python/ goes last: the lil module that was built (PYTHONPATH) must win over
+# the source folder python/lil, which holds no compiled extension.
+sys.path.append(os.path.join(REPO, "python"))
 sys.path.insert(0, os.path.join(REPO, "examples", "hf_guardian"))
 for sub in (("src", "decoder"), ("examples", "tiny_llama")):
     if os.path.isdir(os.path.join(REPO, *sub)):

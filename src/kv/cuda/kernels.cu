@@ -58,30 +58,45 @@ __device__ __forceinline__ std::uint64_t rank_key(float score, int index) {
 }
 
 // The k-th largest (1-based, 1 <= k <= n) of key(0..n-1); every thread of the
-// block calls it and gets the answer.
+// block (kThreads of them) calls it and gets the answer. Scores of one head
+// are close, so most keys share their leading digits: lanes of a warp that
+// hit the same bin add once (__match_any_sync), and the digit is found by a
+// parallel suffix sum over the 256 bins, one bin per thread.
 template <class KeyFn>
 __device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
   __shared__ unsigned hist[256];
+  __shared__ unsigned above[256];
   __shared__ std::uint64_t found_prefix;
   __shared__ int found_left;
+  const int tid = static_cast<int>(threadIdx.x), lane = tid & 31;
   std::uint64_t prefix = 0, mask = 0;
   int left = k;
   for (int shift = 56; shift >= 0; shift -= 8) {
-    for (int i = threadIdx.x; i < 256; i += blockDim.x) hist[i] = 0;
+    hist[tid] = 0;
     __syncthreads();
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-      const std::uint64_t v = key(i);
-      if ((v & mask) == prefix) atomicAdd(&hist[(v >> shift) & 255u], 1u);
+    for (int start = 0; start < n; start += kThreads) {
+      const int i = start + tid;
+      std::uint64_t v = 0;
+      const bool in = i < n && (((v = key(i)) & mask) == prefix);
+      const unsigned digit = static_cast<unsigned>(v >> shift) & 255u;
+      const unsigned peers = __match_any_sync(0xffffffffu, in ? digit : 256u + static_cast<unsigned>(lane));
+      if (in && lane == __ffs(peers) - 1) atomicAdd(&hist[digit], static_cast<unsigned>(__popc(peers)));
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
-      int above = 0, digit = 255;
-      for (; digit > 0; --digit) {
-        if (above + static_cast<int>(hist[digit]) >= left) break;
-        above += static_cast<int>(hist[digit]);
-      }
-      found_prefix = prefix | (static_cast<std::uint64_t>(digit) << shift);
-      found_left = left - above;
+    // above[d] = keys in bins > d (a suffix sum, Hillis-Steele).
+    unsigned mine = tid < 255 ? hist[tid + 1] : 0u;
+    above[tid] = mine;
+    __syncthreads();
+    for (int off = 1; off < 256; off <<= 1) {
+      const unsigned add = tid + off < 256 ? above[tid + off] : 0u;
+      __syncthreads();
+      above[tid] += add;
+      __syncthreads();
+    }
+    const int a = static_cast<int>(above[tid]);
+    if (a < left && left <= a + static_cast<int>(hist[tid])) {
+      found_prefix = prefix | (static_cast<std::uint64_t>(tid) << shift);
+      found_left = left - a;
     }
     __syncthreads();
     prefix = found_prefix;
@@ -93,23 +108,26 @@ __device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
 }
 
 // Writes the i in [0, n) with keep(i), ascending, to out; returns how many.
+// Per chunk of kThreads: a ballot per warp, the warps' counts in shared memory.
 template <class Pred>
 __device__ int compact_ascending(Pred keep, int n, std::int32_t* out) {
-  __shared__ int scan[kThreads];
+  constexpr int kWarps = kThreads / 32;
+  __shared__ int warp_count[kWarps];
+  const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
   int base = 0;
-  for (int start = 0; start < n; start += blockDim.x) {
-    const int i = start + static_cast<int>(threadIdx.x);
-    const int flag = (i < n && keep(i)) ? 1 : 0;
-    scan[threadIdx.x] = flag;
+  for (int start = 0; start < n; start += kThreads) {
+    const int i = start + tid;
+    const bool flag = i < n && keep(i);
+    const unsigned ballot = __ballot_sync(0xffffffffu, flag);
+    if (lane == 0) warp_count[warp] = __popc(ballot);
     __syncthreads();
-    for (int off = 1; off < static_cast<int>(blockDim.x); off <<= 1) {
-      const int v = static_cast<int>(threadIdx.x) >= off ? scan[threadIdx.x - off] : 0;
-      __syncthreads();
-      scan[threadIdx.x] += v;
-      __syncthreads();
+    int offset = 0, total = 0;
+    for (int w = 0; w < kWarps; ++w) {
+      const int c = warp_count[w];
+      offset += w < warp ? c : 0;
+      total += c;
     }
-    if (flag) out[base + scan[threadIdx.x] - 1] = i;
-    const int total = scan[blockDim.x - 1];
+    if (flag) out[base + offset + __popc(ballot & ((1u << lane) - 1u))] = i;
     __syncthreads();
     base += total;
   }
@@ -272,6 +290,22 @@ __global__ void quest_bounds_kernel(layer_dims d, quest_state q, const std::int3
   }
 }
 
+__device__ __forceinline__ float widen(float x) { return x; }
+__device__ __forceinline__ float widen(std::uint16_t x) { return from_bf16(x); }
+
+// sum_c (p_c max_c + m_c min_c), c ascending, for one page (a channel's
+// bound kTile entries after the previous one).
+template <class T>
+__device__ __forceinline__ float page_bound(const T* mx, const T* mn, const float* p, const float* m, int D) {
+  float acc = 0.0f;
+#pragma unroll 8
+  for (int c = 0; c < D; ++c) {
+    const std::size_t at = static_cast<std::size_t>(c) * kTile;
+    acc = __fadd_rn(acc, __fadd_rn(__fmul_rn(p[c], widen(mx[at])), __fmul_rn(m[c], widen(mn[at]))));
+  }
+  return acc;
+}
+
 // One thread per page: sum over channels c = 0..D-1 of (q+ M + q- m) in the
 // CPU's order; the group's q+ / q- are summed per channel in query-head order
 // (sum, mean) or kept per head (max).
@@ -314,17 +348,10 @@ __global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, co
   const std::size_t first = bound_at(d, q, b, kv, page, 0);
   float out = 0.0f;
   for (int g = 0; g < q_rows; ++g) {
-    float acc = 0.0f;
-    const float* p = qp + g * D;
-    const float* m = qn + g * D;
-    for (int c = 0; c < D; ++c) {
-      const std::size_t at = first + static_cast<std::size_t>(c) * kTile;
-      const float mx = q.bf16 ? from_bf16(static_cast<const std::uint16_t*>(q.page_max)[at])
-                              : static_cast<const float*>(q.page_max)[at];
-      const float mn = q.bf16 ? from_bf16(static_cast<const std::uint16_t*>(q.page_min)[at])
-                              : static_cast<const float*>(q.page_min)[at];
-      acc = __fadd_rn(acc, __fadd_rn(__fmul_rn(p[c], mx), __fmul_rn(m[c], mn)));
-    }
+    const float acc = q.bf16 ? page_bound(static_cast<const std::uint16_t*>(q.page_max) + first,
+                                          static_cast<const std::uint16_t*>(q.page_min) + first, qp + g * D, qn + g * D, D)
+                             : page_bound(static_cast<const float*>(q.page_max) + first,
+                                          static_cast<const float*>(q.page_min) + first, qp + g * D, qn + g * D, D);
     out = g == 0 ? acc : (acc > out ? acc : out);
   }
   if (q.gqa == fold::mean) out = __fmul_rn(out, __fdiv_rn(1.0f, static_cast<float>(group)));
@@ -470,16 +497,22 @@ __global__ void snapkv_finish_kernel(slot_state s, snapkv_state k, const std::in
 
 // --- attention weights -----------------------------------------------------------------------
 
-// One block per (sequence, KV head): a warp per slot computes the group's
-// dots (lanes over channels), then each query head's softmax over the block.
+// Dots: a block per (row, KV head, 64 slots), a warp per slot; each lane holds
+// its channels of the key (loaded once) and forms the dot with every query
+// head of the group, reduced across the warp. Then a block per (row, query
+// head) turns its scores into a softmax.
+constexpr int kSlotsPerBlock = 64;
+constexpr int kMaxChannelsPerLane = 8;  // head_dim <= 256
+
 template <bool Bf16>
-__global__ void probs_kernel(layer_dims d, const std::int32_t* held, const std::int32_t* seq_ids, const float* query,
-                             const void* keys, float scale, float* probs, int stride) {
+__global__ void dots_kernel(layer_dims d, const std::int32_t* held, const std::int32_t* seq_ids, const float* query,
+                            const void* keys, float scale, float* probs, int stride) {
   extern __shared__ float qsh[];  // [group][D]
-  __shared__ float red[kThreads / 32];
   const int r = blockIdx.x, kv = blockIdx.y;
   const int b = seq_ids[r];
   const int n = held[b];
+  const int first = blockIdx.z * kSlotsPerBlock;
+  if (first >= n) return;
   const int group = d.n_heads / d.n_kv_heads;
   const int D = d.head_dim;
   const float* qrow = query + (static_cast<std::size_t>(r) * d.n_heads + kv * group) * D;
@@ -488,44 +521,57 @@ __global__ void probs_kernel(layer_dims d, const std::int32_t* held, const std::
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   const std::size_t kbase = (static_cast<std::size_t>(b) * d.n_kv_heads + kv) * d.capacity * D;
   float* out = probs + (static_cast<std::size_t>(r) * d.n_heads + kv * group) * stride;
-  for (int i = warp; i < n; i += warps) {
+  const int last = first + kSlotsPerBlock < n ? first + kSlotsPerBlock : n;
+  for (int i = first + warp; i < last; i += warps) {
+    float kreg[kMaxChannelsPerLane];
+#pragma unroll
+    for (int u = 0; u < kMaxChannelsPerLane; ++u) {
+      const int c = lane + 32 * u;
+      const std::size_t at = kbase + static_cast<std::size_t>(i) * D + c;
+      kreg[u] = c < D ? (Bf16 ? from_bf16(static_cast<const std::uint16_t*>(keys)[at]) : static_cast<const float*>(keys)[at])
+                      : 0.0f;
+    }
     for (int g = 0; g < group; ++g) {
       float acc = 0.0f;
-      for (int c = lane; c < D; c += 32) {
-        const std::size_t at = kbase + static_cast<std::size_t>(i) * D + c;
-        const float kx = Bf16 ? from_bf16(static_cast<const std::uint16_t*>(keys)[at]) : static_cast<const float*>(keys)[at];
-        acc += qsh[g * D + c] * kx;
+#pragma unroll
+      for (int u = 0; u < kMaxChannelsPerLane; ++u) {
+        const int c = lane + 32 * u;
+        if (c < D) acc += qsh[g * D + c] * kreg[u];
       }
       for (int off = 16; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
       if (lane == 0) out[static_cast<std::size_t>(g) * stride + i] = acc * scale;
     }
   }
+}
+
+__global__ void softmax_kernel(layer_dims d, const std::int32_t* held, const std::int32_t* seq_ids, float* probs,
+                               int stride) {
+  __shared__ float red[kThreads / 32];
+  const int r = blockIdx.x, hq = blockIdx.y;
+  const int n = held[seq_ids[r]];
+  float* row = probs + (static_cast<std::size_t>(r) * d.n_heads + hq) * stride;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  float m = -3.0e38f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) m = fmaxf(m, row[i]);
+  for (int off = 16; off > 0; off >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
+  if (lane == 0) red[warp] = m;
   __syncthreads();
-  for (int g = 0; g < group; ++g) {
-    float* row = out + static_cast<std::size_t>(g) * stride;
-    float m = -3.0e38f;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) m = fmaxf(m, row[i]);
-    for (int off = 16; off > 0; off >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
-    if (lane == 0) red[warp] = m;
-    __syncthreads();
-    m = red[0];
-    for (int w = 1; w < warps; ++w) m = fmaxf(m, red[w]);
-    __syncthreads();
-    float sum = 0.0f;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-      const float e = expf(row[i] - m);
-      row[i] = e;
-      sum += e;
-    }
-    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (lane == 0) red[warp] = sum;
-    __syncthreads();
-    sum = 0.0f;
-    for (int w = 0; w < warps; ++w) sum += red[w];
-    const float inv = 1.0f / sum;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) row[i] *= inv;
-    __syncthreads();
+  m = red[0];
+  for (int w = 1; w < warps; ++w) m = fmaxf(m, red[w]);
+  __syncthreads();
+  float sum = 0.0f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const float e = expf(row[i] - m);
+    row[i] = e;
+    sum += e;
   }
+  for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+  if (lane == 0) red[warp] = sum;
+  __syncthreads();
+  sum = 0.0f;
+  for (int w = 0; w < warps; ++w) sum += red[w];
+  const float inv = 1.0f / sum;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) row[i] *= inv;
 }
 
 int blocks_for(int n, int per) { return (n + per - 1) / per; }
@@ -599,14 +645,15 @@ void attention_probs(const layer_dims& d, const std::int32_t* held, const std::i
                      const float* query, const void* keys, bool keys_bf16, float scale, float* probs, int stride,
                      void* stream) {
   if (n <= 0) return;
+  if (d.head_dim > 32 * kMaxChannelsPerLane) return;  // checked by callers; see kernels.hpp
   const std::size_t smem = sizeof(float) * (d.n_heads / d.n_kv_heads) * d.head_dim;
+  const dim3 grid(n, d.n_kv_heads, blocks_for(d.capacity, kSlotsPerBlock));
   if (keys_bf16) {
-    probs_kernel<true><<<dim3(n, d.n_kv_heads), kThreads, smem, as_stream(stream)>>>(d, held, seq_ids, query, keys,
-                                                                                    scale, probs, stride);
+    dots_kernel<true><<<grid, kThreads, smem, as_stream(stream)>>>(d, held, seq_ids, query, keys, scale, probs, stride);
   } else {
-    probs_kernel<false><<<dim3(n, d.n_kv_heads), kThreads, smem, as_stream(stream)>>>(d, held, seq_ids, query, keys,
-                                                                                     scale, probs, stride);
+    dots_kernel<false><<<grid, kThreads, smem, as_stream(stream)>>>(d, held, seq_ids, query, keys, scale, probs, stride);
   }
+  softmax_kernel<<<dim3(n, d.n_heads), kThreads, 0, as_stream(stream)>>>(d, held, seq_ids, probs, stride);
 }
 
 const char* last_error() {
