@@ -151,6 +151,10 @@ def main():
             # the held count grew by one per call; the page count barely moves
             row[f"quest_{bounds}_us"] = round(t, 2)
             row[f"quest_{bounds}_ratio"] = round(t / dense, 4)
+            ts, _ = timed(lambda: st.select(ids, qf), args.iters, args.eager)
+            row[f"quest_{bounds}_select_only_us"] = round(ts, 2)
+            pages_read = int(st.page_counts.min()), int(st.page_counts.max())
+            row["quest_pages_read"] = pages_read
             del st, lo, hi
 
         # --- H2O and TOVA: weights from q and the held keys, scores, eviction ---
@@ -226,7 +230,7 @@ def main():
         torch.cuda.empty_cache()
         results["rows"].append(row)
         log(f"context {ctx}: dense {dense:.1f} us ({row['dense_read_TBps']} TB/s of K/V) | quest bf16 "
-            f"{row['quest_bf16_us']:.1f} us ({100 * row['quest_bf16_ratio']:.1f}%), fp32 {row['quest_fp32_us']:.1f} us "
+            f"{row['quest_bf16_us']:.1f} us ({100 * row['quest_bf16_ratio']:.1f}%; select {row['quest_bf16_select_only_us']:.1f}), fp32 {row['quest_fp32_us']:.1f} us "
             f"({100 * row['quest_fp32_ratio']:.1f}%) | h2o {row['h2o_us']:.1f} us ({100 * row['h2o_ratio']:.1f}%; "
             f"weights {row['h2o_weights_only_us']:.1f}) | tova {row['tova_us']:.1f} us ({100 * row['tova_ratio']:.1f}%)"
             f" | sink {row['sink_us']:.1f} us ({100 * row['sink_ratio']:.2f}%) | snapkv prefill_done "

@@ -41,7 +41,7 @@ os.environ.setdefault("LIL_REPO", REPO)
 import gpu_run  # noqa: E402  (the reasoner as a HF model, prompts, answers)
 import llama2c_format  # noqa: E402
 import lil  # noqa: E402
-from lil_torch.hf import LilCache, lil_attention  # noqa: E402
+from lil_torch.hf import MISSING_LAYER_METHODS, LilCache, lil_attention  # noqa: E402
 from lil_torch.spec import SpecError  # noqa: E402
 
 BOS, EOS, PAD = gpu_run.BOS, gpu_run.EOS, gpu_run.PAD
@@ -129,7 +129,8 @@ def main():
     record = {"command": " ".join(sys.argv), "device": torch.cuda.get_device_name(0), "torch": torch.__version__,
               "transformers": transformers.__version__, "lil": lil.__version__, "problems": len(prompts),
               "prompt_columns": ids.shape[1], "max_new_tokens": args.max_new,
-              "guardian": {"check_every": args.f, "min_gain": args.t}, "settings": [], "errors": []}
+              "guardian": {"check_every": args.f, "min_gain": args.t}, "settings": [], "errors": [],
+              "cache_layer_methods_not_implemented": MISSING_LAYER_METHODS}
     log(f"{record['device']}, torch {torch.__version__}, transformers {transformers.__version__}; "
         f"{len(prompts)} problems in one batch ({ids.shape[1]} prompt columns), cap {args.max_new} new tokens")
 

@@ -40,8 +40,13 @@ _ACTIVE = []  # the LilCache whose layers the attention function serves
 
 
 class LilLayer(CacheLayerMixin):
+    # The layer API differs across 5.x releases (get_mask_sizes takes the query
+    # length or cache_position; get_max_length or get_max_cache_shape; one or
+    # two tensors to lazy_initialization): both spellings are answered.
     is_compileable = False
     is_sliding = False
+    is_croppable = False
+    supports_early_init = True
 
     def __init__(self, spec, layer, rows, n_heads, n_kv_heads, head_dim, max_context, prompt_mask, device):
         if CacheLayerMixin is not object:
@@ -57,16 +62,17 @@ class LilLayer(CacheLayerMixin):
         self.pending = None
         self.device = device
         self.all_rows = torch.arange(rows, dtype=torch.int32, device=device)
+        self.batch_size = self.max_batch_size = rows
 
     # --- the Cache layer API ---------------------------------------------------------------------
-    def lazy_initialization(self, key_states):
+    def lazy_initialization(self, key_states, value_states=None):
         self.dtype = key_states.dtype
         C = self.state.capacity
         self.keys = torch.zeros(self.rows, self.n_kv_heads, C, self.head_dim, dtype=self.dtype, device=self.device)
         self.values = torch.zeros_like(self.keys)
         self.is_initialized = True
 
-    def update(self, key_states, value_states, cache_kwargs=None):
+    def update(self, key_states, value_states, *args, **kwargs):
         if not self.is_initialized:
             self.lazy_initialization(key_states)
         if key_states.shape[0] != self.rows:
@@ -75,14 +81,21 @@ class LilLayer(CacheLayerMixin):
         self.seen += key_states.shape[-2]
         return self.keys, self.values
 
-    def get_mask_sizes(self, cache_position):
-        return self.seen + cache_position.shape[0], 0
+    def get_mask_sizes(self, query):
+        q = query if isinstance(query, int) else int(query.shape[0])
+        return self.seen + q, 0
 
     def get_seq_length(self):
         return self.seen
 
+    def get_max_length(self):
+        return -1
+
     def get_max_cache_shape(self):
         return -1
+
+    def crop(self, *args, **kwargs):
+        raise NotImplementedError("lil cache: a policy's evictions cannot be cropped back")
 
     def reset(self):
         raise NotImplementedError("lil cache: make a new LilCache per generate call")
@@ -154,6 +167,12 @@ class LilLayer(CacheLayerMixin):
         idx = idx[..., None].expand(-1, -1, -1, self.head_dim)
         self.keys.copy_(torch.gather(self.keys, 2, idx))
         self.values.copy_(torch.gather(self.values, 2, idx))
+
+
+# Any abstract method a later release adds is not called on this path; the
+# names are kept for the record of a run.
+MISSING_LAYER_METHODS = sorted(getattr(LilLayer, "__abstractmethods__", ()))
+LilLayer.__abstractmethods__ = frozenset()
 
 
 class LilCache(Cache):

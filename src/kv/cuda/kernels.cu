@@ -290,27 +290,32 @@ __global__ void quest_bounds_kernel(layer_dims d, quest_state q, const std::int3
   }
 }
 
-__device__ __forceinline__ float widen(float x) { return x; }
-__device__ __forceinline__ float widen(std::uint16_t x) { return from_bf16(x); }
-
-// sum_c (p_c max_c + m_c min_c), c ascending, for one page (a channel's
-// bound kTile entries after the previous one).
-template <class T>
-__device__ __forceinline__ float page_bound(const T* mx, const T* mn, const float* p, const float* m, int D) {
-  float acc = 0.0f;
-#pragma unroll 8
-  for (int c = 0; c < D; ++c) {
-    const std::size_t at = static_cast<std::size_t>(c) * kTile;
-    acc = __fadd_rn(acc, __fadd_rn(__fmul_rn(p[c], widen(mx[at])), __fmul_rn(m[c], widen(mn[at]))));
+// One bound row of a tile: the PPT pages a thread owns, one 16-byte load.
+__device__ __forceinline__ void load_lanes(const float* p, float (&v)[4]) {
+  const float4 x = *reinterpret_cast<const float4*>(p);
+  v[0] = x.x;
+  v[1] = x.y;
+  v[2] = x.z;
+  v[3] = x.w;
+}
+__device__ __forceinline__ void load_lanes(const std::uint16_t* p, float (&v)[8]) {
+  const uint4 x = *reinterpret_cast<const uint4*>(p);
+  const unsigned w[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    v[2 * k] = __uint_as_float(w[k] << 16);              // the lower page: the low half
+    v[2 * k + 1] = __uint_as_float(w[k] & 0xFFFF0000u);  // the next page: the high half
   }
-  return acc;
 }
 
-// One thread per page: sum over channels c = 0..D-1 of (q+ M + q- m) in the
-// CPU's order; the group's q+ / q- are summed per channel in query-head order
-// (sum, mean) or kept per head (max).
+// A thread scores PPT adjacent pages of one tile (16 bytes of each channel's
+// bounds per load: 8 bf16 or 4 fp32 pages), each page's sum over channels
+// c = 0..D-1 of (q+ max + q- min) in the CPU's order; the group's q+ / q-
+// are summed per channel in query-head order (sum, mean) or kept per head (max).
+template <class T>
 __global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids,
                                    const float* query, float* scratch) {
+  constexpr int PPT = 16 / static_cast<int>(sizeof(T));
   extern __shared__ float qs[];  // [2][rows_of_q][D]
   const int r = blockIdx.x, kv = blockIdx.y;
   const int b = seq_ids[r];
@@ -342,21 +347,39 @@ __global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, co
     }
   }
   __syncthreads();
-  const int page = blockIdx.z * blockDim.x + threadIdx.x;
-  if (page >= current) return;
-  const std::size_t P = q.max_pages;
-  const std::size_t first = bound_at(d, q, b, kv, page, 0);
-  float out = 0.0f;
+  const int page0 = (blockIdx.z * blockDim.x + threadIdx.x) * PPT;
+  if (page0 >= current) return;
+  const T* mx = static_cast<const T*>(q.page_max) + bound_at(d, q, b, kv, page0, 0);
+  const T* mn = static_cast<const T*>(q.page_min) + bound_at(d, q, b, kv, page0, 0);
+  float out[PPT];
   for (int g = 0; g < q_rows; ++g) {
-    const float acc = q.bf16 ? page_bound(static_cast<const std::uint16_t*>(q.page_max) + first,
-                                          static_cast<const std::uint16_t*>(q.page_min) + first, qp + g * D, qn + g * D, D)
-                             : page_bound(static_cast<const float*>(q.page_max) + first,
-                                          static_cast<const float*>(q.page_min) + first, qp + g * D, qn + g * D, D);
-    out = g == 0 ? acc : (acc > out ? acc : out);
+    const float* p = qp + g * D;
+    const float* m = qn + g * D;
+    float acc[PPT];
+#pragma unroll
+    for (int j = 0; j < PPT; ++j) acc[j] = 0.0f;
+#pragma unroll 4
+    for (int c = 0; c < D; ++c) {
+      float x[PPT], y[PPT];
+      load_lanes(mx + static_cast<std::size_t>(c) * kTile, x);
+      load_lanes(mn + static_cast<std::size_t>(c) * kTile, y);
+      const float pc = p[c], mc = m[c];
+#pragma unroll
+      for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, x[j]), __fmul_rn(mc, y[j])));
+    }
+#pragma unroll
+    for (int j = 0; j < PPT; ++j) out[j] = g == 0 ? acc[j] : (acc[j] > out[j] ? acc[j] : out[j]);
   }
-  if (q.gqa == fold::mean) out = __fmul_rn(out, __fdiv_rn(1.0f, static_cast<float>(group)));
-  scratch[(static_cast<std::size_t>(r) * d.n_kv_heads + kv) * P + page] = out;
+  const float inv = __fdiv_rn(1.0f, static_cast<float>(group));
+  float* dst = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
+#pragma unroll
+  for (int j = 0; j < PPT; ++j)
+    if (page0 + j < current) dst[page0 + j] = q.gqa == fold::mean ? __fmul_rn(out[j], inv) : out[j];
 }
+
+// Top-k reads the page scores eight times: from shared memory while they fit
+// in 40 KB (beside the top-k's own 3 KB, under the 48 KB default).
+constexpr int kSharedPages = 10240;
 
 __global__ void quest_topk_kernel(layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids,
                                   const float* scratch, std::int32_t* pages_out, std::int32_t* counts_out) {
@@ -371,7 +394,13 @@ __global__ void quest_topk_kernel(layer_dims d, slot_state s, quest_state q, con
   }
   const int current = n_pages - 1;
   const int keep = q.budget_pages - 1;
+  extern __shared__ float page_scores[];  // [max_pages] when they fit (see quest_select)
   const float* sc = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
+  if (q.max_pages <= kSharedPages) {
+    for (int p = threadIdx.x; p < current; p += blockDim.x) page_scores[p] = sc[p];
+    __syncthreads();
+    sc = page_scores;
+  }
   int kept = 0;
   if (keep > 0) {
     auto key = [sc](int p) { return rank_key(sc[p], p); };
@@ -608,10 +637,16 @@ void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q
   if (n <= 0) return;
   const int group = d.n_heads / d.n_kv_heads;
   const std::size_t smem = sizeof(float) * 2 * (q.gqa == fold::max ? group : 1) * d.head_dim;
-  quest_score_kernel<<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads)), kThreads, smem,
-                       as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
-  quest_topk_kernel<<<dim3(n, d.n_kv_heads), kThreads, 0, as_stream(stream)>>>(d, s, q, seq_ids, scratch, pages_out,
-                                                                               counts_out);
+  if (q.bf16) {
+    quest_score_kernel<std::uint16_t><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * 8)), kThreads, smem,
+                                        as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
+  } else {
+    quest_score_kernel<float><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * 4)), kThreads, smem,
+                                as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
+  }
+  const std::size_t topk_smem = q.max_pages <= kSharedPages ? sizeof(float) * q.max_pages : 0;
+  quest_topk_kernel<<<dim3(n, d.n_kv_heads), kThreads, topk_smem, as_stream(stream)>>>(d, s, q, seq_ids, scratch,
+                                                                                       pages_out, counts_out);
 }
 
 void snapkv_observe(const layer_dims& d, const slot_state& s, const snapkv_state& k, const std::int32_t* seq_ids,
