@@ -120,7 +120,8 @@ struct quest_state {
 // keys: [n][KV][D] (float, or bf16 bits when keys_bf16), slot_out from append().
 void quest_update_bounds(const layer_dims& d, const quest_state& q, const std::int32_t* seq_ids, int n,
                          const std::int32_t* slot_out, const void* keys, bool keys_bf16, void* stream);
-// query: [n][H][D] float. scratch: n * KV * P floats. pages_out: [n][KV][budget_pages]
+// query: [n][H][D] float (gqa = max: at most 16 query heads per KV head).
+// scratch: n * KV * P floats. pages_out: [n][KV][budget_pages]
 // ascending (the current page last), counts_out: [n][KV]. Reads held after advance().
 void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
                   const float* query, float* scratch, std::int32_t* pages_out, std::int32_t* counts_out, void* stream);
@@ -153,7 +154,8 @@ void snapkv_finish(const layer_dims& d, const slot_state& s, const snapkv_state&
                    int n, void* stream);
 
 // Softmax weights over slots 0..held-1 of each query head: probs[r][q][i] for
-// q . K[seq][q / group][i] * scale. query [n][H][D] float; keys [rows][KV][C][D].
+// q . K[seq][q / group][i] * scale. query [n][H][D] float; keys [rows][KV][C][D];
+// head_dim at most 256 (nothing is launched beyond).
 void attention_probs(const layer_dims& d, const std::int32_t* held, const std::int32_t* seq_ids, int n,
                      const float* query, const void* keys, bool keys_bf16, float scale, float* probs, int stride,
                      void* stream);
