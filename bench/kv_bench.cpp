@@ -1,8 +1,10 @@
 // kv_bench - decode-step latency of every KV policy against Full, one table.
 //
 // One decode step of one layer (32 query heads, 8 KV heads, head_dim 128,
-// fp32, budget 1024) at contexts 1k..64k: append the new token, write its K/V,
-// select, run the reference attention, observe. The cache is first brought to
+// fp32, budget 1024) at contexts 1k..64k, through the batched planner
+// (planner.hpp) as an engine drives it: planner step (append the new token,
+// select, fill the block table), write its K/V, run the reference attention
+// over the table, observe. The cache is first brought to
 // the context: every policy gets the same random keys and values through
 // append() (SnapKV also runs its 32-token observation window through full
 // steps and prefill_done(), so its decode steps read the compressed prompt).
@@ -14,9 +16,9 @@
 // processes on a shared machine do not count; Google Benchmark's own columns
 // are process CPU time too.
 //
-// "bookkeeping" is everything in the step outside the attention callable
-// (policy hooks, the K/V write, the wrapper): an upper bound of the policy's
-// own share. Quest's page scoring is counted there: it is the policy's work.
+// "bookkeeping" is everything in the step outside the attention call
+// (the planner's step and observe, the K/V write): an upper bound of the
+// policy's own share. Quest's page scoring is counted there: it is the policy's work.
 // "of which select()" times select() alone (run once more after the step
 // with the same query), which for Quest is the page scoring and selection.
 //
@@ -34,6 +36,7 @@
 #include <vector>
 
 #include "lil/kv/cache.hpp"
+#include "lil/kv/planner.hpp"
 
 namespace kv = lil::kv;
 
@@ -93,16 +96,18 @@ struct sample {
 std::map<std::pair<std::string, int>, std::vector<sample>> g_samples;
 
 struct layer_under_test {
-  std::unique_ptr<kv::policy> p;
+  kv::planner pl;
+  kv::policy* p;  // the planner's sequence 0
   kv::kv_store store;
-  kv::step_workspace ws;
+  std::vector<float> weights;
   std::vector<float> q, k, v, out;
   fast_random rng;
 
   layer_under_test(const std::string& name, int context)
-      : p(kv::make_policy(spec_for(name), shape(context), 0)),
-        store(kKvHeads, p->capacity(), kDim),
-        ws(*p),
+      : pl(spec_for(name), shape(context), 0, /*max_batch=*/1),
+        p(&pl.sequence(0)),
+        store(kKvHeads, pl.capacity(), kDim),
+        weights(static_cast<std::size_t>(kHeads) * static_cast<std::size_t>(pl.max_selected())),
         q(kHeads * kDim),
         k(kKvHeads * kDim),
         v(kKvHeads * kDim),
@@ -117,6 +122,8 @@ struct layer_under_test {
     return s;
   }
 
+  // Filling the context: the sequence's own append (no select), so that
+  // Quest does not rank pages for every one of 64k warm-up tokens.
   void append_only(std::int64_t pos) {
     rng.fill(k);
     rng.fill(v);
@@ -129,13 +136,31 @@ struct layer_under_test {
     rng.fill(q);
     rng.fill(k);
     rng.fill(v);
-    double attention_ns = 0;
-    const kv::reference_attention attend(store.view());
-    kv::wrap_step(*p, ws, store, pos, q.data(), k.data(), v.data(), out.data(), [&](const kv::attention_args& a) {
-      const double t0 = thread_ns();
-      attend(a);
-      attention_ns += thread_ns() - t0;
-    });
+    const std::int32_t seq = 0;
+    const kv::planner_rows rows{&seq, &pos, 1, k.data(), q.data()};
+    const kv::step_plan& plan = pl.step(rows);
+    const std::int32_t* heads[kKvHeads];
+    std::int32_t counts[kKvHeads];
+    for (int h = 0; h < kKvHeads; ++h) {
+      store.write(h, plan.slots_of(0)[h], &k[h * kDim], &v[h * kDim]);
+      heads[h] = plan.table(0, h);
+      counts[h] = plan.count(0, h);
+    }
+    kv::attention_args a;
+    a.query = q.data();
+    a.out = out.data();
+    a.weights = weights.data();
+    a.weights_stride = static_cast<std::size_t>(pl.max_selected());
+    a.weights_wanted = p->requirements().weights;
+    a.selected = kv::slot_lists(heads, counts, kKvHeads);
+    a.n_heads = kHeads;
+    a.n_kv_heads = kKvHeads;
+    a.head_dim = kDim;
+    a.position = pos;
+    const double t0 = thread_ns();
+    kv::reference_attention(store.view())(a);
+    const double attention_ns = thread_ns() - t0;
+    if (a.weights_wanted) pl.observe(weights.data(), a.weights_stride);
     return attention_ns;
   }
 };
@@ -146,7 +171,7 @@ void bm_decode_step(benchmark::State& state, std::string name, int context) {
   const int window = name == "snapkv" ? kv::snapkv_options{}.window : 0;
   for (int pos = 0; pos < start - window; ++pos) layer.append_only(pos);
   for (int pos = start - window; pos < start; ++pos) layer.step(pos);  // SnapKV's observation window
-  kv::apply_moves(layer.store, layer.p->prefill_done());  // SnapKV compacts its cache
+  kv::apply_moves(layer.store, layer.pl.prefill_done(0));  // SnapKV compacts its cache
 
   std::int64_t pos = start;
   double attention_ns = 0, total_ns = 0, select_ns = 0, read = 0;

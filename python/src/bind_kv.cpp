@@ -2,10 +2,14 @@
 // policy spec ("h2o:64"), and one policy object per (sequence, layer) with its
 // hooks. Python code that owns its K/V tensors can drive a policy directly:
 // append() says where the new token goes (and what it evicts), select() which
-// slots to read, observe() takes the softmax weights of that read.
+// slots to read, observe() takes the softmax weights of that read. Planner is
+// the batched form (planner.hpp): many sequences of one layer, numpy arrays in
+// and out, the block tables and state arrays exactly as the header lays them.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +17,7 @@
 #include "bindings.hpp"
 #include "convert.hpp"
 #include "lil/kv/factory.hpp"
+#include "lil/kv/planner.hpp"
 #include "lil/kv/policy.hpp"
 
 namespace lil::python {
@@ -71,6 +76,60 @@ std::vector<float> weight_rows(py::handle weights, int n_heads, std::size_t& str
   std::vector<float> out(static_cast<std::size_t>(n_heads) * stride, 0.0f);
   for (std::size_t q = 0; q < parsed.size(); ++q)
     std::copy(parsed[q].begin(), parsed[q].end(), out.begin() + static_cast<std::ptrdiff_t>(q * stride));
+  return out;
+}
+
+
+template <class T>
+using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+// A copy of `n` rows of `cols` values as a 2-D array (or 3-D with `mid`).
+template <class T>
+py::array_t<T> rows_copy(const T* data, std::size_t n, std::size_t cols, std::size_t mid = 0) {
+  std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(n)};
+  if (mid > 0) shape.push_back(static_cast<py::ssize_t>(mid));
+  shape.push_back(static_cast<py::ssize_t>(cols));
+  py::array_t<T> out(shape);
+  std::copy(data, data + n * cols * (mid > 0 ? mid : 1), out.mutable_data());
+  return out;
+}
+
+template <class T>
+const T* checked_array(const carray<T>& a, std::size_t want, const char* what) {
+  if (static_cast<std::size_t>(a.size()) != want)
+    fail(std::string("kv planner step: ") + what + " has " + std::to_string(a.size()) + " values, expected " +
+         std::to_string(want));
+  return a.data();
+}
+
+py::dict plan_dict(const kv::step_plan& p, int n_kv_heads) {
+  const std::size_t h = static_cast<std::size_t>(n_kv_heads), n = static_cast<std::size_t>(p.n_rows),
+                    g = static_cast<std::size_t>(p.n_groups);
+  py::dict d;
+  d["write_slot"] = rows_copy(p.write_slot, n, h);
+  d["evicted_position"] = rows_copy(p.evicted_position, n, h);
+  d["row_group"] = rows_copy(p.row_group, n, 1).attr("reshape")(p.n_rows);
+  d["row_count"] = rows_copy(p.row_count, n, h);
+  d["group_seq"] = rows_copy(p.group_seq, g, 1).attr("reshape")(p.n_groups);
+  d["tables"] = rows_copy(p.tables, g, static_cast<std::size_t>(p.table_stride), static_cast<std::size_t>(p.table_heads));
+  d["group_count"] = rows_copy(p.group_count, g, h);
+  if (p.page_stride > 0) {
+    d["page_tables"] = rows_copy(p.page_tables, g, static_cast<std::size_t>(p.page_stride), h);
+    d["page_count"] = rows_copy(p.page_count, g, h);
+  }
+  return d;
+}
+
+py::array state_copy(const kv::state_array& a, int max_batch) {
+  const std::vector<py::ssize_t> shape = {max_batch, static_cast<py::ssize_t>(a.elements)};
+  const std::string dt = a.dtype;
+  py::dtype dtype = dt == "int64"   ? py::dtype::of<std::int64_t>()
+                    : dt == "int32" ? py::dtype::of<std::int32_t>()
+                    : dt == "float32" ? py::dtype::of<float>()
+                    : dt == "uint16"  ? py::dtype::of<std::uint16_t>()
+                                      : py::dtype::of<std::uint8_t>();
+  py::array out(dtype, shape);
+  std::memcpy(out.mutable_data(), a.data, a.elements * a.element_size * static_cast<std::size_t>(max_batch));
   return out;
 }
 
@@ -229,6 +288,98 @@ and once after the prompt: p.prefill_done().
         return std::string("Policy(name='") + p.name() + "', layer=" + std::to_string(p.layer()) +
                ", budget=" + std::to_string(p.budget()) + ", appended=" + std::to_string(p.appended()) + ")";
       });
+
+
+  py::class_<kv::planner>(kv, "Planner", R"doc(
+The KV state of up to max_batch sequences of one layer (planner.hpp). Per call:
+    plan = pl.step(seq, position, keys, queries=None)  # rows; numpy arrays
+    # write K/V of row r at plan['write_slot'][r]; row r reads, per KV head h,
+    # the first plan['row_count'][r, h] entries of
+    # plan['tables'][plan['row_group'][r], 0 if table_heads == 1 else h]
+    pl.observe(weights)                                 # [rows, n_heads, stride]
+and prefill_done(seq), fork(src, dst), release(seq). state(name) copies one state
+array as [max_batch, elements] (names and layout in planner.hpp).
+)doc")
+      .def(py::init([](py::handle spec, const kv::model_shape& shape, int layer, int max_batch, int max_rows) {
+             return std::make_unique<kv::planner>(spec_from(spec), shape, layer, max_batch, max_rows);
+           }),
+           py::arg("spec"), py::arg("shape"), py::arg("layer") = 0, py::arg("max_batch") = 1, py::arg("max_rows") = 0)
+      .def_property_readonly("name", &kv::planner::name)
+      .def_property_readonly("max_batch", &kv::planner::max_batch)
+      .def_property_readonly("max_rows", &kv::planner::max_rows)
+      .def_property_readonly("budget", &kv::planner::budget)
+      .def_property_readonly("capacity", &kv::planner::capacity)
+      .def_property_readonly("max_selected", &kv::planner::max_selected)
+      .def_property_readonly("table_heads", &kv::planner::table_heads)
+      .def_property_readonly("page_size", &kv::planner::page_size)
+      .def_property_readonly("needs_query", &kv::planner::needs_query)
+      .def(
+          "needs_weights", [](const kv::planner& p, int seq) { return p.requirements(seq).weights; }, py::arg("seq"),
+          "Whether observe() reads sequence seq's weights now.")
+      .def(
+          "step",
+          [](kv::planner& p, const carray<std::int32_t>& seq, const carray<std::int64_t>& position,
+             const carray<float>& keys, py::object queries) {
+            const auto& s = p.shape();
+            const std::size_t n = static_cast<std::size_t>(seq.size());
+            kv::planner_rows rows;
+            rows.seq = seq.data();
+            rows.position = checked_array(position, n, "position");
+            rows.n_rows = static_cast<std::int32_t>(n);
+            rows.keys = checked_array(keys, n * static_cast<std::size_t>(s.n_kv_heads * s.head_dim), "keys");
+            carray<float> q;
+            if (!queries.is_none()) {
+              q = queries.cast<carray<float>>();
+              rows.queries = checked_array(q, n * static_cast<std::size_t>(s.n_heads * s.head_dim), "queries");
+            }
+            return plan_dict(p.step(rows), s.n_kv_heads);
+          },
+          py::arg("seq"), py::arg("position"), py::arg("keys"), py::arg("queries") = py::none(),
+          "Rows: int32 seq [n], int64 position [n], float32 keys [n, n_kv_heads, head_dim], queries [n, n_heads, "
+          "head_dim] (Quest). Returns the plan as numpy arrays.")
+      .def(
+          "observe",
+          [](kv::planner& p, const carray<float>& weights) {
+            if (weights.ndim() != 3 || weights.shape(1) != p.shape().n_heads)
+              fail("kv planner observe: weights must be [rows, n_heads, stride]");
+            if (weights.shape(0) != p.last_plan().n_rows)
+              fail("kv planner observe: weights has " + std::to_string(weights.shape(0)) + " rows, the last step had " +
+                   std::to_string(p.last_plan().n_rows));
+            p.observe(weights.data(), static_cast<std::size_t>(weights.shape(2)));
+          },
+          py::arg("weights"), "float32 [rows, n_heads, stride]: row r, head q over its table's first row_count entries.")
+      .def(
+          "prefill_done",
+          [](kv::planner& p, int seq) {
+            const kv::prefill_result r = p.prefill_done(seq);
+            const int heads = p.shape().n_kv_heads;
+            py::dict out;
+            out["freed"] = slot_lists_of(r.freed, heads);
+            out["move_from"] = slot_lists_of(r.move_from, heads);
+            out["move_to"] = slot_lists_of(r.move_to, heads);
+            return out;
+          },
+          py::arg("seq"))
+      .def("fork", &kv::planner::fork, py::arg("src"), py::arg("dst"), "dst becomes a copy of src.")
+      .def("release", &kv::planner::release, py::arg("seq"))
+      .def("room", &kv::planner::room, py::arg("seq"), "Tokens a prefill chunk of seq may hold now.")
+      .def(
+          "sequence", [](kv::planner& p, int seq) -> policy& { return p.sequence(seq); }, py::arg("seq"),
+          py::return_value_policy::reference_internal, "The single-sequence view (a Policy) of sequence seq.")
+      .def_property_readonly("state_names",
+                             [](const kv::planner& p) {
+                               py::list names;
+                               for (const auto& a : p.states()) names.append(a.name);
+                               return names;
+                             })
+      .def(
+          "state",
+          [](const kv::planner& p, const std::string& name) {
+            const kv::state_array a = p.state(name);
+            if (a.name == nullptr) fail("kv planner state: " + std::string(p.name()) + " has no array \\"" + name + "\\"");
+            return state_copy(a, p.max_batch());
+          },
+          py::arg("name"), "A copy of the named state array, [max_batch, elements per sequence].");
 
   kv.def(
       "make_policy",

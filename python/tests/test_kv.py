@@ -103,3 +103,71 @@ def test_reset_forgets_the_sequence():
         p.append(pos, [0.0] * 16)
     p.reset()
     assert p.appended == 0 and p.size(0) == 0
+
+
+def _softmax_rows(q, keys_rows, group):
+    """Weights of each query head over the given keys (rows [n, n_kv, d])."""
+    heads, d = q.shape
+    out = np.zeros((heads, len(keys_rows)), dtype=np.float32)
+    for h in range(heads):
+        if len(keys_rows) == 0:
+            continue
+        logits = np.array([k[h // group] @ q[h] for k in keys_rows], dtype=np.float64) / np.sqrt(d)
+        w = np.exp(logits - logits.max())
+        out[h] = (w / w.sum()).astype(np.float32)
+    return out
+
+
+@pytest.mark.parametrize("text", ["h2o:12", "tova:12", "sink:12", "quest:16,page=4,skip=0", "snapkv:12,window=4"])
+def test_planner_batch_equals_one_policy_per_sequence(text):
+    s = lil.kv.ModelShape(**SHAPE)
+    batch, steps = 3, 40
+    pl = lil.kv.Planner(text, s, layer=0, max_batch=batch)
+    solo = [lil.kv.make_policy(text, s) for _ in range(batch)]
+    rng = np.random.default_rng(5)
+    held = [dict() for _ in range(batch)]  # slot -> key, per sequence (KV head 0's map suffices for reads)
+    for t in range(steps):
+        keys = rng.standard_normal((batch, s.n_kv_heads, s.head_dim)).astype(np.float32)
+        queries = rng.standard_normal((batch, s.n_heads, s.head_dim)).astype(np.float32)
+        plan = pl.step(np.arange(batch, dtype=np.int32), np.full(batch, t, dtype=np.int64), keys, queries)
+        weights = np.zeros((batch, s.n_heads, pl.max_selected), dtype=np.float32)
+        for b in range(batch):
+            slots, evicted = solo[b].append(t, keys[b].ravel())
+            assert list(plan["write_slot"][b]) == slots
+            assert list(plan["evicted_position"][b]) == evicted
+            want = solo[b].select(queries[b].ravel())
+            for h in range(s.n_kv_heads):
+                table = plan["tables"][plan["row_group"][b], 0 if pl.table_heads == 1 else h]
+                assert list(table[: plan["row_count"][b, h]]) == want[h]
+            # Any finite weights do: the same ones go to both sides.
+            w = rng.random((s.n_heads, pl.max_selected)).astype(np.float32)
+            weights[b] = w
+            if solo[b].requirements["weights"]:
+                solo[b].observe(w)
+        pl.observe(weights)
+        if t == 19:
+            for b in range(batch):
+                assert pl.prefill_done(b) == solo[b].prefill_done()
+    for b in range(batch):
+        assert pl.sequence(b).appended == steps
+        assert [pl.sequence(b).position(0, x) for x in pl.sequence(b).live_slots(0)] == \
+            [solo[b].position(0, x) for x in solo[b].live_slots(0)]
+    assert "slot.position" in pl.state_names
+    assert pl.state("appended").shape == (batch, 1)
+
+
+def test_planner_fork_release_and_errors():
+    s = lil.kv.ModelShape(**SHAPE)
+    pl = lil.kv.Planner("h2o:8", s, max_batch=2, max_rows=8)
+    keys = np.ones((4, s.n_kv_heads, s.head_dim), dtype=np.float32)
+    pl.step(np.zeros(4, dtype=np.int32), np.arange(4, dtype=np.int64), keys)  # a chunk of 4
+    pl.observe(np.full((4, s.n_heads, 8), 0.1, dtype=np.float32))
+    pl.fork(0, 1)
+    assert (pl.state("h2o.score")[0] == pl.state("h2o.score")[1]).all()
+    assert pl.room(1) == 4
+    with pytest.raises(lil.Error, match="room is 4"):
+        pl.step(np.ones(5, dtype=np.int32), np.arange(4, 9, dtype=np.int64), np.ones((5, 2, 8), dtype=np.float32))
+    with pytest.raises(lil.Error, match="sequence 7"):
+        pl.step(np.array([7], dtype=np.int32), np.array([0], dtype=np.int64), keys[:1])
+    pl.release(1)
+    assert pl.sequence(1).appended == 0 and pl.sequence(0).appended == 4

@@ -2,9 +2,9 @@
 //
 // What it gives
 //   kv_store       contiguous K and V, [n_kv_heads][capacity][head_dim] each.
-//   layer_cache    one layer of one sequence: a policy, its kv_store and its
-//                  step_workspace; step() runs wrap_step() with the reference
-//                  attention or with any attention callable.
+//   layer_cache    one layer of one sequence: a planner of one sequence, its
+//                  kv_store and its step_workspace; step() runs one planner
+//                  step with the reference attention or any attention callable.
 //   sequence_cache one layer_cache per layer of a model, built from one
 //                  policy_spec: "policy X with budget B for this model".
 //
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "lil/kv/factory.hpp"
+#include "lil/kv/planner.hpp"
 #include "lil/kv/policy.hpp"
 #include "lil/kv/reference_attention.hpp"
 #include "lil/kv/wrap.hpp"
@@ -69,43 +70,69 @@ class kv_store {
 
 class layer_cache {
  public:
+  // One sequence of a planner: the same state and code as a batched engine's.
   layer_cache(const policy_spec& spec, const model_shape& shape, int layer)
-      : layer_cache(make_policy(spec, shape, layer)) {}
-  explicit layer_cache(std::unique_ptr<kv::policy> p)
-      : policy_(std::move(p)),
-        store_(policy_->shape().n_kv_heads, policy_->capacity(), policy_->shape().head_dim),
-        workspace_(*policy_) {}
+      : planner_(spec, shape, layer, /*max_batch=*/1, /*max_rows=*/1),
+        store_(shape.n_kv_heads, planner_.capacity(), shape.head_dim),
+        workspace_(planner_.sequence(0)) {}
 
   // q: [n_heads][head_dim]; k, v: [n_kv_heads][head_dim]; out: [n_heads][head_dim].
   void step(std::int64_t position, const float* q, const float* k, const float* v, float* out) {
-    wrap_step(*policy_, workspace_, store_, position, q, k, v, out, reference_attention(store_.view()));
+    step(position, q, k, v, out, reference_attention(store_.view()));
   }
   // attention: any callable taking const attention_args&; it reads K/V
   // through store() (captured by reference).
   template <class Attention>
   void step(std::int64_t position, const float* q, const float* k, const float* v, float* out,
             Attention&& attention) {
-    wrap_step(*policy_, workspace_, store_, position, q, k, v, out, std::forward<Attention>(attention));
+    const std::int32_t seq = 0;
+    planner_rows rows;
+    rows.seq = &seq;
+    rows.position = &position;
+    rows.n_rows = 1;
+    rows.keys = k;
+    rows.queries = q;
+    const step_plan& plan = planner_.step(rows);
+    const model_shape& shape = planner_.shape();
+    const std::size_t d = static_cast<std::size_t>(shape.head_dim);
+    for (int h = 0; h < shape.n_kv_heads; ++h)
+      store_.write(h, plan.slots_of(0)[h], k + static_cast<std::size_t>(h) * d, v + static_cast<std::size_t>(h) * d);
+    const kv::policy& p = planner_.sequence(0);
+    attention_args args;
+    args.query = q;
+    args.out = out;
+    args.weights = workspace_.weights();
+    args.weights_stride = workspace_.stride();
+    args.weights_wanted = p.requirements().weights;
+    args.selected = p.last_selection();
+    args.n_heads = shape.n_heads;
+    args.n_kv_heads = shape.n_kv_heads;
+    args.head_dim = shape.head_dim;
+    args.position = position;
+    args.source = &p;
+    std::forward<Attention>(attention)(static_cast<const attention_args&>(args));
+    if (args.weights_wanted) planner_.observe(args.weights, args.weights_stride);
   }
 
   // Ends the prompt; the store follows the policy's compaction.
   prefill_result prefill_done() {
-    const prefill_result r = policy_->prefill_done();
+    const prefill_result r = planner_.prefill_done(0);
     apply_moves(store_, r);
     return r;
   }
-  void reset() noexcept { policy_->reset(); }
+  void reset() noexcept { planner_.sequence(0).reset(); }
 
-  kv::policy& policy() noexcept { return *policy_; }
-  const kv::policy& policy() const noexcept { return *policy_; }
+  kv::policy& policy() noexcept { return planner_.sequence(0); }
+  const kv::policy& policy() const noexcept { return planner_.sequence(0); }
+  kv::planner& planner() noexcept { return planner_; }
   const kv_store& store() const noexcept { return store_; }
   // The weights of the last step (valid when the policy wanted them, or with
   // the reference attention, which always writes them).
   weights_view last_weights() noexcept { return {workspace_.weights(), workspace_.stride()}; }
-  memory_report memory() const noexcept { return policy_->memory(); }
+  memory_report memory() const noexcept { return planner_.sequence(0).memory(); }
 
  private:
-  std::unique_ptr<kv::policy> policy_;
+  kv::planner planner_;
   kv_store store_;
   step_workspace workspace_;
 };

@@ -189,35 +189,45 @@ struct policy_spec {
   }
 };
 
-// The state of layer `layer` of one sequence.
-inline std::unique_ptr<policy> make_policy(const policy_spec& spec, const model_shape& shape, int layer) {
+namespace detail {
+// The state of layer `layer` of the sequence `bind` names (a fresh pool of
+// one sequence when bind.pool is null).
+inline std::unique_ptr<policy> make_policy_in(const policy_spec& spec, const model_shape& shape, int layer,
+                                              state_binding bind) {
   if (spec.skip_first_layers < 0)
     lil::detail::throw_error("kv policy_spec: skip_first_layers " + detail::number(spec.skip_first_layers) +
                              " must not be negative");
-  if (layer < spec.skip_first_layers) return std::make_unique<full_policy>(shape, layer);
+  if (layer < spec.skip_first_layers) return std::make_unique<full_policy>(shape, layer, full_options{}, bind);
   struct builder {
     const model_shape& shape;
     int layer;
+    state_binding bind;
     std::unique_ptr<policy> operator()(const full_options& o) const {
-      return std::make_unique<full_policy>(shape, layer, o);
+      return std::make_unique<full_policy>(shape, layer, o, bind);
     }
     std::unique_ptr<policy> operator()(const sink_options& o) const {
-      return std::make_unique<sink_policy>(shape, layer, o);
+      return std::make_unique<sink_policy>(shape, layer, o, bind);
     }
     std::unique_ptr<policy> operator()(const h2o_options& o) const {
-      return std::make_unique<h2o_policy>(shape, layer, o);
+      return std::make_unique<h2o_policy>(shape, layer, o, bind);
     }
     std::unique_ptr<policy> operator()(const quest_options& o) const {
-      return std::make_unique<quest_policy>(shape, layer, o);
+      return std::make_unique<quest_policy>(shape, layer, o, bind);
     }
     std::unique_ptr<policy> operator()(const snapkv_options& o) const {
-      return std::make_unique<snapkv_policy>(shape, layer, o);
+      return std::make_unique<snapkv_policy>(shape, layer, o, bind);
     }
     std::unique_ptr<policy> operator()(const tova_options& o) const {
-      return std::make_unique<tova_policy>(shape, layer, o);
+      return std::make_unique<tova_policy>(shape, layer, o, bind);
     }
   };
-  return std::visit(builder{shape, layer}, spec.options);
+  return std::visit(builder{shape, layer, bind}, spec.options);
+}
+}  // namespace detail
+
+// The state of layer `layer` of one sequence.
+inline std::unique_ptr<policy> make_policy(const policy_spec& spec, const model_shape& shape, int layer) {
+  return detail::make_policy_in(spec, shape, layer, {});
 }
 
 }  // namespace lil::kv

@@ -23,9 +23,10 @@ struct full_options {};
 
 class full_policy final : public policy {
  public:
-  explicit full_policy(const model_shape& shape, int layer = 0, const full_options& = {})
+  explicit full_policy(const model_shape& shape, int layer = 0, const full_options& = {},
+                       detail::state_binding bind = {})
       : policy("full", (check_shape(shape, layer, "full"), shape), layer, reduction::mean, shape.max_context,
-               shape.max_context, shape.max_context, /*shared_slots=*/true) {}
+               shape.max_context, shape.max_context, /*shared_slots=*/true, bind) {}
 
   const append_result& append(std::int64_t position, const float* /*keys*/) override {
     check_position(position);

@@ -49,13 +49,15 @@ struct h2o_options {
 
 class h2o_policy final : public policy {
  public:
-  h2o_policy(const model_shape& shape, int layer, const h2o_options& opts)
+  h2o_policy(const model_shape& shape, int layer, const h2o_options& opts, detail::state_binding bind = {})
       : policy("h2o", (check_shape(shape, layer, "h2o"), shape), layer, opts.gqa, resolve(shape, opts).budget,
-               resolve(shape, opts).budget, resolve(shape, opts).budget, /*shared_slots=*/false),
+               resolve(shape, opts).budget, resolve(shape, opts).budget, /*shared_slots=*/false, bind),
         recent_(resolve(shape, opts).recent),
-        score_(static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(budget()), 0.0f),
-        shield_(score_.size(), 0.0f),
-        recent_ring_(static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(recent_), 0) {}
+        score_(take<float>("h2o.score", static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(budget()),
+                           0.0f)),
+        shield_(take<float>("h2o.shield", score_.size(), 0.0f)),
+        recent_ring_(take<std::int32_t>(
+            "h2o.recent_ring", static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(recent_), 0)) {}
 
   std::int32_t recent() const noexcept { return recent_; }
   std::int32_t heavy() const noexcept { return budget() - recent_; }
@@ -63,6 +65,8 @@ class h2o_policy final : public policy {
   float score(int kv_head, std::int32_t slot) const noexcept { return score_[at(kv_head, slot)]; }
 
   needs requirements() const noexcept override { return {true, 0}; }
+  std::int32_t room() const noexcept override { return budget() - table(0).size(); }
+  bool can_append() const noexcept override { return true; }
 
   const append_result& append(std::int64_t position, const float* /*keys*/) override {
     check_position(position);
@@ -156,9 +160,9 @@ class h2o_policy final : public policy {
   }
 
   std::int32_t recent_;
-  std::vector<float> score_;                // [n_kv_heads][budget]: accumulated attention
-  std::vector<float> shield_;               // [n_kv_heads][budget]: +inf inside the recent window, else 0
-  std::vector<std::int32_t> recent_ring_;   // [n_kv_heads][recent]: slot of arrival a at a % recent
+  detail::seq_array<float> score_;               // [n_kv_heads][budget]: accumulated attention
+  detail::seq_array<float> shield_;              // [n_kv_heads][budget]: +inf inside the recent window, else 0
+  detail::seq_array<std::int32_t> recent_ring_;  // [n_kv_heads][recent]: slot of arrival a at a % recent
   std::vector<float> ranked_ = std::vector<float>(static_cast<std::size_t>(budget()), 0.0f);
 };
 

@@ -47,7 +47,10 @@
 //
 // Costs and rules
 //   Everything is allocated at construction, sized by capacity(); no hook
-//   allocates. Hooks throw lil::error only for bad input (negative position,
+//   allocates. A policy's state lives in a state pool (state_pool.hpp) as
+//   one sequence of the structure of arrays that planner.hpp documents: a
+//   policy built alone owns a pool of one sequence; a planner's sequences
+//   share one, so the batched and the single-sequence paths run the same code. Hooks throw lil::error only for bad input (negative position,
 //   a full cache, non-finite weights), before changing any state. One policy
 //   object belongs to one (sequence, layer): objects are independent, so
 //   different sequences may run on different threads, but one object must not
@@ -57,13 +60,17 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "lil/config.hpp"
 #include "lil/kv/slot_table.hpp"
+#include "lil/kv/state_pool.hpp"
 
 namespace lil::kv {
+
+class planner;
 
 // How the scores of the query heads that share one KV head are folded.
 enum class reduction : std::uint8_t { sum, mean, max };
@@ -240,7 +247,15 @@ class policy {
   // The longest list select() can return for one KV head (weights row length).
   std::int32_t max_selected() const noexcept { return max_selected_; }
   // Tokens appended so far (not the number held).
-  std::int64_t appended() const noexcept { return appended_; }
+  std::int64_t appended() const noexcept { return appended_[0]; }
+  // Tokens that can still be appended with nothing evicted and every held
+  // token read (what a chunk of prefill may hold; see planner.hpp).
+  virtual std::int32_t room() const noexcept { return capacity_ - table(0).size(); }
+  // Whether append() accepts a token now (a policy that evicts always does;
+  // one that keeps everything only below its capacity).
+  virtual bool can_append() const noexcept { return !table(0).full(); }
+  // 1 when one slot map serves every KV head, else n_kv_heads.
+  int slot_maps() const noexcept { return shared_ ? 1 : shape_.n_kv_heads; }
 
   virtual needs requirements() const noexcept { return {}; }
 
@@ -262,7 +277,7 @@ class policy {
   // Forget the sequence; keeps every allocation.
   virtual void reset() noexcept {
     for (auto& t : tables_) t.clear();
-    appended_ = 0;
+    appended_[0] = 0;
     for (auto& c : selection_counts_) c = 0;
   }
 
@@ -294,8 +309,10 @@ class policy {
   // shared_slots: one slot map for all KV heads (the policy evicts the same
   // token everywhere); otherwise one per KV head.
   policy(const char* name, const model_shape& shape, int layer, reduction gqa, std::int32_t budget,
-         std::int32_t capacity, std::int32_t max_selected, bool shared_slots)
-      : name_(name),
+         std::int32_t capacity, std::int32_t max_selected, bool shared_slots, detail::state_binding bind)
+      : own_pool_(bind.pool == nullptr ? std::make_unique<detail::state_pool>(1) : nullptr),
+        bind_{bind.pool == nullptr ? own_pool_.get() : bind.pool, bind.pool == nullptr ? 0 : bind.seq},
+        name_(name),
         shape_(shape),
         layer_(layer),
         gqa_(gqa),
@@ -308,12 +325,31 @@ class policy {
         selection_heads_(static_cast<std::size_t>(shape.n_kv_heads), nullptr),
         selection_counts_(static_cast<std::size_t>(shape.n_kv_heads), 0),
         reduced_(static_cast<std::size_t>(max_selected), 0.0f) {
-    tables_.reserve(shared_slots ? 1u : static_cast<std::size_t>(shape.n_kv_heads));
-    for (int i = 0, n = shared_slots ? 1 : shape.n_kv_heads; i < n; ++i) tables_.emplace_back(capacity);
+    const std::size_t n = shared_slots ? 1u : static_cast<std::size_t>(shape.n_kv_heads);
+    const std::size_t c = static_cast<std::size_t>(capacity);
+    appended_ = take<std::int64_t>("appended", 1, 0);
+    auto position = take<std::int64_t>("slot.position", n * c, -1);
+    auto arrival = take<std::int64_t>("slot.arrival", n * c, -1);
+    auto live = take<std::int32_t>("slot.live", n * c, 0);
+    auto live_index = take<std::int32_t>("slot.live_index", n * c, -1);
+    auto counts = take<std::int32_t>("slot.count", n * 2, 0);
+    tables_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+      tables_.emplace_back(detail::seq_array<std::int64_t>(position.data() + i * c, c),
+                           detail::seq_array<std::int64_t>(arrival.data() + i * c, c),
+                           detail::seq_array<std::int32_t>(live.data() + i * c, c),
+                           detail::seq_array<std::int32_t>(live_index.data() + i * c, c), counts.data() + 2 * i);
     result_.slot = append_slot_.data();
     result_.evicted_position = append_evicted_.data();
     result_.n_kv_heads = shape.n_kv_heads;
   }
+
+  // This sequence's slice of state array `name` (see planner.hpp).
+  template <class T>
+  detail::seq_array<T> take(const char* name, std::size_t elements, T init) {
+    return bind_.pool->take<T>(name, elements, bind_.seq, init);
+  }
+  detail::state_binding binding() const noexcept { return bind_; }
 
   // Checks what every policy checks before a policy's own validation.
   static void check_shape(const model_shape& shape, int layer, const char* name) {
@@ -406,7 +442,7 @@ class policy {
   // The policy's own arrays beyond the slot maps, for memory().
   virtual std::size_t extra_bytes() const noexcept { return 0; }
 
-  std::int64_t next_arrival() noexcept { return appended_++; }
+  std::int64_t next_arrival() noexcept { return appended_[0]++; }
   void set_append(int kv_head, std::int32_t slot, std::int64_t evicted_position) noexcept {
     append_slot_[static_cast<std::size_t>(kv_head)] = slot;
     append_evicted_[static_cast<std::size_t>(kv_head)] = evicted_position;
@@ -418,6 +454,17 @@ class policy {
   }
 
  private:
+  friend class planner;
+  // The planner's chunk rows read a prefix of the selection: drop the last
+  // `by` entries of every KV head's list (0 restores the full one).
+  void narrow_selection(std::int32_t by) noexcept {
+    for (std::size_t h = 0; h < selection_counts_.size(); ++h)
+      selection_counts_[h] = selection_full_[h] - by;
+  }
+  void remember_selection() noexcept { selection_full_ = selection_counts_; }
+
+  std::unique_ptr<detail::state_pool> own_pool_;
+  detail::state_binding bind_;
   const char* name_;
   model_shape shape_;
   int layer_;
@@ -426,13 +473,14 @@ class policy {
   std::int32_t capacity_;
   std::int32_t max_selected_;
   bool shared_;
-  std::int64_t appended_ = 0;
+  detail::seq_array<std::int64_t> appended_;
   std::vector<detail::slot_table> tables_;
   std::vector<std::int32_t> append_slot_;
   std::vector<std::int64_t> append_evicted_;
   append_result result_;
   std::vector<const std::int32_t*> selection_heads_;
   std::vector<std::int32_t> selection_counts_;
+  std::vector<std::int32_t> selection_full_ = selection_counts_;
   std::vector<float> reduced_;
 };
 

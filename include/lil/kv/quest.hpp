@@ -73,30 +73,37 @@ struct quest_options {
 
 class quest_policy final : public policy {
  public:
-  quest_policy(const model_shape& shape, int layer, const quest_options& opts)
+  quest_policy(const model_shape& shape, int layer, const quest_options& opts, detail::state_binding bind = {})
       : policy("quest", (check_shape(shape, layer, "quest"), shape), layer, opts.gqa, resolve(shape, opts),
                shape.max_context, std::min<std::int32_t>(shape.max_context, pages_in(shape, opts) * opts.page_size),
-               /*shared_slots=*/true),
+               /*shared_slots=*/true, bind),
         page_size_(opts.page_size),
         budget_pages_(pages_in(shape, opts)),
         tiles_((shape.max_context + opts.page_size * kTile - 1) / (opts.page_size * kTile)),
         bounds_per_head_(static_cast<std::size_t>(tiles_) * kTile * static_cast<std::size_t>(shape.head_dim)),
         bf16_(opts.bounds == bound_format::bf16),
-        page_max_(bf16_ ? 0u : static_cast<std::size_t>(shape.n_kv_heads) * bounds_per_head_, 0.0f),
-        page_min_(page_max_.size(), 0.0f),
-        page_max16_(bf16_ ? static_cast<std::size_t>(shape.n_kv_heads) * bounds_per_head_ : 0u, 0),
-        page_min16_(page_max16_.size(), 0),
+        page_max_(bf16_ ? detail::seq_array<float>() : take<float>("quest.page_max", all_bounds(shape), 0.0f)),
+        page_min_(bf16_ ? detail::seq_array<float>() : take<float>("quest.page_min", all_bounds(shape), 0.0f)),
+        page_max16_(bf16_ ? take<std::uint16_t>("quest.page_max16", all_bounds(shape), 0)
+                          : detail::seq_array<std::uint16_t>()),
+        page_min16_(bf16_ ? take<std::uint16_t>("quest.page_min16", all_bounds(shape), 0)
+                          : detail::seq_array<std::uint16_t>()),
         q_pos_(static_cast<std::size_t>(shape.n_heads) * static_cast<std::size_t>(shape.head_dim), 0.0f),
         q_neg_(q_pos_.size(), 0.0f),
         page_score_(static_cast<std::size_t>(tiles_) * kTile, 0.0f),
         tile_score_(kTile, 0.0f),
         page_order_(page_score_.size(), 0),
-        chosen_(static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(max_selected()), 0) {}
+        chosen_(take<std::int32_t>(
+            "quest.table", static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(max_selected()), 0)) {}
 
   int page_size() const noexcept { return page_size_; }
   bound_format bounds() const noexcept { return bf16_ ? bound_format::bf16 : bound_format::fp32; }
   std::int32_t budget_pages() const noexcept { return budget_pages_; }
   std::int32_t pages() const noexcept { return (table(0).size() + page_size_ - 1) / page_size_; }
+  // Every token is read until the pages exceed budget_pages().
+  std::int32_t room() const noexcept override {
+    return std::min(capacity(), budget_pages_ * page_size_) - table(0).size();
+  }
 
   // The bound of page `page` of KV head `kv_head` for one query head's row q
   // (what the max fold ranks; the same sum, channel by channel, as select()).
@@ -174,6 +181,9 @@ class quest_policy final : public policy {
   // contiguous block.
   static constexpr int kTile = 16;
 
+  std::size_t all_bounds(const model_shape& shape) const noexcept {
+    return static_cast<std::size_t>(shape.n_kv_heads) * bounds_per_head_;
+  }
   static std::int32_t pages_in(const model_shape& shape, const quest_options& o) {
     return resolve(shape, o) / o.page_size;
   }
@@ -308,16 +318,16 @@ class quest_policy final : public policy {
   std::int32_t tiles_;
   std::size_t bounds_per_head_;
   bool bf16_;
-  std::vector<float> page_max_;  // [n_kv_heads][tiles][head_dim][kTile], fp32 bounds
-  std::vector<float> page_min_;
-  std::vector<std::uint16_t> page_max16_;  // the same, bf16 bounds
-  std::vector<std::uint16_t> page_min16_;
+  detail::seq_array<float> page_max_;  // [n_kv_heads][tiles][head_dim][kTile], fp32 bounds
+  detail::seq_array<float> page_min_;
+  detail::seq_array<std::uint16_t> page_max16_;  // the same, bf16 bounds
+  detail::seq_array<std::uint16_t> page_min16_;
   std::vector<float> q_pos_;  // [n_heads][head_dim]
   std::vector<float> q_neg_;
   std::vector<float> page_score_;
   std::vector<float> tile_score_;
   std::vector<std::int32_t> page_order_;
-  std::vector<std::int32_t> chosen_;  // [n_kv_heads][max_selected]
+  detail::seq_array<std::int32_t> chosen_;  // [n_kv_heads][max_selected]
 };
 
 }  // namespace lil::kv

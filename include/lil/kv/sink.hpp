@@ -35,14 +35,20 @@ struct sink_options {
 
 class sink_policy final : public policy {
  public:
-  sink_policy(const model_shape& shape, int layer, const sink_options& opts)
+  sink_policy(const model_shape& shape, int layer, const sink_options& opts, detail::state_binding bind = {})
       : policy("sink", (check_shape(shape, layer, "sink"), shape), layer, reduction::mean, resolve(shape, opts),
-               resolve(shape, opts), resolve(shape, opts), /*shared_slots=*/true),
+               resolve(shape, opts), resolve(shape, opts), /*shared_slots=*/true, bind),
         sinks_(opts.sinks),
-        ring_(static_cast<std::size_t>(budget() - opts.sinks), 0) {}
+        ring_(take<std::int32_t>("sink.ring", static_cast<std::size_t>(budget() - opts.sinks), 0)),
+        cursor_(take<std::int32_t>("sink.cursor", 2, 0)),
+        ring_fill_(cursor_[0]),
+        oldest_(cursor_[1]) {}
 
   int sinks() const noexcept { return sinks_; }
   std::int32_t window() const noexcept { return budget() - sinks_; }
+
+  std::int32_t room() const noexcept override { return budget() - table(0).size(); }
+  bool can_append() const noexcept override { return true; }
 
   const append_result& append(std::int64_t position, const float* /*keys*/) override {
     check_position(position);
@@ -80,9 +86,10 @@ class sink_policy final : public policy {
   std::size_t extra_bytes() const noexcept override { return ring_.size() * sizeof(std::int32_t); }
 
   int sinks_;
-  std::vector<std::int32_t> ring_;  // non-sink slots in arrival order, starting at oldest_
-  std::int32_t ring_fill_ = 0;
-  std::int32_t oldest_ = 0;
+  detail::seq_array<std::int32_t> ring_;  // non-sink slots in arrival order, starting at oldest_
+  detail::seq_array<std::int32_t> cursor_;
+  std::int32_t& ring_fill_;
+  std::int32_t& oldest_;
 };
 
 }  // namespace lil::kv

@@ -16,24 +16,35 @@
 //   dense and new tokens append after them.
 //
 // Costs
-//   24 bytes per slot, all allocated at construction; every operation is O(1)
-//   except compact(), O(slots used), once per prefill.
+//   24 bytes per slot, in the policy's state pool (state_pool.hpp: the arrays
+//   "slot.*" of planner.hpp); every operation is O(1) except compact(),
+//   O(slots used), once per prefill, and clear(), O(capacity).
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
-#include <vector>
+#include <memory>
+
+#include "lil/kv/state_pool.hpp"
 
 namespace lil::kv::detail {
 
 class slot_table {
  public:
-  explicit slot_table(std::int32_t capacity)
-      : position_(static_cast<std::size_t>(capacity), -1),
-        arrival_(static_cast<std::size_t>(capacity), -1),
-        live_(static_cast<std::size_t>(capacity), 0),
-        live_index_(static_cast<std::size_t>(capacity), -1),
-        capacity_(capacity) {}
+  // Slices of capacity entries each (position, arrival and live_index start
+  // at -1); counts: {n_live, next never-used slot}.
+  slot_table(seq_array<std::int64_t> position, seq_array<std::int64_t> arrival, seq_array<std::int32_t> live,
+             seq_array<std::int32_t> live_index, std::int32_t* counts) noexcept
+      : position_(position),
+        arrival_(arrival),
+        live_(live),
+        live_index_(live_index),
+        capacity_(static_cast<std::int32_t>(position.size())),
+        n_live_(counts[0]),
+        next_unused_(counts[1]) {}
+
+  // A table with storage of its own (tests, tools).
+  explicit slot_table(std::int32_t capacity) : slot_table(std::make_shared<state_pool>(1), capacity) {}
 
   std::int32_t capacity() const noexcept { return capacity_; }
   std::int32_t size() const noexcept { return n_live_; }
@@ -100,15 +111,24 @@ class slot_table {
   }
 
  private:
+  slot_table(std::shared_ptr<state_pool> pool, std::int32_t c)
+      : slot_table(pool->take<std::int64_t>("slot.position", static_cast<std::size_t>(c), 0, -1),
+                   pool->take<std::int64_t>("slot.arrival", static_cast<std::size_t>(c), 0, -1),
+                   pool->take<std::int32_t>("slot.live", static_cast<std::size_t>(c), 0, 0),
+                   pool->take<std::int32_t>("slot.live_index", static_cast<std::size_t>(c), 0, -1),
+                   pool->take<std::int32_t>("slot.count", 2, 0, 0).data()) {
+    own_ = std::move(pool);
+  }
   static std::size_t idx(std::int32_t i) noexcept { return static_cast<std::size_t>(i); }
 
-  std::vector<std::int64_t> position_;
-  std::vector<std::int64_t> arrival_;
-  std::vector<std::int32_t> live_;
-  std::vector<std::int32_t> live_index_;
+  seq_array<std::int64_t> position_;
+  seq_array<std::int64_t> arrival_;
+  seq_array<std::int32_t> live_;
+  seq_array<std::int32_t> live_index_;
   std::int32_t capacity_ = 0;
-  std::int32_t n_live_ = 0;
-  std::int32_t next_unused_ = 0;
+  std::int32_t& n_live_;
+  std::int32_t& next_unused_;
+  std::shared_ptr<state_pool> own_;
 };
 
 }  // namespace lil::kv::detail

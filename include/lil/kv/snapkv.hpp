@@ -61,17 +61,22 @@ struct snapkv_options {
 
 class snapkv_policy final : public policy {
  public:
-  snapkv_policy(const model_shape& shape, int layer, const snapkv_options& opts)
+  snapkv_policy(const model_shape& shape, int layer, const snapkv_options& opts, detail::state_binding bind = {})
       : policy("snapkv", (check_shape(shape, layer, "snapkv"), shape), layer, opts.gqa, resolve(shape, opts),
-               shape.max_context, shape.max_context, /*shared_slots=*/false),
+               shape.max_context, shape.max_context, /*shared_slots=*/false, bind),
         window_(opts.window),
         kernel_(opts.kernel),
         pool_(opts.pool),
         evict_generated_(opts.evict_generated),
         cap_(static_cast<std::size_t>(shape.max_context)),
-        rows_(static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(opts.window) * cap_, 0.0f),
-        row_len_(static_cast<std::size_t>(opts.window), 0),
-        pinned_(static_cast<std::size_t>(shape.n_kv_heads) * cap_, 0),
+        rows_(take<float>("snapkv.rows",
+                          static_cast<std::size_t>(shape.n_kv_heads) * static_cast<std::size_t>(opts.window) * cap_, 0.0f)),
+        row_len_(take<std::int32_t>("snapkv.row_len", static_cast<std::size_t>(opts.window), 0)),
+        pinned_(take<std::uint8_t>("snapkv.pinned", static_cast<std::size_t>(shape.n_kv_heads) * cap_, 0)),
+        cursor_(take<std::int32_t>("snapkv.cursor", 3, 0)),
+        prefilled_(cursor_[0]),
+        next_row_(cursor_[1]),
+        rows_seen_(cursor_[2]),
         score_(cap_, 0.0f),
         pooled_(cap_, 0.0f),
         order_(cap_, 0),
@@ -91,7 +96,13 @@ class snapkv_policy final : public policy {
   }
 
   int window() const noexcept { return window_; }
-  bool prefilled() const noexcept { return prefilled_; }
+  bool prefilled() const noexcept { return prefilled_ != 0; }
+  std::int32_t room() const noexcept override {
+    return (prefilled_ && evict_generated_ ? budget() : capacity()) - table(0).size();
+  }
+  bool can_append() const noexcept override {
+    return (prefilled_ && evict_generated_ && table(0).size() >= budget()) || !table(0).full();
+  }
   // After prefill_done: was the token in `slot` chosen from the prompt by score?
   bool chosen(int kv_head, std::int32_t slot) const noexcept { return pinned_[kv_head * cap_ + idx(slot)] != 0; }
 
@@ -145,14 +156,14 @@ class snapkv_policy final : public policy {
     r.move_from = {from_heads_.data(), move_counts_.data(), shape().n_kv_heads};
     r.move_to = {to_heads_.data(), move_counts_.data(), shape().n_kv_heads};
     if (prefilled_) return r;
-    prefilled_ = true;
+    prefilled_ = 1;
     for (int h = 0; h < shape().n_kv_heads; ++h) compress(h);
     return r;
   }
 
   void reset() noexcept override {
     policy::reset();
-    prefilled_ = false;
+    prefilled_ = 0;
     next_row_ = 0;
     rows_seen_ = 0;
     std::fill(row_len_.begin(), row_len_.end(), 0);
@@ -265,12 +276,13 @@ class snapkv_policy final : public policy {
   kv::pooling pool_;
   bool evict_generated_;
   std::size_t cap_;
-  bool prefilled_ = false;
-  int next_row_ = 0;
-  int rows_seen_ = 0;
-  std::vector<float> rows_;  // [n_kv_heads][window][max_context], a ring over the window
-  std::vector<std::int32_t> row_len_;
-  std::vector<std::uint8_t> pinned_;  // [n_kv_heads][max_context]: chosen at prefill_done
+  detail::seq_array<float> rows_;  // [n_kv_heads][window][max_context], a ring over the window
+  detail::seq_array<std::int32_t> row_len_;
+  detail::seq_array<std::uint8_t> pinned_;  // [n_kv_heads][max_context]: chosen at prefill_done
+  detail::seq_array<std::int32_t> cursor_;   // prefilled, next row, rows seen
+  std::int32_t& prefilled_;
+  std::int32_t& next_row_;
+  std::int32_t& rows_seen_;
   std::vector<float> score_;
   std::vector<float> pooled_;
   std::vector<std::int32_t> order_;

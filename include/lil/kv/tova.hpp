@@ -44,18 +44,21 @@ struct tova_options {
 
 class tova_policy final : public policy {
  public:
-  tova_policy(const model_shape& shape, int layer, const tova_options& opts)
+  tova_policy(const model_shape& shape, int layer, const tova_options& opts, detail::state_binding bind = {})
       : policy("tova", (check_shape(shape, layer, "tova"), shape), layer, opts.gqa, opts.budget.resolve(shape, "tova"),
                opts.budget.resolve(shape, "tova"), opts.budget.resolve(shape, "tova"),
-               /*shared_slots=*/!opts.per_kv_head),
+               /*shared_slots=*/!opts.per_kv_head, bind),
         tables_n_(opts.per_kv_head ? shape.n_kv_heads : 1),
-        score_(static_cast<std::size_t>(tables_n_) * static_cast<std::size_t>(budget()), unscored()) {}
+        score_(take<float>("tova.score", static_cast<std::size_t>(tables_n_) * static_cast<std::size_t>(budget()),
+                           unscored())) {}
 
   bool per_kv_head() const noexcept { return tables_n_ > 1; }
   // The score of the token in `slot` as ranked for `kv_head` (+inf: not yet observed).
   float score(int kv_head, std::int32_t slot) const noexcept { return score_[at(kv_head, slot)]; }
 
   needs requirements() const noexcept override { return {true, 0}; }
+  std::int32_t room() const noexcept override { return budget() - table(0).size(); }
+  bool can_append() const noexcept override { return true; }
 
   const append_result& append(std::int64_t position, const float* /*keys*/) override {
     check_position(position);
@@ -124,7 +127,7 @@ class tova_policy final : public policy {
   std::size_t extra_bytes() const noexcept override { return score_.size() * sizeof(float); }
 
   int tables_n_;
-  std::vector<float> score_;  // [tables][budget]
+  detail::seq_array<float> score_;  // [tables][budget]
 };
 
 }  // namespace lil::kv
