@@ -1,6 +1,7 @@
-// The GPU bookkeeping (lil/kv/cuda/kernels.hpp) against the CPU policies on
-// the same inputs: one CPU policy object per sequence, one batched launch per
-// step for all of them, and every decision compared exactly - the slot each
+// The GPU bookkeeping (lil/kv/cuda/kernels.hpp) against the CPU on the same
+// inputs: one CPU policy object per sequence and the batched CPU planner
+// (lil/kv/planner.hpp), one batched launch per step on the GPU, and every
+// decision compared exactly - the slot each
 // token takes, what it evicts, Quest's selection, SnapKV's survivors and K/V
 // moves, the slot maps and the scores (bit for bit) - over a few hundred steps
 // in which a random subset of the sequences, in random order, takes part.
@@ -29,7 +30,9 @@
 #include "lil/kv/sink.hpp"
 #include "lil/kv/snapkv.hpp"
 #include "lil/kv/tova.hpp"
+#include "lil/kv/factory.hpp"
 #include "lil/kv/full.hpp"
+#include "lil/kv/planner.hpp"
 
 namespace kv = lil::kv;
 namespace kc = lil::kv::cuda;
@@ -93,51 +96,48 @@ struct config {
   bool per_kv_head = false;
 };
 
-std::unique_ptr<kv::policy> make_cpu(const config& c, const kv::model_shape& shape) {
+kv::policy_spec spec_of(const config& c) {
   const kv::reduction red = c.fold == kc::fold::sum ? kv::reduction::sum
                           : c.fold == kc::fold::max ? kv::reduction::max
                                                     : kv::reduction::mean;
+  kv::policy_spec spec;
   if (c.quest) {
     kv::quest_options o;
     o.budget = c.budget;
     o.page_size = c.page;
     o.gqa = red;
     o.bounds = c.bf16 ? kv::bound_format::bf16 : kv::bound_format::fp32;
-    return std::make_unique<kv::quest_policy>(shape, 0, o);
-  }
-  if (c.snapkv) {
+    spec = o;
+  } else if (c.snapkv) {
     kv::snapkv_options o;
     o.budget = c.budget;
     o.window = c.window;
     o.kernel = c.kernel;
     o.pool = c.max_pool ? kv::pooling::max : kv::pooling::avg;
     o.gqa = red;
-    return std::make_unique<kv::snapkv_policy>(shape, 0, o);
+    spec = o;
+  } else if (c.rule == kc::victim::sink) {
+    kv::sink_options o;
+    o.budget = c.budget;
+    o.sinks = c.sinks;
+    spec = o;
+  } else if (c.rule == kc::victim::h2o) {
+    kv::h2o_options o;
+    o.budget = c.budget;
+    o.recent = c.recent;
+    o.gqa = red;
+    spec = o;
+  } else if (c.rule == kc::victim::tova) {
+    kv::tova_options o;
+    o.budget = c.budget;
+    o.gqa = red;
+    o.per_kv_head = c.per_kv_head;
+    spec = o;
+  } else {
+    spec = kv::full_options{};
   }
-  switch (c.rule) {
-    case kc::victim::sink: {
-      kv::sink_options o;
-      o.budget = c.budget;
-      o.sinks = c.sinks;
-      return std::make_unique<kv::sink_policy>(shape, 0, o);
-    }
-    case kc::victim::h2o: {
-      kv::h2o_options o;
-      o.budget = c.budget;
-      o.recent = c.recent;
-      o.gqa = red;
-      return std::make_unique<kv::h2o_policy>(shape, 0, o);
-    }
-    case kc::victim::tova: {
-      kv::tova_options o;
-      o.budget = c.budget;
-      o.gqa = red;
-      o.per_kv_head = c.per_kv_head;
-      return std::make_unique<kv::tova_policy>(shape, 0, o);
-    }
-    default:
-      return std::make_unique<kv::full_policy>(shape, 0, kv::full_options{});
-  }
+  spec.skip_first_layers = 0;  // the check runs layer 0 with the policy itself
+  return spec;
 }
 
 // One configuration, `rows` sequences, `steps` steps.
@@ -150,8 +150,12 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
   shape.head_dim = 16;
   shape.max_context = 420;
   const int H = shape.n_heads, KV = shape.n_kv_heads, D = shape.head_dim;
+  // Two CPU references: one policy object per sequence, and the batched CPU
+  // planner fed the same rows in the same order.
+  const kv::policy_spec spec = spec_of(c);
   std::vector<std::unique_ptr<kv::policy>> cpu;
-  for (int b = 0; b < rows; ++b) cpu.push_back(make_cpu(c, shape));
+  for (int b = 0; b < rows; ++b) cpu.push_back(kv::make_policy(spec, shape, 0));
+  kv::planner planner(spec, shape, 0, rows);
   const int C = cpu[0]->capacity();
   const int T = c.tables;
 
@@ -280,6 +284,35 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
       }
     }
 
+    // The planner: the same rows, one call.
+    {
+      std::vector<std::int64_t> pos64(positions.begin(), positions.end());
+      kv::planner_rows pr;
+      pr.seq = seq.data();
+      pr.position = pos64.data();
+      pr.n_rows = n;
+      pr.keys = keys.data();
+      pr.queries = query.data();
+      const kv::step_plan& plan = planner.step(pr);
+      for (int r = 0; r < n; ++r) {
+        const int b = seq[r];
+        for (int h = 0; h < KV; ++h) {
+          t.same(plan.slots_of(r)[h] == gslot[r * KV + h], at(step, b, h) + ": planner slot");
+          t.same(plan.evicted_position[r * KV + h] == gevict[r * KV + h], at(step, b, h) + ": planner evicted");
+          std::vector<std::int32_t> want(plan.table(r, h), plan.table(r, h) + plan.count(r, h)), got;
+          if (c.quest) {
+            for (int i = 0; i < gcounts[r * KV + h]; ++i) {
+              const int page = gpages[(static_cast<std::size_t>(r) * KV + h) * q.budget_pages + i];
+              for (int slot = page * c.page; slot < std::min((page + 1) * c.page, gheld[b]); ++slot) got.push_back(slot);
+            }
+          } else {
+            for (int slot = 0; slot < gheld[b]; ++slot) got.push_back(slot);
+          }
+          t.same(want == got, at(step, b, h) + ": planner table");
+        }
+      }
+    }
+
     // observe
     const bool in_prompt_any = c.snapkv;
     if (c.weights || in_prompt_any) {
@@ -300,6 +333,7 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
         if (c.snapkv && done[b]) continue;
         cpu[b]->observe(kv::weights_view{&w[static_cast<std::size_t>(r) * H * C], static_cast<std::size_t>(C)});
       }
+      planner.observe(w.data(), static_cast<std::size_t>(C));
     }
 
     // SnapKV: sequences whose prompt ends at this step compress now.
@@ -318,6 +352,7 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
           const int b = ending[r];
           const int before = cpu[b]->size(0);
           const kv::prefill_result pr = cpu[b]->prefill_done();
+          const kv::prefill_result pp = planner.prefill_done(b);
           done[b] = 1;
           for (int h = 0; h < KV; ++h) {
             std::vector<std::int32_t> from, to, freed;
@@ -336,6 +371,9 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
                    at(step, b, h) + ": prefill moves (" + std::to_string(pr.move_from.head(h).size) + " cpu, " +
                        std::to_string(from.size()) + " gpu)");
             t.same(span(pr.freed.head(h)) == freed, at(step, b, h) + ": prefill freed");
+            t.same(span(pp.move_from.head(h)) == from && span(pp.move_to.head(h)) == to &&
+                       span(pp.freed.head(h)) == freed,
+                   at(step, b, h) + ": planner prefill moves");
           }
         }
       }
@@ -349,6 +387,10 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
   const auto gpinned = pinned.get();
   for (int b = 0; b < rows; ++b) {
     t.same(gheld[b] == cpu[b]->size(0), "final held of seq " + std::to_string(b));
+    for (int tab = 0; tab < T; ++tab)
+      for (int slot = 0; slot < C; ++slot)
+        t.same(gpos[(static_cast<std::size_t>(b) * T + tab) * C + slot] == planner.sequence(b).position(tab, slot),
+               "final planner position seq " + std::to_string(b));
     for (int tab = 0; tab < T; ++tab)
       for (int slot = 0; slot < C; ++slot)
         t.same(gpos[(static_cast<std::size_t>(b) * T + tab) * C + slot] == cpu[b]->position(tab, slot),
