@@ -155,8 +155,6 @@ void quest_select(at::Tensor held, at::Tensor page_max, at::Tensor page_min, int
   TORCH_CHECK(scratch.numel() >= seq_ids.size(0) * d.n_kv_heads * q.max_pages, "lil_torch: scratch too small");
   TORCH_CHECK(pages_out.dim() == 3 && pages_out.size(2) == budget_pages, "lil_torch: pages_out must be [n][KV][budget_pages]");
   check_rows(seq_ids, "query", query);
-  TORCH_CHECK(q.gqa != kc::fold::max || n_heads / d.n_kv_heads <= 16,
-              "lil_torch: quest with gqa=max supports up to 16 query heads per KV head");
   kc::slot_state s;
   s.held = i32(held, "held");
   kc::quest_select(d, s, q, i32(seq_ids, "seq_ids"), static_cast<int>(seq_ids.size(0)), f32(query, "query"),

@@ -376,7 +376,7 @@ array as [max_batch, elements] (names and layout in planner.hpp).
           "state",
           [](const kv::planner& p, const std::string& name) {
             const kv::state_array a = p.state(name);
-            if (a.name == nullptr) fail("kv planner state: " + std::string(p.name()) + " has no array \\"" + name + "\\"");
+            if (a.name == nullptr) fail("kv planner state: " + std::string(p.name()) + " has no array \"" + name + "\"");
             return state_copy(a, p.max_batch());
           },
           py::arg("name"), "A copy of the named state array, [max_batch, elements per sequence].");

@@ -290,30 +290,32 @@ __global__ void quest_bounds_kernel(layer_dims d, quest_state q, const std::int3
   }
 }
 
-// A warp scores two tiles (32 pages; lanes 0-15 the first, 16-31 the
-// second, a page per lane). Channels go in chunks: the warp first copies the
-// chunk's bounds of both tiles (1 KB contiguous per tile and bound, 16 bytes
-// a lane per load, so DRAM sees whole lines) into shared memory, then each
-// lane adds the chunk's channels to its page's sum in ascending order - the
-// CPU's order, so the sums are the same bits. The group's q+ / q- are summed
-// per channel in query-head order (sum, mean) or kept per head (max).
-__device__ __forceinline__ float widen(float x) { return x; }
-__device__ __forceinline__ float widen(std::uint16_t x) { return from_bf16(x); }
-
-constexpr int kChunkBytes = 1024;  // one tile's bounds of a chunk of channels
-constexpr int kPadBytes = 64;      // the second tile's rows start on other banks
-constexpr int kMaxFoldHeads = 16;
-
-__device__ __forceinline__ void copy16(void* dst, const void* src) {
-  *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+// One bound row of a tile: the PPT pages a thread owns, one 16-byte load.
+__device__ __forceinline__ void load_lanes(const float* p, float (&v)[4]) {
+  const float4 x = *reinterpret_cast<const float4*>(p);
+  v[0] = x.x;
+  v[1] = x.y;
+  v[2] = x.z;
+  v[3] = x.w;
+}
+__device__ __forceinline__ void load_lanes(const std::uint16_t* p, float (&v)[8]) {
+  const uint4 x = *reinterpret_cast<const uint4*>(p);
+  const unsigned w[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    v[2 * k] = __uint_as_float(w[k] << 16);              // the lower page: the low half
+    v[2 * k + 1] = __uint_as_float(w[k] & 0xFFFF0000u);  // the next page: the high half
+  }
 }
 
+// A thread scores PPT adjacent pages of one tile (16 bytes of each channel's
+// bounds per load: 8 bf16 or 4 fp32 pages), each page's sum over channels
+// c = 0..D-1 of (q+ max + q- min) in the CPU's order; the group's q+ / q-
+// are summed per channel in query-head order (sum, mean) or kept per head (max).
 template <class T>
 __global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids,
                                    const float* query, float* scratch) {
-  constexpr int kChunk = kChunkBytes / (kTile * static_cast<int>(sizeof(T)));  // channels per chunk
-  constexpr int kRegion = (kChunkBytes + kPadBytes) / static_cast<int>(sizeof(T));  // elements per tile region
-  __shared__ __align__(16) T stage[kThreads / 32][2][2][kRegion];  // [warp][bound][tile][c][16]
+  constexpr int PPT = 16 / static_cast<int>(sizeof(T));
   extern __shared__ float qs[];  // [2][rows_of_q][D]
   const int r = blockIdx.x, kv = blockIdx.y;
   const int b = seq_ids[r];
@@ -345,50 +347,34 @@ __global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, co
     }
   }
   __syncthreads();
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int tile0 = (blockIdx.z * (kThreads / 32) + warp) * 2;
-  if (tile0 * kTile >= current) return;  // the whole warp: no page of its tiles is scored
-  const int half = lane >> 4, j = lane & 15;
-  const int page = (tile0 + half) * kTile + j;
-  const int tiles = (current + kTile - 1) / kTile;
-  const bool second = tile0 + 1 < tiles;
-  const T* mx = static_cast<const T*>(q.page_max);
-  const T* mn = static_cast<const T*>(q.page_min);
-  const std::size_t at0 = bound_at(d, q, b, kv, tile0 * kTile, 0);
-  const std::size_t tile_elems = static_cast<std::size_t>(D) * kTile;
-  float acc[kMaxFoldHeads];
+  const int page0 = (blockIdx.z * blockDim.x + threadIdx.x) * PPT;
+  if (page0 >= current) return;
+  const T* mx = static_cast<const T*>(q.page_max) + bound_at(d, q, b, kv, page0, 0);
+  const T* mn = static_cast<const T*>(q.page_min) + bound_at(d, q, b, kv, page0, 0);
+  float out[PPT];
+  for (int g = 0; g < q_rows; ++g) {
+    const float* p = qp + g * D;
+    const float* m = qn + g * D;
+    float acc[PPT];
 #pragma unroll
-  for (int g = 0; g < kMaxFoldHeads; ++g) acc[g] = 0.0f;
-  for (int c0 = 0; c0 < D; c0 += kChunk) {
-    const int len = D - c0 < kChunk ? D - c0 : kChunk;
-    const int units = len * kTile * static_cast<int>(sizeof(T)) / 16;  // 16-byte loads per tile and bound
-    for (int u = lane; u < 4 * units; u += 32) {
-      const int region = u / units, k = u % units;  // region: bound * 2 + tile
-      const int bound = region >> 1, t = region & 1;
-      if (t == 1 && !second) continue;
-      const T* src = (bound ? mn : mx) + at0 + t * tile_elems + static_cast<std::size_t>(c0) * kTile;
-      copy16(reinterpret_cast<char*>(&stage[warp][bound][t][0]) + 16 * k, reinterpret_cast<const char*>(src) + 16 * k);
-    }
-    __syncwarp();
-    const T* smx = &stage[warp][0][half][j];
-    const T* smn = &stage[warp][1][half][j];
-    for (int c = 0; c < len; ++c) {
-      const float x = widen(smx[c * kTile]), y = widen(smn[c * kTile]);
+    for (int j = 0; j < PPT; ++j) acc[j] = 0.0f;
+#pragma unroll 4
+    for (int c = 0; c < D; ++c) {
+      float x[PPT], y[PPT];
+      load_lanes(mx + static_cast<std::size_t>(c) * kTile, x);
+      load_lanes(mn + static_cast<std::size_t>(c) * kTile, y);
+      const float pc = p[c], mc = m[c];
 #pragma unroll
-      for (int g = 0; g < kMaxFoldHeads; ++g)
-        if (g < q_rows) {
-          const int at = g * D + c0 + c;
-          acc[g] = __fadd_rn(acc[g], __fadd_rn(__fmul_rn(qp[at], x), __fmul_rn(qn[at], y)));
-        }
+      for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, x[j]), __fmul_rn(mc, y[j])));
     }
-    __syncwarp();
+#pragma unroll
+    for (int j = 0; j < PPT; ++j) out[j] = g == 0 ? acc[j] : (acc[j] > out[j] ? acc[j] : out[j]);
   }
-  float out = acc[0];
+  const float inv = __fdiv_rn(1.0f, static_cast<float>(group));
+  float* dst = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
 #pragma unroll
-  for (int g = 1; g < kMaxFoldHeads; ++g)
-    if (g < q_rows) out = acc[g] > out ? acc[g] : out;
-  if (q.gqa == fold::mean) out = __fmul_rn(out, __fdiv_rn(1.0f, static_cast<float>(group)));
-  if (page < current) scratch[(static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages + page] = out;
+  for (int j = 0; j < PPT; ++j)
+    if (page0 + j < current) dst[page0 + j] = q.gqa == fold::mean ? __fmul_rn(out[j], inv) : out[j];
 }
 
 // Top-k reads the page scores eight times: from shared memory while they fit
@@ -651,12 +637,12 @@ void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q
   if (n <= 0) return;
   const int group = d.n_heads / d.n_kv_heads;
   const std::size_t smem = sizeof(float) * 2 * (q.gqa == fold::max ? group : 1) * d.head_dim;
-  // A block: 8 warps x 2 tiles x 16 pages = 256 pages.
-  const dim3 grid(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads));
   if (q.bf16) {
-    quest_score_kernel<std::uint16_t><<<grid, kThreads, smem, as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
+    quest_score_kernel<std::uint16_t><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * 8)), kThreads, smem,
+                                        as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
   } else {
-    quest_score_kernel<float><<<grid, kThreads, smem, as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
+    quest_score_kernel<float><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * 4)), kThreads, smem,
+                                as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
   }
   const std::size_t topk_smem = q.max_pages <= kSharedPages ? sizeof(float) * q.max_pages : 0;
   quest_topk_kernel<<<dim3(n, d.n_kv_heads), kThreads, topk_smem, as_stream(stream)>>>(d, s, q, seq_ids, scratch,

@@ -120,8 +120,7 @@ struct quest_state {
 // keys: [n][KV][D] (float, or bf16 bits when keys_bf16), slot_out from append().
 void quest_update_bounds(const layer_dims& d, const quest_state& q, const std::int32_t* seq_ids, int n,
                          const std::int32_t* slot_out, const void* keys, bool keys_bf16, void* stream);
-// query: [n][H][D] float (gqa = max: at most 16 query heads per KV head).
-// scratch: n * KV * P floats. pages_out: [n][KV][budget_pages]
+// query: [n][H][D] float. scratch: n * KV * P floats. pages_out: [n][KV][budget_pages]
 // ascending (the current page last), counts_out: [n][KV]. Reads held after advance().
 void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
                   const float* query, float* scratch, std::int32_t* pages_out, std::int32_t* counts_out, void* stream);
