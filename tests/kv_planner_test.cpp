@@ -506,3 +506,28 @@ TEST(kv_planner, steps_forks_and_releases_allocate_nothing) {
     EXPECT_EQ(lil::test::allocations(), before) << spec.name();
   }
 }
+
+TEST(kv_planner, a_model_planner_forks_and_releases_every_layer) {
+  const auto s = kvtest::shape(8, 2, 16, 160, 4);
+  kv::model_planner model(kv::policy_spec::quest(32), s, 2);
+  ASSERT_EQ(model.n_layers(), 4);
+  EXPECT_STREQ(model.layer(0).name(), "full");  // Quest's first two layers stay dense
+  EXPECT_STREQ(model.layer(2).name(), "quest");
+  const auto toks = kvtest::random_tokens(s, 40, 51);
+  for (int t = 0; t < 40; ++t)
+    for (int l = 0; l < 4; ++l) {
+      const std::int32_t seq = 0;
+      const std::int64_t pos = t;
+      model.layer(l).step({&seq, &pos, 1, toks[static_cast<std::size_t>(t)].k.data(), toks[static_cast<std::size_t>(t)].q.data()});
+    }
+  model.fork(0, 1);
+  for (int l = 0; l < 4; ++l) {
+    EXPECT_EQ(model.layer(l).sequence(1).appended(), 40);
+    const auto a = model.layer(l).state("slot.position");
+    EXPECT_EQ(std::memcmp(a.data, static_cast<const char*>(a.data) + a.elements * a.element_size,
+                          a.elements * a.element_size),
+              0);
+  }
+  model.release(0);
+  for (int l = 0; l < 4; ++l) EXPECT_EQ(model.layer(l).sequence(0).appended(), 0);
+}

@@ -11,9 +11,11 @@
 //   new token is written to, and the token it evicted. The engine then runs
 //   its attention over those slots and, for the policies that score
 //   (H2O, TOVA, SnapKV during the prompt), hands back the probabilities.
-//   One policy, one implementation: the single-sequence policy objects
-//   (make_policy, layer_cache, wrap_step) are the planner's sequences, so a
-//   batch of B gives exactly the selections of B independent runs.
+//   One policy, one implementation: a planner's sequence is a policy object
+//   (policy.hpp) whose state lives in the planner's arrays; make_policy()
+//   builds the same object over arrays of one sequence, and layer_cache is a
+//   planner of one sequence. So a batch of B gives exactly the selections of
+//   B independent runs, and wrap_step() drives the same code.
 //
 // One call
 //     plan = pl.step(rows)          append every row's token, then select
@@ -92,10 +94,10 @@
 //                                            of the call, first-appearance order)
 //     row_count           int32 [R][H]       entries of its group's table it reads
 //     group_seq           int32 [B]          sequence id of each group
-//     table               int32 [B][T][S]    per group, the slots to read, in
+//     tables              int32 [B][T][S]    per group, the slots to read, in
 //                                            the order weights are given
-//     group_count         int32 [B][H]       entries of table valid per KV head
-//     page_table          int32 [B][H][P]    Quest only: pages to read,
+//     group_count         int32 [B][H]       entries of tables valid per KV head
+//     page_tables         int32 [B][H][P]    Quest only: pages to read,
 //     page_count          int32 [B][H]       ascending (current page last)
 //   Weights for observe(): f32 [n_rows][Q][stride]; row r, query head q holds
 //   one probability per entry of table(r, kv_head_of(q)), first row_count
@@ -110,10 +112,11 @@
 //   Sink: the first `sinks` arrivals stay; later ones fill the ring; once full
 //   a token takes the slot of ring entry `oldest`, which then advances.
 //   H2O: observe adds the folded weight of each read slot to h2o.score (one
-//   fp32 add per step). Append when full: per KV head, the victim is the slot
-//   with the lowest h2o.score + h2o.shield; ties go to the lowest arrival. The
-//   new token's score is 0 and its shield +inf; arrival a >= recent unshields
-//   the slot in ring entry a % recent, and the new slot takes that entry.
+//   fp32 add per step). Append of arrival a, per KV head: first, if a >=
+//   recent, unshield (shield 0) the slot in ring entry a % recent; then, when
+//   full, the victim is the slot with the lowest fp32 h2o.score + h2o.shield,
+//   ties to the lowest arrival; the new token's score is 0, its shield +inf,
+//   and its slot goes to ring entry a % recent.
 //   TOVA: observe overwrites tova.score of each read slot with the folded
 //   weight; the victim is the lowest score, ties to the lowest arrival; a new
 //   token's score is +inf.
@@ -130,18 +133,24 @@
 //   the table lists their slots ascending. With at most P pages, the table is
 //   every live slot.
 //   SnapKV: during the prompt every step's folded row is stored at ring entry
-//   `next row`. prefill_done: for each slot s before the window (the last
-//   min(window, n) slots), score = the rows summed oldest first; pooled with
-//   kernel k (half = k / 2, clipped to [0, prefix)): avg = window sum divided
-//   by k, max = window maximum; the budget - window best pooled slots win
-//   (ties to the lower slot); survivors ascending move to slots 0..k-1.
+//   `next row`, entry i at index table[i] (the slot), with row_len = the
+//   longest selection. prefill_done, per KV head, with n held and prefix =
+//   n - min(window, n): if n <= budget, slots below prefix are pinned and
+//   nothing moves; else for each slot
+//   s < prefix, score = the rows summed oldest first (row r adds its entries
+//   below min(row_len[r], prefix)); pooled with kernel k (half = k / 2,
+//   clipped to [0, prefix)): avg = left-to-right window sum divided by k, max
+//   = window maximum; the budget - window best pooled slots win (ties to the
+//   lower slot); survivors ascending move to slots 0..k-1. evict_generated:
+//   once held >= budget after the prompt, a new token takes the slot of the
+//   lowest-arrival token not chosen from the prompt (snapkv.pinned 0).
 //
 // Costs and rules
 //   Everything is allocated at construction; no verb allocates. Per call the
 //   planner copies each sequence's selection into its table (T x S int32 at
 //   most per sequence), besides the policy's own work. A planner holds one
-//   layer; an engine keeps one per layer (Quest's dense first layers are Full
-//   planners). Python: lil.kv.Planner, numpy arrays in and out. A planner
+//   layer; model_planner keeps one per layer (Quest's dense first layers are
+//   Full planners) and forks or releases a sequence in all of them. Python: lil.kv.Planner, numpy arrays in and out. A planner
 //   belongs to one thread at a time; different layers' planners are
 //   independent. Bad input (a sequence id outside 0..max_batch-1, a chunk
 //   beyond room(), a negative position, non-finite weights) throws lil::error
@@ -486,6 +495,29 @@ class planner {
   std::vector<std::int32_t> page_count_;
   std::vector<state_array> states_;
   step_plan plan_;
+};
+
+// The planners of every layer of a model, from one spec (Quest's first
+// layers are Full planners), with the sequence verbs applied to all layers.
+class model_planner {
+ public:
+  model_planner(const policy_spec& spec, const model_shape& shape, int max_batch, int max_rows = 0) {
+    shape.validate();
+    layers_.reserve(static_cast<std::size_t>(shape.n_layers));
+    for (int l = 0; l < shape.n_layers; ++l) layers_.emplace_back(spec, shape, l, max_batch, max_rows);
+  }
+  int n_layers() const noexcept { return static_cast<int>(layers_.size()); }
+  planner& layer(int l) noexcept { return layers_[static_cast<std::size_t>(l)]; }
+  const planner& layer(int l) const noexcept { return layers_[static_cast<std::size_t>(l)]; }
+  void fork(std::int32_t src, std::int32_t dst) {
+    for (auto& l : layers_) l.fork(src, dst);
+  }
+  void release(std::int32_t seq) {
+    for (auto& l : layers_) l.release(seq);
+  }
+
+ private:
+  std::vector<planner> layers_;
 };
 
 }  // namespace lil::kv
