@@ -7,9 +7,10 @@ then runs greedily on the evaluation problems, with and without
 lil.hf.GuardianStoppingCriteria, in three settings:
 
   dense      the model as trained (its traces end with EOS on their own);
-  sink       StreamingLLM-style sparse attention (4 sink tokens + a window of
-             12, lil's sink:16): the setting where the reasoner loses facts
-             and loops until the token cap (docs/model.md);
+  sink       lil's sink policy (4 sink tokens + a window of 12, sink:16) run
+             by lil's CUDA kernels through lil_torch.hf.LilCache: the setting
+             where the reasoner loses facts and loops until the token cap
+             (docs/model.md);
   cyclic     dense, on prompts whose definitions form a cycle.
 
 Guardian's rule is scaled to these short outputs keeping the paper's ratio
@@ -20,8 +21,8 @@ OUT/gpu_run.json, sample outputs to OUT/gpu_samples.txt.
 
 Before generating, the conversion is checked: the HF model's logits against
 src/decoder/reference.py (float64, llama2.c's RoPE pairing) and the
-stored fixture tests/data/tiny_llama_logits_reasoner.json; and the sparse
-attention function, run with no sparsity, against the model's own attention.
+stored fixture tests/data/tiny_llama_logits_reasoner.json; and lil's cache
+with the Full policy against the model's own cache (the same tokens).
 
     python3 gpu_run.py --out OUT [--problems 200] [--max-new 600] [--time-limit 400]
     python3 gpu_run.py --dry-run ...   # no transformers: a plain-torch stand-in of generate (CPU check)
@@ -46,6 +47,8 @@ import reference  # noqa: E402
 
 import lil  # noqa: E402
 from lil.hf import GuardianStoppingCriteria  # noqa: E402
+
+sys.path.append(os.path.join(REPO, "python"))  # lil_torch, after the built lil
 
 BOS, EOS, PAD = 1, 2, 0  # PAD: the tokenizer's <unk>, never generated
 CYCLIC_PROMPTS = [
@@ -140,97 +143,8 @@ def build_hf_model(cfg, sd, device):
 
 
 # --- sparse attention for the "sink" setting ----------------------------------------------------
-
-def sink_allowed(attention_mask, B, q, k, device, sinks, window):
-    """Which keys each query may read: the first `sinks` real tokens of its row
-    and the last `window` positions up to itself (lil's sink policy with budget
-    sinks + window). Queries are the last q of the k positions; left padding
-    is read off the mask (bool: True reads; float: 0 reads). A row with
-    nothing to read (a padded query) reads everything, so no NaN reaches the
-    values that real queries mix."""
-    qcol = torch.arange(k - q, k, device=device)
-    kcol = torch.arange(k, device=device)
-    causal = kcol[None, :] <= qcol[:, None]
-    if attention_mask is None:
-        valid = causal[None, None].expand(B, 1, q, k)
-    else:
-        m = attention_mask[..., :k]
-        valid = (m if m.dtype == torch.bool else m == 0) & causal
-    real = valid[:, :, -1:, :]  # the last query reads every real token
-    rank = real.long().cumsum(-1) - 1
-    allowed = valid & ((real & (rank < sinks)) | (kcol[None, :] > qcol[:, None] - window))
-    return allowed | ~allowed.any(dim=-1, keepdim=True)
-
-
-def sink_attention(sinks, window):
-    """An attention function with transformers' AttentionInterface signature."""
-
-    def attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-        B, H, q, _ = query.shape
-        if key.shape[1] != H:
-            key = key.repeat_interleave(H // key.shape[1], dim=1)
-            value = value.repeat_interleave(H // value.shape[1], dim=1)
-        allowed = sink_allowed(attention_mask, B, q, key.shape[-2], query.device, sinks, window)
-        return masked_attention(query, key, value, allowed, scaling).transpose(1, 2).contiguous(), None
-
-    return attention
-
-
-def masked_attention(q, k, v, allowed, scale, sdpa=None):
-    if scale is None:
-        scale = q.shape[-1] ** -0.5
-    sdpa = sdpa or getattr(F, "scaled_dot_product_attention", None)
-    if sdpa is not None:
-        return sdpa(q, k, v, attn_mask=allowed, scale=scale)
-    scores = (q @ k.transpose(-1, -2)) * scale  # torch < 2.0 (the CPU check here)
-    return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1) @ v
-
-
-class use_attention:
-    """Way 1: within the block, transformers' attention registry maps "sdpa"
-    (the model's implementation) to `fn`; `fn` receives the sdpa mask."""
-
-    def __init__(self, sinks, window):
-        from transformers import AttentionInterface
-        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-
-        self.interface, self.registry = AttentionInterface, ALL_ATTENTION_FUNCTIONS
-        self.fn = sink_attention(sinks, window)
-
-    def __enter__(self):
-        self.saved = self.registry["sdpa"]
-        self.interface.register("sdpa", self.fn)
-
-    def __exit__(self, *exc):
-        self.interface.register("sdpa", self.saved)
-
-
-class patch_sdpa:
-    """Way 2 (if the registry is not where way 1 looks): within the block,
-    torch's scaled_dot_product_attention, which transformers' sdpa path calls,
-    restricts every mask it is given to the sink pattern."""
-
-    def __init__(self, sinks, window):
-        self.sinks, self.window = sinks, window
-
-    def __enter__(self):
-        self.saved = original = F.scaled_dot_product_attention
-        sinks, window = self.sinks, self.window
-
-        def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False,
-                 **kwargs):
-            B, H, q, _ = query.shape
-            if key.shape[1] != H:
-                key = key.repeat_interleave(H // key.shape[1], dim=1)
-                value = value.repeat_interleave(H // value.shape[1], dim=1)
-            allowed = sink_allowed(attn_mask, B, q, key.shape[-2], query.device, sinks, window)
-            return masked_attention(query, key, value, allowed, scale, sdpa=original)
-
-        F.scaled_dot_product_attention = sdpa
-
-    def __exit__(self, *exc):
-        F.scaled_dot_product_attention = self.saved
-
+# lil's own sink policy, on lil's kernels, as a transformers cache (python/lil_torch/hf.py):
+# LilCache decides every slot and eviction; lil_attention() makes the model's "sdpa" read them.
 
 # --- generation -------------------------------------------------------------------------------
 
@@ -259,16 +173,27 @@ def left_pad(rows):
     return ids, mask
 
 
-def hf_generate(model, prompts, max_new, criterion, device):
+def hf_generate(model, prompts, max_new, criterion, device, policy=None):
+    """policy: a lil KV policy spec ("sink:16,sinks=4") run through lil's cache, or None (the model's own)."""
     from transformers import StoppingCriteriaList
 
     ids, mask = left_pad(prompts)
+    ids, mask = ids.to(device), mask.to(device)
     extra = {"stopping_criteria": StoppingCriteriaList([criterion])} if criterion is not None else {}
     torch.cuda.synchronize()
     t = time.perf_counter()
     with torch.no_grad():
-        out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new,
-                             do_sample=False, pad_token_id=PAD, eos_token_id=EOS, **extra)
+        if policy is None:
+            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new,
+                                 do_sample=False, pad_token_id=PAD, eos_token_id=EOS, **extra)
+        else:
+            from lil_torch.hf import LilCache, lil_attention
+
+            cache = LilCache(policy, model.config, mask, max_new)
+            with lil_attention(cache):
+                out = model.generate(input_ids=ids, attention_mask=mask, past_key_values=cache,
+                                     max_new_tokens=max_new, do_sample=False, pad_token_id=PAD, eos_token_id=EOS,
+                                     **extra)
     torch.cuda.synchronize()
     wall = time.perf_counter() - t
     return out[:, ids.shape[1]:].tolist(), wall
@@ -458,35 +383,24 @@ def main():
                 record["errors"].append(f"{name}: " + traceback.format_exc())
                 log(record["errors"][-1])
 
-        # The sparse setting. Each way of putting the sink pattern into the
-        # model is first run with no sparsity and must reproduce the model.
-        ids, mask = left_pad(prompts[:8])
-        real = mask.bool().to(device)
-        way = None
-        for name, make in [("attention registry", use_attention), ("patched sdpa", patch_sdpa)]:
-            try:
-                with torch.no_grad():
-                    base = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-                    with make(0, 10**9):
-                        again = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-                diff = float((base - again)[real].abs().max())
-                record[f"check_sparse_without_sparsity ({name})"] = diff
-                log(f"sparse attention via {name}, with no sparsity, vs the model's sdpa: max |logit diff| {diff:.2e}")
-                if diff <= 1e-3:
-                    way = (name, make)
-                    break
-            except Exception:
-                record["errors"].append(f"sparse attention via {name}: " + traceback.format_exc())
-                log(record["errors"][-1])
+        # The sparse setting, through lil's cache. First the same cache with the
+        # Full policy must give the model's own tokens.
         try:
-            if way is None:
-                raise RuntimeError("no way of applying the sink pattern reproduced dense attention")
             if time.time() - started > args.time_limit:
                 raise RuntimeError("skipped, time limit")
-            with way[1](args.sinks, args.window):
-                summary, plain, guarded = run_setting(f"sink:{args.sinks + args.window}", gen, prompts, answers,
-                                                      args.max_new, rule, text_of, log)
-            summary["sparse"] = {"sinks": args.sinks, "window": args.window, "applied_via": way[0]}
+            dense_tokens, _ = hf_generate(model, prompts, args.max_new, None, device)
+            full_tokens, _ = hf_generate(model, prompts, args.max_new, None, device, policy="full")
+            same = sum(generated(a) == generated(b) for a, b in zip(dense_tokens, full_tokens))
+            record["check_lil_cache_full_vs_model_cache"] = {"identical_sequences": same, "of": len(prompts)}
+            log(f"lil's cache with the Full policy vs the model's own cache: {same}/{len(prompts)} sequences identical")
+            if same != len(prompts):
+                raise RuntimeError("lil's cache with no sparsity does not reproduce the model")
+            spec = f"sink:{args.sinks + args.window},sinks={args.sinks}"
+            gen_sink = lambda ps, n, c: hf_generate(model, ps, n, c, device, policy=spec)  # noqa: E731
+            summary, plain, guarded = run_setting(f"sink:{args.sinks + args.window}", gen_sink, prompts, answers,
+                                                  args.max_new, rule, text_of, log)
+            summary["sparse"] = {"sinks": args.sinks, "window": args.window, "policy": spec,
+                                 "applied_via": "lil_torch.hf.LilCache (lil's sink policy on lil's CUDA kernels)"}
             record["settings"].append(summary)
             samples.append((summary["setting"], plain, guarded, summary))
         except Exception:

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Per-step bookkeeping of each lil KV policy on the GPU (lil's kernels through
+lil_torch), beside a dense decode attention step of the same layer, measured in
+the same run.
+
+Shape: one Llama-3-8B-like layer (32 query heads, 8 KV heads, head_dim 128,
+bf16 K/V), batch 32, contexts 4k / 16k / 32k, budget 1024 tokens.
+  dense    one decode step's attention over the whole context: torch SDPA, the
+           faster of two calls (enable_gqa, and the group folded into the query
+           length, which reads each K/V row once); the baseline of the ratios
+  quest    append (slot, page min/max of the new key) + page scores + top-k
+           pages, bounds in bf16 (the cache's precision, as the paper keeps
+           them) and in fp32
+  h2o      lil's attention weights over the 1024 held slots from q and the
+           cached keys (flash attention returns none) + score accumulation +
+           the eviction scan
+  tova     the same with TOVA's overwrite
+  sink     the eviction (O(1))
+  snapkv   once per sequence, at the end of a prompt of `context` tokens:
+           window rows summed, pooled, top-k, compacted; and one prompt step's
+           row record (observe) over the context
+Each figure is the mean of `iters` launches replayed from a CUDA graph (so the
+Python binding's own overhead is not counted; an engine would capture the same
+graph), after warm-up; --eager times plain launches instead.
+
+    python3 bench.py --out OUT [--contexts 4096,16384,32768] [--batch 32]
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "python"))
+import lil_torch  # noqa: E402
+from lil_torch.spec import Spec  # noqa: E402
+from lil_torch.state import LayerState  # noqa: E402
+
+
+def timed(fn, iters, eager):
+    """Mean microseconds per call of fn (all on the current stream)."""
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    run = fn
+    how = "eager"
+    if not eager:
+        try:
+            graph = torch.cuda.CUDAGraph()
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                fn()
+            torch.cuda.current_stream().wait_stream(side)
+            with torch.cuda.graph(graph):
+                fn()
+            run = graph.replay
+            how = "graph"
+        except Exception as e:  # noqa: BLE001 - report and fall back
+            print(f"  (graph capture failed: {e}; timing eager launches)", flush=True)
+            torch.cuda.synchronize()
+    for _ in range(3):
+        run()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(iters):
+        run()
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end) * 1000.0 / iters, how
+
+
+def bf16_bits(x):
+    return x.to(torch.bfloat16).view(torch.int16)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.environ.get("OUT", "out"))
+    ap.add_argument("--contexts", default="4096,16384,32768")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--budget", type=int, default=1024)
+    ap.add_argument("--iters", type=int, default=50)
+    ap.add_argument("--eager", action="store_true")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    dev = torch.device("cuda")
+    torch.manual_seed(0)
+    B, H, KV, D, budget = args.batch, 32, 8, 128, args.budget
+    g = H // KV
+    scale = D ** -0.5
+    ext = lil_torch.extension()
+    ids = torch.arange(B, dtype=torch.int32, device=dev)
+    results = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "batch": B, "n_heads": H,
+               "n_kv_heads": KV, "head_dim": D, "budget": budget, "kv_dtype": "bfloat16", "iters": args.iters,
+               "rows": []}
+    lines = []
+
+    def log(msg):
+        print(msg, flush=True)
+        lines.append(msg)
+
+    log(f"{results['device']}, torch {torch.__version__}; batch {B}, {H} heads / {KV} KV heads, head_dim {D}, "
+        f"budget {budget}, bf16 K/V; mean of {args.iters} replays")
+    for ctx in [int(c) for c in args.contexts.split(",")]:
+        row = {"context": ctx}
+        # --- dense decode attention over the whole context ---
+        q = torch.randn(B, H, 1, D, device=dev, dtype=torch.bfloat16)
+        k = torch.randn(B, KV, ctx, D, device=dev, dtype=torch.bfloat16)
+        v = torch.randn(B, KV, ctx, D, device=dev, dtype=torch.bfloat16)
+        qg = q.view(B, KV, g, D)
+        t_gqa, _ = timed(lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True), args.iters, args.eager)
+        t_fold, how = timed(lambda: F.scaled_dot_product_attention(qg, k, v), args.iters, args.eager)
+        dense = min(t_gqa, t_fold)
+        row.update(dense_us=round(dense, 2), dense_enable_gqa_us=round(t_gqa, 2), dense_folded_us=round(t_fold, 2),
+                   timing=how)
+        kv_bytes = 2 * B * KV * ctx * D * 2
+        row["dense_read_TBps"] = round(kv_bytes / (dense * 1e-6) / 1e12, 2)
+        del k, v
+        qf = torch.randn(B, H, D, device=dev)
+        positions = torch.full((B,), ctx, dtype=torch.int32, device=dev)
+
+        # --- Quest ---
+        for bounds in ("bf16", "fp32"):
+            spec = Spec(f"quest:{budget},bounds={bounds}", ctx + 4096)
+            st = LayerState(spec, B, H, KV, D, ctx + 4096, dev)
+            lo = torch.randn(st.page_max.shape, device=dev)
+            hi = lo + torch.rand(st.page_max.shape, device=dev)
+            if bounds == "bf16":
+                st.page_max.copy_(bf16_bits(hi))
+                st.page_min.copy_(bf16_bits(lo))
+            else:
+                st.page_max.copy_(hi)
+                st.page_min.copy_(lo)
+            st.held.fill_(ctx)
+            st.appended.fill_(ctx)
+            keys = torch.randn(B, KV, D, device=dev, dtype=torch.bfloat16)
+
+            def quest_step():
+                st.append(ids, positions, keys)
+                st.select(ids, qf)
+
+            t, _ = timed(quest_step, args.iters, args.eager)
+            # the held count grew by one per call; the page count barely moves
+            row[f"quest_{bounds}_us"] = round(t, 2)
+            row[f"quest_{bounds}_ratio"] = round(t / dense, 4)
+            ts, _ = timed(lambda: st.select(ids, qf), args.iters, args.eager)
+            row[f"quest_{bounds}_select_only_us"] = round(ts, 2)
+            pages_read = int(st.page_counts.min()), int(st.page_counts.max())
+            row["quest_pages_read"] = pages_read
+            del st, lo, hi
+
+        # --- H2O and TOVA: weights from q and the held keys, scores, eviction ---
+        kcache = torch.randn(B, KV, budget, D, device=dev, dtype=torch.bfloat16)
+        probs = torch.empty(B, H, budget, device=dev)
+        for name in ("h2o", "tova"):
+            spec = Spec(f"{name}:{budget}", ctx + 4096)
+            st = LayerState(spec, B, H, KV, D, ctx + 4096, dev)
+            st.held.fill_(budget)
+            st.appended.fill_(budget)
+            st.arrival.copy_(torch.arange(budget, dtype=torch.int32, device=dev).expand_as(st.arrival))
+            st.position.copy_(st.arrival)
+            st.score.copy_(torch.rand_like(st.score))
+
+            def step():
+                st.append(ids, positions)
+                ext.attention_probs(st.held, ids, qf, kcache, scale, probs)
+                st.observe(ids, probs)
+
+            t, _ = timed(step, args.iters, args.eager)
+            row[f"{name}_us"] = round(t, 2)
+            row[f"{name}_ratio"] = round(t / dense, 4)
+            tw, _ = timed(lambda: ext.attention_probs(st.held, ids, qf, kcache, scale, probs), args.iters, args.eager)
+            row[f"{name}_weights_only_us"] = round(tw, 2)
+            del st
+
+        # --- Sink ---
+        st = LayerState(Spec(f"sink:{budget}", ctx + 4096), B, H, KV, D, ctx + 4096, dev)
+        st.held.fill_(budget)
+        st.appended.fill_(budget)
+        st.arrival.copy_(torch.arange(budget, dtype=torch.int32, device=dev).expand_as(st.arrival))
+        st.position.copy_(st.arrival)
+        t, _ = timed(lambda: st.append(ids, positions), args.iters, args.eager)
+        row["sink_us"] = round(t, 2)
+        row["sink_ratio"] = round(t / dense, 4)
+        del st
+
+        # --- SnapKV at the end of a prompt of ctx tokens ---
+        spec = Spec(f"snapkv:{budget}", ctx)
+        st = LayerState(spec, B, H, KV, D, ctx, dev)
+        st.snap_rows.copy_(torch.rand_like(st.snap_rows))
+        st.row_len.fill_(ctx)
+        arange = torch.arange(ctx, dtype=torch.int32, device=dev).expand_as(st.arrival)
+
+        def reset():
+            st.held.fill_(ctx)
+            st.appended.fill_(ctx)
+            st.cursor[0].zero_()
+            st.cursor[1].zero_()
+            st.cursor[2].fill_(spec.window)
+            st.arrival.copy_(arange)
+            st.position.copy_(arange)
+
+        times = []
+        for _ in range(10):
+            reset()
+            torch.cuda.synchronize()
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
+            st.prefill_done(ids)
+            e.record()
+            e.synchronize()
+            times.append(s.elapsed_time(e) * 1000.0)
+        kept_ok = bool((st.held == budget).all())
+        row["snapkv_prefill_done_us"] = round(sorted(times)[len(times) // 2], 2)
+        row["snapkv_prefill_done_ratio"] = round(row["snapkv_prefill_done_us"] / dense, 4)
+        row["snapkv_kept_budget"] = kept_ok
+        reset()
+        w = torch.rand(B, H, ctx, device=dev)
+        t, _ = timed(lambda: st.observe(ids, w), args.iters, True)
+        row["snapkv_observe_us"] = round(t, 2)
+        del st, w
+        torch.cuda.empty_cache()
+        results["rows"].append(row)
+        log(f"context {ctx}: dense {dense:.1f} us ({row['dense_read_TBps']} TB/s of K/V) | quest bf16 "
+            f"{row['quest_bf16_us']:.1f} us ({100 * row['quest_bf16_ratio']:.1f}%; select {row['quest_bf16_select_only_us']:.1f}), fp32 {row['quest_fp32_us']:.1f} us "
+            f"({100 * row['quest_fp32_ratio']:.1f}%) | h2o {row['h2o_us']:.1f} us ({100 * row['h2o_ratio']:.1f}%; "
+            f"weights {row['h2o_weights_only_us']:.1f}) | tova {row['tova_us']:.1f} us ({100 * row['tova_ratio']:.1f}%)"
+            f" | sink {row['sink_us']:.1f} us ({100 * row['sink_ratio']:.2f}%) | snapkv prefill_done "
+            f"{row['snapkv_prefill_done_us']:.1f} us ({100 * row['snapkv_prefill_done_ratio']:.1f}% of a dense step), "
+            f"observe {row['snapkv_observe_us']:.1f} us")
+    with open(os.path.join(args.out, "bench.json"), "w") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+    with open(os.path.join(args.out, "bench.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    t0 = time.time()
+    main()
+    print(f"bench: {time.time() - t0:.1f} s", flush=True)

@@ -1,0 +1,115 @@
+"""One layer's policy state on the GPU for a batch of sequences (layout:
+include/lil/kv/cuda/kernels.hpp), driven by lil's kernels."""
+
+import torch
+
+from . import extension
+
+
+class LayerState:
+    """One layer's policy state for `rows` sequences (layout: kernels.hpp).
+
+    Per step, for the rows `seq_ids` (int32 on the device) taking part:
+        slots, evicted = st.append(seq_ids, positions, keys)   # keys: Quest only
+        [write K/V at slots; Quest: pages, counts = st.select(seq_ids, query)]
+        [attention over the slots st.read_mask(...) allows]
+        st.observe(seq_ids, weights)                            # H2O, TOVA, SnapKV prompt
+    and for SnapKV once per sequence after its prompt:
+        kept, counts = st.prefill_done(seq_ids)                 # K/V rows to gather
+    `spec` None means Full (layers below skip_first_layers)."""
+
+    def __init__(self, spec, rows, n_heads, n_kv_heads, head_dim, max_context, device):
+        self.spec = spec
+        self.name = spec.name if spec is not None else "full"
+        self.rows, self.n_heads, self.n_kv_heads, self.head_dim = rows, n_heads, n_kv_heads, head_dim
+        self.ext = extension()
+        i32 = dict(dtype=torch.int32, device=device)
+        self.capacity = C = spec.capacity(max_context) if spec is not None else max_context
+        self.tables = T = spec.tables(n_kv_heads) if spec is not None else 1
+        self.held = torch.zeros(rows, **i32)
+        self.appended = torch.zeros(rows, **i32)
+        self.arrival = torch.full((rows, T, C), -1, **i32)
+        self.position = torch.full((rows, T, C), -1, **i32)
+        self.score = None
+        if self.name == "h2o":
+            self.score = torch.zeros(rows, n_kv_heads, C, dtype=torch.float32, device=device)
+        elif self.name == "tova":
+            self.score = torch.full((rows, T, C), float("inf"), dtype=torch.float32, device=device)
+        self.slot_out = torch.zeros(rows, n_kv_heads, **i32)
+        self.evicted_out = torch.zeros(rows, n_kv_heads, **i32)
+        if self.name == "quest":
+            pages = (C + spec.page_size - 1) // spec.page_size
+            tiles = (pages + 15) // 16
+            bdtype = torch.int16 if spec.bf16_bounds else torch.float32
+            self.page_max = torch.zeros(rows, n_kv_heads, tiles, head_dim, 16, dtype=bdtype, device=device)
+            self.page_min = torch.zeros_like(self.page_max)
+            self.max_pages = tiles * 16
+            self.quest_scratch = torch.zeros(rows * n_kv_heads * self.max_pages, dtype=torch.float32, device=device)
+            self.pages = torch.zeros(rows, n_kv_heads, spec.budget_pages(), **i32)
+            self.page_counts = torch.zeros(rows, n_kv_heads, **i32)
+        if self.name == "snapkv":
+            self.snap_rows = torch.zeros(rows, n_kv_heads, spec.window, C, dtype=torch.float32, device=device)
+            self.row_len = torch.zeros(rows, spec.window, **i32)
+            self.cursor = torch.zeros(3, rows, **i32)  # prefilled, next row, rows seen
+            self.pinned = torch.zeros(rows, n_kv_heads, C, dtype=torch.uint8, device=device)
+            self.snap_scratch = torch.zeros(rows * n_kv_heads * 2 * C, dtype=torch.float32, device=device)
+            self.kept = torch.zeros(rows, n_kv_heads, C, **i32)
+            self.kept_count = torch.zeros(rows, n_kv_heads, **i32)
+
+    def append(self, seq_ids, positions, keys=None):
+        """slot [n][KV] and evicted position [n][KV] (-1: none) of each row's token."""
+        n = seq_ids.shape[0]
+        sp = self.spec
+        self.ext.append(self.held, self.appended, self.arrival, self.position, self.score, self.spec.victim() if sp else 0,
+                        sp.sinks if sp else 0, sp.recent if sp else 0, self.n_heads, self.n_kv_heads, self.head_dim,
+                        seq_ids, positions, self.slot_out, self.evicted_out)
+        if self.name == "quest":
+            self.ext.quest_update_bounds(self.page_max, self.page_min, sp.page_size, seq_ids, self.slot_out,
+                                         keys.contiguous())
+        return self.slot_out[:n], self.evicted_out[:n]
+
+    def select(self, seq_ids, query):
+        """Quest: pages [n][KV][budget_pages] ascending and their counts [n][KV]."""
+        n = seq_ids.shape[0]
+        sp = self.spec
+        self.ext.quest_select(self.held, self.page_max, self.page_min, sp.page_size, sp.budget_pages(), sp.fold(),
+                              self.n_heads, seq_ids, query.contiguous(), self.quest_scratch, self.pages,
+                              self.page_counts)
+        return self.pages[:n], self.page_counts[:n]
+
+    def read_mask(self, seq_ids=None, pages=None, counts=None):
+        """[n][KV][C] bool: the slots each KV head reads (all held slots, or
+        Quest's pages); seq_ids None means every row."""
+        held = self.held if seq_ids is None else self.held[seq_ids.long()]
+        C = self.capacity
+        slot = torch.arange(C, device=held.device)
+        mask = (slot[None, :] < held[:, None])[:, None, :].expand(-1, self.n_kv_heads, -1)
+        if pages is None:
+            return mask
+        P = self.max_pages
+        valid = torch.arange(pages.shape[2], device=held.device)[None, None, :] < counts[:, :, None]
+        idx = torch.where(valid, pages, torch.full_like(pages, P)).long()
+        chosen = torch.zeros(pages.shape[0], self.n_kv_heads, P + 1, dtype=torch.bool, device=held.device)
+        chosen.scatter_(2, idx, True)
+        return mask & chosen[:, :, slot // self.spec.page_size]
+
+    def observe(self, seq_ids, weights):
+        """weights [n][H][C] float32: softmax weights over slots (entry i = slot i)."""
+        if self.name == "h2o" or self.name == "tova":
+            self.ext.observe_scores(self.held, self.appended, self.arrival, self.position, self.score,
+                                    self.spec.fold(), self.name == "h2o", self.n_heads, self.n_kv_heads, seq_ids,
+                                    weights.contiguous())
+        elif self.name == "snapkv":
+            self.ext.snapkv_observe(self.held, self.appended, self.arrival, self.position, self.snap_rows,
+                                    self.row_len, self.cursor, self.pinned, self.spec.fold(), self.n_heads, seq_ids,
+                                    weights.contiguous())
+
+    def prefill_done(self, seq_ids):
+        """SnapKV: kept [n][KV][C] (slot i takes the token of kept[i], for
+        i < counts) and counts [n][KV] (-1: that row was compressed before)."""
+        n = seq_ids.shape[0]
+        sp = self.spec
+        self.ext.snapkv_prefill_done(self.held, self.appended, self.arrival, self.position, self.snap_rows,
+                                     self.row_len, self.cursor, self.pinned, sp.kernel, sp.max_pool, sp.budget,
+                                     self.n_heads, seq_ids, self.snap_scratch, self.kept, self.kept_count)
+        return self.kept[:n], self.kept_count[:n]

@@ -1,0 +1,699 @@
+// The KV policies' bookkeeping kernels (see include/lil/kv/cuda/kernels.hpp
+// for the layout and the order of a step).
+//
+// Equality with the CPU
+//   Every score is built with __fadd_rn / __fmul_rn / __fdiv_rn in the order
+//   the CPU loop uses, so nvcc cannot contract a multiply-add into an FMA (the
+//   CPU build has none either: no -march, no -ffast-math) and the float
+//   results are the same bits. Selections then only depend on comparisons,
+//   and ties are broken as on the CPU: evictions take the lowest (score,
+//   arrival) pair, top-k takes the highest (score, -index) pair.
+//
+// Top-k
+//   A block finds the k-th largest of n 64-bit keys (the score's bits mapped
+//   to an unsigned order in the high half, the complemented index in the low
+//   half, so keys are distinct and larger means "ranked first") by radix
+//   selection, eight bits a pass, with a 256-bin histogram in shared memory;
+//   then keeps the keys at or above it and writes their indices in ascending
+//   order with a block prefix sum. Eight passes over n keys: no sort.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "lil/kv/cuda/kernels.hpp"
+
+namespace lil::kv::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
+
+__device__ __forceinline__ float from_bf16(std::uint16_t h) { return __uint_as_float(static_cast<std::uint32_t>(h) << 16); }
+
+// The CPU's bf16_rounded: truncate, then step away from zero unless exact
+// (up for a positive maximum, down for a negative minimum).
+__device__ __forceinline__ std::uint16_t bf16_rounded(float x, bool up) {
+  const std::uint32_t bits = __float_as_uint(x);
+  std::uint16_t h = static_cast<std::uint16_t>(bits >> 16);
+  const bool exact = (bits & 0xFFFFu) == 0;
+  const bool negative = (bits >> 31) != 0;
+  const bool is_nan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
+  if (!exact && !is_nan && up != negative) ++h;
+  return h;
+}
+
+__device__ __forceinline__ float load_key(const void* p, std::size_t i, bool bf16) {
+  return bf16 ? from_bf16(static_cast<const std::uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+
+// Larger key = ranked first: higher score, then lower index. -0 and +0 are
+// equal on the CPU, so -0 becomes +0 first.
+__device__ __forceinline__ std::uint64_t rank_key(float score, int index) {
+  std::uint32_t b = __float_as_uint(score + 0.0f);
+  b = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+  return (static_cast<std::uint64_t>(b) << 32) | static_cast<std::uint32_t>(~static_cast<std::uint32_t>(index));
+}
+
+// The k-th largest (1-based, 1 <= k <= n) of key(0..n-1); every thread of the
+// block (kThreads of them) calls it and gets the answer. Scores of one head
+// are close, so most keys share their leading digits: lanes of a warp that
+// hit the same bin add once (__match_any_sync), and the digit is found by a
+// parallel suffix sum over the 256 bins, one bin per thread.
+template <class KeyFn>
+__device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
+  __shared__ unsigned hist[256];
+  __shared__ unsigned above[256];
+  __shared__ std::uint64_t found_prefix;
+  __shared__ int found_left;
+  const int tid = static_cast<int>(threadIdx.x), lane = tid & 31;
+  std::uint64_t prefix = 0, mask = 0;
+  int left = k;
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    hist[tid] = 0;
+    __syncthreads();
+    for (int start = 0; start < n; start += kThreads) {
+      const int i = start + tid;
+      std::uint64_t v = 0;
+      const bool in = i < n && (((v = key(i)) & mask) == prefix);
+      const unsigned digit = static_cast<unsigned>(v >> shift) & 255u;
+      const unsigned peers = __match_any_sync(0xffffffffu, in ? digit : 256u + static_cast<unsigned>(lane));
+      if (in && lane == __ffs(peers) - 1) atomicAdd(&hist[digit], static_cast<unsigned>(__popc(peers)));
+    }
+    __syncthreads();
+    // above[d] = keys in bins > d (a suffix sum, Hillis-Steele).
+    unsigned mine = tid < 255 ? hist[tid + 1] : 0u;
+    above[tid] = mine;
+    __syncthreads();
+    for (int off = 1; off < 256; off <<= 1) {
+      const unsigned add = tid + off < 256 ? above[tid + off] : 0u;
+      __syncthreads();
+      above[tid] += add;
+      __syncthreads();
+    }
+    const int a = static_cast<int>(above[tid]);
+    if (a < left && left <= a + static_cast<int>(hist[tid])) {
+      found_prefix = prefix | (static_cast<std::uint64_t>(tid) << shift);
+      found_left = left - a;
+    }
+    __syncthreads();
+    prefix = found_prefix;
+    left = found_left;
+    mask |= static_cast<std::uint64_t>(255) << shift;
+    __syncthreads();
+  }
+  return prefix;
+}
+
+// Writes the i in [0, n) with keep(i), ascending, to out; returns how many.
+// Per chunk of kThreads: a ballot per warp, the warps' counts in shared memory.
+template <class Pred>
+__device__ int compact_ascending(Pred keep, int n, std::int32_t* out) {
+  constexpr int kWarps = kThreads / 32;
+  __shared__ int warp_count[kWarps];
+  const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
+  int base = 0;
+  for (int start = 0; start < n; start += kThreads) {
+    const int i = start + tid;
+    const bool flag = i < n && keep(i);
+    const unsigned ballot = __ballot_sync(0xffffffffu, flag);
+    if (lane == 0) warp_count[warp] = __popc(ballot);
+    __syncthreads();
+    int offset = 0, total = 0;
+    for (int w = 0; w < kWarps; ++w) {
+      const int c = warp_count[w];
+      offset += w < warp ? c : 0;
+      total += c;
+    }
+    if (flag) out[base + offset + __popc(ballot & ((1u << lane) - 1u))] = i;
+    __syncthreads();
+    base += total;
+  }
+  return base;
+}
+
+// Quest's bounds: [rows][KV][tiles][D][kTile], page p in tile p / kTile at
+// lane p % kTile (the CPU planner's layout); a warp reads two tiles' 16
+// contiguous lanes of one channel per step.
+constexpr int kTile = 16;
+__device__ __forceinline__ std::size_t bound_at(const layer_dims& d, const quest_state& q, int b, int kv, int page,
+                                                int c) {
+  const std::size_t tiles = static_cast<std::size_t>(q.max_pages) / kTile;
+  return ((((static_cast<std::size_t>(b) * d.n_kv_heads + kv) * tiles + page / kTile) * d.head_dim + c) * kTile) +
+         page % kTile;
+}
+
+// Lexicographic minimum of (key, arrival) with its slot, over a block.
+struct pick {
+  float key;
+  int arrival;
+  int slot;
+};
+__device__ __forceinline__ bool before(const pick& a, const pick& b) {
+  if (a.slot < 0) return false;
+  if (b.slot < 0) return true;
+  return a.key < b.key || (a.key == b.key && a.arrival < b.arrival);
+}
+
+// --- append / advance ----------------------------------------------------------------------
+
+__global__ void append_kernel(layer_dims d, slot_state s, append_rule rule, const std::int32_t* seq_ids,
+                              const std::int32_t* positions, std::int32_t* slot_out, std::int32_t* evicted_out) {
+  const int r = blockIdx.x, t = blockIdx.y;
+  const int b = seq_ids[r];
+  const int C = d.capacity;
+  const int held = s.held[b];
+  const int arrival_new = s.appended[b];
+  std::int32_t* arr = s.arrival + (static_cast<std::size_t>(b) * d.tables + t) * C;
+  std::int32_t* pos = s.position + (static_cast<std::size_t>(b) * d.tables + t) * C;
+  float* sc = s.score ? s.score + (static_cast<std::size_t>(b) * s.score_tables + t) * C : nullptr;
+  __shared__ pick best[kThreads];
+  __shared__ int chosen;
+  if (held < C) {
+    if (threadIdx.x == 0) chosen = held;
+  } else if (rule.kind == victim::none) {
+    if (threadIdx.x == 0) chosen = -1;
+  } else {
+    pick mine{0.0f, 0, -1};
+    for (int i = threadIdx.x; i < C; i += blockDim.x) {
+      const int a = arr[i];
+      bool candidate = true;
+      float key = 0.0f;
+      if (rule.kind == victim::sink) {
+        candidate = a >= rule.sinks;
+      } else if (rule.kind == victim::h2o) {
+        candidate = a <= arrival_new - rule.recent;
+        key = sc[i];
+      } else {
+        key = sc[i];
+      }
+      const pick p{key, a, candidate ? i : -1};
+      if (before(p, mine)) mine = p;
+    }
+    best[threadIdx.x] = mine;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half >>= 1) {
+      if (static_cast<int>(threadIdx.x) < half && before(best[threadIdx.x + half], best[threadIdx.x]))
+        best[threadIdx.x] = best[threadIdx.x + half];
+      __syncthreads();
+    }
+    if (threadIdx.x == 0) chosen = best[0].slot;
+  }
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  const int slot = chosen;
+  int evicted = -1;
+  if (slot < 0) {
+    evicted = -2;
+  } else {
+    if (held >= C) evicted = pos[slot];
+    pos[slot] = positions[r];
+    arr[slot] = arrival_new;
+    if (sc) sc[slot] = rule.kind == victim::tova ? __int_as_float(0x7f800000) : 0.0f;
+  }
+  if (d.tables == 1) {
+    for (int h = 0; h < d.n_kv_heads; ++h) {
+      slot_out[r * d.n_kv_heads + h] = slot;
+      evicted_out[r * d.n_kv_heads + h] = evicted;
+    }
+  } else {
+    slot_out[r * d.n_kv_heads + t] = slot;
+    evicted_out[r * d.n_kv_heads + t] = evicted;
+  }
+}
+
+__global__ void advance_kernel(layer_dims d, slot_state s, const std::int32_t* seq_ids, int n) {
+  const int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= n) return;
+  const int b = seq_ids[r];
+  if (s.held[b] < d.capacity) s.held[b] += 1;
+  s.appended[b] += 1;
+}
+
+// --- scores from weights (H2O, TOVA) ---------------------------------------------------------
+
+// The CPU's reduce_rows: first row, then += (or max) each next row in order;
+// mean divides by the count once at the end.
+__device__ __forceinline__ float fold_rows(const float* w, std::size_t row_stride, int first, int count, int i,
+                                           fold f) {
+  float v = w[static_cast<std::size_t>(first) * row_stride + i];
+  for (int g = 1; g < count; ++g) {
+    const float x = w[static_cast<std::size_t>(first + g) * row_stride + i];
+    v = f == fold::max ? (v < x ? x : v) : __fadd_rn(v, x);
+  }
+  if (f == fold::mean && count > 1) v = __fdiv_rn(v, static_cast<float>(count));
+  return v;
+}
+
+__global__ void observe_kernel(layer_dims d, slot_state s, fold f, bool accumulate, const std::int32_t* seq_ids,
+                               const float* weights, int stride) {
+  const int r = blockIdx.x, t = blockIdx.y;
+  const int i = blockIdx.z * blockDim.x + threadIdx.x;
+  const int b = seq_ids[r];
+  if (i >= s.held[b]) return;
+  const int group = d.n_heads / d.n_kv_heads;
+  const bool whole_layer = s.score_tables == 1;
+  const int first = whole_layer ? 0 : t * group;
+  const int count = whole_layer ? d.n_heads : group;
+  const float v = fold_rows(weights + static_cast<std::size_t>(r) * d.n_heads * stride, stride, first, count, i, f);
+  float* sc = s.score + (static_cast<std::size_t>(b) * s.score_tables + t) * d.capacity;
+  sc[i] = accumulate ? __fadd_rn(sc[i], v) : v;
+}
+
+// --- Quest -----------------------------------------------------------------------------------
+
+__global__ void quest_bounds_kernel(layer_dims d, quest_state q, const std::int32_t* seq_ids,
+                                    const std::int32_t* slot_out, const void* keys, bool keys_bf16) {
+  const int r = blockIdx.x, kv = blockIdx.y;
+  const int b = seq_ids[r];
+  const int slot = slot_out[r * d.n_kv_heads + kv];
+  if (slot < 0) return;
+  const int page = slot / q.page_size;
+  const bool first = slot % q.page_size == 0;
+  const std::size_t key_base = (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * d.head_dim;
+  for (int c = threadIdx.x; c < d.head_dim; c += blockDim.x) {
+    const float k = load_key(keys, key_base + c, keys_bf16);
+    const std::size_t at = bound_at(d, q, b, kv, page, c);
+    if (q.bf16) {
+      auto* mx = static_cast<std::uint16_t*>(q.page_max);
+      auto* mn = static_cast<std::uint16_t*>(q.page_min);
+      if (first || k > from_bf16(mx[at])) mx[at] = bf16_rounded(k, true);
+      if (first || k < from_bf16(mn[at])) mn[at] = bf16_rounded(k, false);
+    } else {
+      auto* mx = static_cast<float*>(q.page_max);
+      auto* mn = static_cast<float*>(q.page_min);
+      mx[at] = first || k > mx[at] ? k : mx[at];
+      mn[at] = first || k < mn[at] ? k : mn[at];
+    }
+  }
+}
+
+// One bound row of a tile: the PPT pages a thread owns, one 16-byte load.
+__device__ __forceinline__ void load_lanes(const float* p, float (&v)[4]) {
+  const float4 x = *reinterpret_cast<const float4*>(p);
+  v[0] = x.x;
+  v[1] = x.y;
+  v[2] = x.z;
+  v[3] = x.w;
+}
+__device__ __forceinline__ void load_lanes(const std::uint16_t* p, float (&v)[8]) {
+  const uint4 x = *reinterpret_cast<const uint4*>(p);
+  const unsigned w[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    v[2 * k] = __uint_as_float(w[k] << 16);              // the lower page: the low half
+    v[2 * k + 1] = __uint_as_float(w[k] & 0xFFFF0000u);  // the next page: the high half
+  }
+}
+
+// A thread scores PPT adjacent pages of one tile (16 bytes of each channel's
+// bounds per load: 8 bf16 or 4 fp32 pages), each page's sum over channels
+// c = 0..D-1 of (q+ max + q- min) in the CPU's order; the group's q+ / q-
+// are summed per channel in query-head order (sum, mean) or kept per head (max).
+template <class T>
+__global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids,
+                                   const float* query, float* scratch) {
+  constexpr int PPT = 16 / static_cast<int>(sizeof(T));
+  extern __shared__ float qs[];  // [2][rows_of_q][D]
+  const int r = blockIdx.x, kv = blockIdx.y;
+  const int b = seq_ids[r];
+  const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
+  if (n_pages <= q.budget_pages) return;
+  const int current = n_pages - 1;
+  const int group = d.n_heads / d.n_kv_heads;
+  const int D = d.head_dim;
+  const int q_rows = q.gqa == fold::max ? group : 1;
+  float* qp = qs;
+  float* qn = qs + q_rows * D;
+  const float* qrow = query + (static_cast<std::size_t>(r) * d.n_heads + kv * group) * D;
+  for (int c = threadIdx.x; c < D; c += blockDim.x) {
+    if (q.gqa == fold::max) {
+      for (int g = 0; g < group; ++g) {
+        const float x = qrow[g * D + c];
+        qp[g * D + c] = x > 0.0f ? x : 0.0f;
+        qn[g * D + c] = x < 0.0f ? x : 0.0f;
+      }
+    } else {
+      float p = 0.0f, m = 0.0f;
+      for (int g = 0; g < group; ++g) {
+        const float x = qrow[g * D + c];
+        p = __fadd_rn(p, x > 0.0f ? x : 0.0f);
+        m = __fadd_rn(m, x < 0.0f ? x : 0.0f);
+      }
+      qp[c] = p;
+      qn[c] = m;
+    }
+  }
+  __syncthreads();
+  const int page0 = (blockIdx.z * blockDim.x + threadIdx.x) * PPT;
+  if (page0 >= current) return;
+  const T* mx = static_cast<const T*>(q.page_max) + bound_at(d, q, b, kv, page0, 0);
+  const T* mn = static_cast<const T*>(q.page_min) + bound_at(d, q, b, kv, page0, 0);
+  float out[PPT];
+  for (int g = 0; g < q_rows; ++g) {
+    const float* p = qp + g * D;
+    const float* m = qn + g * D;
+    float acc[PPT];
+#pragma unroll
+    for (int j = 0; j < PPT; ++j) acc[j] = 0.0f;
+#pragma unroll 4
+    for (int c = 0; c < D; ++c) {
+      float x[PPT], y[PPT];
+      load_lanes(mx + static_cast<std::size_t>(c) * kTile, x);
+      load_lanes(mn + static_cast<std::size_t>(c) * kTile, y);
+      const float pc = p[c], mc = m[c];
+#pragma unroll
+      for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, x[j]), __fmul_rn(mc, y[j])));
+    }
+#pragma unroll
+    for (int j = 0; j < PPT; ++j) out[j] = g == 0 ? acc[j] : (acc[j] > out[j] ? acc[j] : out[j]);
+  }
+  const float inv = __fdiv_rn(1.0f, static_cast<float>(group));
+  float* dst = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
+#pragma unroll
+  for (int j = 0; j < PPT; ++j)
+    if (page0 + j < current) dst[page0 + j] = q.gqa == fold::mean ? __fmul_rn(out[j], inv) : out[j];
+}
+
+// Top-k reads the page scores eight times: from shared memory while they fit
+// in 40 KB (beside the top-k's own 3 KB, under the 48 KB default).
+constexpr int kSharedPages = 10240;
+
+__global__ void quest_topk_kernel(layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids,
+                                  const float* scratch, std::int32_t* pages_out, std::int32_t* counts_out) {
+  const int r = blockIdx.x, kv = blockIdx.y;
+  const int b = seq_ids[r];
+  const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
+  std::int32_t* out = pages_out + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.budget_pages;
+  if (n_pages <= q.budget_pages) {
+    for (int p = threadIdx.x; p < n_pages; p += blockDim.x) out[p] = p;
+    if (threadIdx.x == 0) counts_out[r * d.n_kv_heads + kv] = n_pages;
+    return;
+  }
+  const int current = n_pages - 1;
+  const int keep = q.budget_pages - 1;
+  extern __shared__ float page_scores[];  // [max_pages] when they fit (see quest_select)
+  const float* sc = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
+  if (q.max_pages <= kSharedPages) {
+    for (int p = threadIdx.x; p < current; p += blockDim.x) page_scores[p] = sc[p];
+    __syncthreads();
+    sc = page_scores;
+  }
+  int kept = 0;
+  if (keep > 0) {
+    auto key = [sc](int p) { return rank_key(sc[p], p); };
+    const std::uint64_t threshold = kth_largest(key, current, keep);
+    kept = compact_ascending([&](int p) { return key(p) >= threshold; }, current, out);
+  }
+  if (threadIdx.x == 0) {
+    out[kept] = current;
+    counts_out[r * d.n_kv_heads + kv] = kept + 1;
+  }
+}
+
+// --- SnapKV ----------------------------------------------------------------------------------
+
+__global__ void snapkv_observe_kernel(layer_dims d, slot_state s, snapkv_state k, const std::int32_t* seq_ids,
+                                      const float* weights, int stride) {
+  const int r = blockIdx.x, kv = blockIdx.y;
+  const int i = blockIdx.z * blockDim.x + threadIdx.x;
+  const int b = seq_ids[r];
+  if (k.prefilled[b] || i >= s.held[b]) return;
+  const int group = d.n_heads / d.n_kv_heads;
+  const float v = fold_rows(weights + static_cast<std::size_t>(r) * d.n_heads * stride, stride, kv * group, group, i,
+                            k.gqa);
+  float* row = k.rows + ((static_cast<std::size_t>(b) * d.n_kv_heads + kv) * k.window + k.next_row[b]) * d.capacity;
+  row[i] = v;
+}
+
+__global__ void snapkv_advance_kernel(slot_state s, snapkv_state k, const std::int32_t* seq_ids, int n) {
+  const int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= n) return;
+  const int b = seq_ids[r];
+  if (k.prefilled[b]) return;
+  k.row_len[b * k.window + k.next_row[b]] = s.held[b];
+  k.next_row[b] = k.next_row[b] + 1 == k.window ? 0 : k.next_row[b] + 1;
+  k.rows_seen[b] = k.rows_seen[b] < k.window ? k.rows_seen[b] + 1 : k.window;
+}
+
+__global__ void snapkv_done_kernel(layer_dims d, slot_state s, snapkv_state k, const std::int32_t* seq_ids,
+                                   float* scratch, std::int32_t* kept_out, std::int32_t* kept_count) {
+  const int r = blockIdx.x, kv = blockIdx.y;
+  const int b = seq_ids[r];
+  const int C = d.capacity;
+  const std::size_t rk = static_cast<std::size_t>(r) * d.n_kv_heads + kv;
+  std::int32_t* kept = kept_out + rk * C;
+  if (k.prefilled[b]) {
+    if (threadIdx.x == 0) kept_count[rk] = -1;
+    return;
+  }
+  const int n = s.held[b];
+  const int win = k.window < n ? k.window : n;
+  const int prefix = n - win;
+  std::uint8_t* pinned = k.pinned + (static_cast<std::size_t>(b) * d.n_kv_heads + kv) * C;
+  if (n <= k.budget) {
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+      pinned[i] = i < prefix ? 1 : 0;
+      kept[i] = i;
+    }
+    if (threadIdx.x == 0) kept_count[rk] = n;
+    return;
+  }
+  float* score = scratch + rk * 2 * C;
+  float* pooled = score + C;
+  const float* rows = k.rows + (static_cast<std::size_t>(b) * d.n_kv_heads + kv) * k.window * C;
+  const int seen = k.rows_seen[b], next = k.next_row[b];
+  for (int i = threadIdx.x; i < prefix; i += blockDim.x) {
+    float acc = 0.0f;
+    for (int j = 0; j < seen; ++j) {
+      const int row = (next - seen + j + k.window) % k.window;
+      const int len = k.row_len[b * k.window + row];
+      if (i < len) acc = __fadd_rn(acc, rows[static_cast<std::size_t>(row) * C + i]);
+    }
+    score[i] = acc;
+  }
+  __syncthreads();
+  const int half = k.kernel / 2;
+  for (int i = threadIdx.x; i < prefix; i += blockDim.x) {
+    const int lo = i - half < 0 ? 0 : i - half;
+    const int hi = i + half >= prefix ? prefix - 1 : i + half;
+    float v;
+    if (k.max_pool) {
+      v = score[lo];
+      for (int j = lo + 1; j <= hi; ++j) v = score[j] > v ? score[j] : v;
+    } else {
+      v = 0.0f;
+      for (int j = lo; j <= hi; ++j) v = __fadd_rn(v, score[j]);
+      v = __fdiv_rn(v, static_cast<float>(k.kernel));
+    }
+    pooled[i] = v;
+  }
+  __syncthreads();
+  const int keep = k.budget - win;
+  auto key = [pooled](int i) { return rank_key(pooled[i], i); };
+  const std::uint64_t threshold = kth_largest(key, prefix, keep);
+  const int count = compact_ascending([&](int i) { return i >= prefix || key(i) >= threshold; }, n, kept);
+  __syncthreads();
+  // Renumber: slot i takes the token of kept[i] (kept[i] >= i), read all
+  // first; the score and pooled rows are free now and hold the copies.
+  std::int32_t* tmp_pos = reinterpret_cast<std::int32_t*>(score);
+  std::int32_t* tmp_arr = reinterpret_cast<std::int32_t*>(pooled);
+  std::int32_t* arr = s.arrival + (static_cast<std::size_t>(b) * d.tables + kv) * C;
+  std::int32_t* pos = s.position + (static_cast<std::size_t>(b) * d.tables + kv) * C;
+  for (int i = threadIdx.x; i < count; i += blockDim.x) {
+    tmp_pos[i] = pos[kept[i]];
+    tmp_arr[i] = arr[kept[i]];
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    pos[i] = i < count ? tmp_pos[i] : -1;
+    arr[i] = i < count ? tmp_arr[i] : -1;
+    pinned[i] = (i < count && kept[i] < prefix) ? 1 : 0;
+  }
+  if (threadIdx.x == 0) kept_count[rk] = count;
+}
+
+__global__ void snapkv_finish_kernel(slot_state s, snapkv_state k, const std::int32_t* seq_ids, int n) {
+  const int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= n) return;
+  const int b = seq_ids[r];
+  if (k.prefilled[b]) return;
+  if (s.held[b] > k.budget) s.held[b] = k.budget;
+  k.prefilled[b] = 1;
+}
+
+// --- attention weights -----------------------------------------------------------------------
+
+// Dots: a block per (row, KV head, 64 slots), a warp per slot; each lane holds
+// its channels of the key (loaded once) and forms the dot with every query
+// head of the group, reduced across the warp. Then a block per (row, query
+// head) turns its scores into a softmax.
+constexpr int kSlotsPerBlock = 64;
+constexpr int kMaxChannelsPerLane = 8;  // head_dim <= 256
+
+template <bool Bf16>
+__global__ void dots_kernel(layer_dims d, const std::int32_t* held, const std::int32_t* seq_ids, const float* query,
+                            const void* keys, float scale, float* probs, int stride) {
+  extern __shared__ float qsh[];  // [group][D]
+  const int r = blockIdx.x, kv = blockIdx.y;
+  const int b = seq_ids[r];
+  const int n = held[b];
+  const int first = blockIdx.z * kSlotsPerBlock;
+  if (first >= n) return;
+  const int group = d.n_heads / d.n_kv_heads;
+  const int D = d.head_dim;
+  const float* qrow = query + (static_cast<std::size_t>(r) * d.n_heads + kv * group) * D;
+  for (int i = threadIdx.x; i < group * D; i += blockDim.x) qsh[i] = qrow[i];
+  __syncthreads();
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  const std::size_t kbase = (static_cast<std::size_t>(b) * d.n_kv_heads + kv) * d.capacity * D;
+  float* out = probs + (static_cast<std::size_t>(r) * d.n_heads + kv * group) * stride;
+  const int last = first + kSlotsPerBlock < n ? first + kSlotsPerBlock : n;
+  for (int i = first + warp; i < last; i += warps) {
+    float kreg[kMaxChannelsPerLane];
+#pragma unroll
+    for (int u = 0; u < kMaxChannelsPerLane; ++u) {
+      const int c = lane + 32 * u;
+      const std::size_t at = kbase + static_cast<std::size_t>(i) * D + c;
+      kreg[u] = c < D ? (Bf16 ? from_bf16(static_cast<const std::uint16_t*>(keys)[at]) : static_cast<const float*>(keys)[at])
+                      : 0.0f;
+    }
+    for (int g = 0; g < group; ++g) {
+      float acc = 0.0f;
+#pragma unroll
+      for (int u = 0; u < kMaxChannelsPerLane; ++u) {
+        const int c = lane + 32 * u;
+        if (c < D) acc += qsh[g * D + c] * kreg[u];
+      }
+      for (int off = 16; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
+      if (lane == 0) out[static_cast<std::size_t>(g) * stride + i] = acc * scale;
+    }
+  }
+}
+
+__global__ void softmax_kernel(layer_dims d, const std::int32_t* held, const std::int32_t* seq_ids, float* probs,
+                               int stride) {
+  __shared__ float red[kThreads / 32];
+  const int r = blockIdx.x, hq = blockIdx.y;
+  const int n = held[seq_ids[r]];
+  float* row = probs + (static_cast<std::size_t>(r) * d.n_heads + hq) * stride;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  float m = -3.0e38f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) m = fmaxf(m, row[i]);
+  for (int off = 16; off > 0; off >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
+  if (lane == 0) red[warp] = m;
+  __syncthreads();
+  m = red[0];
+  for (int w = 1; w < warps; ++w) m = fmaxf(m, red[w]);
+  __syncthreads();
+  float sum = 0.0f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const float e = expf(row[i] - m);
+    row[i] = e;
+    sum += e;
+  }
+  for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+  if (lane == 0) red[warp] = sum;
+  __syncthreads();
+  sum = 0.0f;
+  for (int w = 0; w < warps; ++w) sum += red[w];
+  const float inv = 1.0f / sum;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) row[i] *= inv;
+}
+
+int blocks_for(int n, int per) { return (n + per - 1) / per; }
+
+}  // namespace
+
+void append(const layer_dims& d, const slot_state& s, const append_rule& rule, const std::int32_t* seq_ids, int n,
+            const std::int32_t* positions, std::int32_t* slot_out, std::int32_t* evicted_out, void* stream) {
+  if (n <= 0) return;
+  append_kernel<<<dim3(n, d.tables), kThreads, 0, as_stream(stream)>>>(d, s, rule, seq_ids, positions, slot_out,
+                                                                       evicted_out);
+}
+
+void advance(const layer_dims& d, const slot_state& s, const std::int32_t* seq_ids, int n, void* stream) {
+  if (n <= 0) return;
+  advance_kernel<<<blocks_for(n, 128), 128, 0, as_stream(stream)>>>(d, s, seq_ids, n);
+}
+
+void observe_scores(const layer_dims& d, const slot_state& s, fold f, bool accumulate, const std::int32_t* seq_ids,
+                    int n, const float* weights, int stride, void* stream) {
+  if (n <= 0) return;
+  observe_kernel<<<dim3(n, s.score_tables, blocks_for(d.capacity, kThreads)), kThreads, 0, as_stream(stream)>>>(
+      d, s, f, accumulate, seq_ids, weights, stride);
+}
+
+void quest_update_bounds(const layer_dims& d, const quest_state& q, const std::int32_t* seq_ids, int n,
+                         const std::int32_t* slot_out, const void* keys, bool keys_bf16, void* stream) {
+  if (n <= 0) return;
+  quest_bounds_kernel<<<dim3(n, d.n_kv_heads), 128, 0, as_stream(stream)>>>(d, q, seq_ids, slot_out, keys, keys_bf16);
+}
+
+void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                  const float* query, float* scratch, std::int32_t* pages_out, std::int32_t* counts_out, void* stream) {
+  if (n <= 0) return;
+  const int group = d.n_heads / d.n_kv_heads;
+  const std::size_t smem = sizeof(float) * 2 * (q.gqa == fold::max ? group : 1) * d.head_dim;
+  if (q.bf16) {
+    quest_score_kernel<std::uint16_t><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * 8)), kThreads, smem,
+                                        as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
+  } else {
+    quest_score_kernel<float><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * 4)), kThreads, smem,
+                                as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
+  }
+  const std::size_t topk_smem = q.max_pages <= kSharedPages ? sizeof(float) * q.max_pages : 0;
+  quest_topk_kernel<<<dim3(n, d.n_kv_heads), kThreads, topk_smem, as_stream(stream)>>>(d, s, q, seq_ids, scratch,
+                                                                                       pages_out, counts_out);
+}
+
+void snapkv_observe(const layer_dims& d, const slot_state& s, const snapkv_state& k, const std::int32_t* seq_ids,
+                    int n, const float* weights, int stride, void* stream) {
+  if (n <= 0) return;
+  snapkv_observe_kernel<<<dim3(n, d.n_kv_heads, blocks_for(d.capacity, kThreads)), kThreads, 0,
+                          as_stream(stream)>>>(d, s, k, seq_ids, weights, stride);
+}
+
+void snapkv_advance(const layer_dims&, const slot_state& s, const snapkv_state& k, const std::int32_t* seq_ids, int n,
+                    void* stream) {
+  if (n <= 0) return;
+  snapkv_advance_kernel<<<blocks_for(n, 128), 128, 0, as_stream(stream)>>>(s, k, seq_ids, n);
+}
+
+void snapkv_prefill_done(const layer_dims& d, const slot_state& s, const snapkv_state& k,
+                         const std::int32_t* seq_ids, int n, float* scratch, std::int32_t* kept_out,
+                         std::int32_t* kept_count, void* stream) {
+  if (n <= 0) return;
+  snapkv_done_kernel<<<dim3(n, d.n_kv_heads), kThreads, 0, as_stream(stream)>>>(d, s, k, seq_ids, scratch, kept_out,
+                                                                                kept_count);
+}
+
+void snapkv_finish(const layer_dims&, const slot_state& s, const snapkv_state& k, const std::int32_t* seq_ids, int n,
+                   void* stream) {
+  if (n <= 0) return;
+  snapkv_finish_kernel<<<blocks_for(n, 128), 128, 0, as_stream(stream)>>>(s, k, seq_ids, n);
+}
+
+void attention_probs(const layer_dims& d, const std::int32_t* held, const std::int32_t* seq_ids, int n,
+                     const float* query, const void* keys, bool keys_bf16, float scale, float* probs, int stride,
+                     void* stream) {
+  if (n <= 0) return;
+  if (d.head_dim > 32 * kMaxChannelsPerLane) return;  // checked by callers; see kernels.hpp
+  const std::size_t smem = sizeof(float) * (d.n_heads / d.n_kv_heads) * d.head_dim;
+  const dim3 grid(n, d.n_kv_heads, blocks_for(d.capacity, kSlotsPerBlock));
+  if (keys_bf16) {
+    dots_kernel<true><<<grid, kThreads, smem, as_stream(stream)>>>(d, held, seq_ids, query, keys, scale, probs, stride);
+  } else {
+    dots_kernel<false><<<grid, kThreads, smem, as_stream(stream)>>>(d, held, seq_ids, query, keys, scale, probs, stride);
+  }
+  softmax_kernel<<<dim3(n, d.n_heads), kThreads, 0, as_stream(stream)>>>(d, held, seq_ids, probs, stride);
+}
+
+const char* last_error() {
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? "" : cudaGetErrorString(e);
+}
+
+}  // namespace lil::kv::cuda

@@ -1,0 +1,536 @@
+// The GPU bookkeeping (lil/kv/cuda/kernels.hpp) against the CPU on the same
+// inputs: one CPU policy object per sequence and the batched CPU planner
+// (lil/kv/planner.hpp), one batched launch per step on the GPU, and every
+// decision compared exactly - the slot each
+// token takes, what it evicts, Quest's selection, SnapKV's survivors and K/V
+// moves, the slot maps and the scores (bit for bit) - over a few hundred steps
+// in which a random subset of the sequences, in random order, takes part.
+// Keys, queries and weights are drawn from a few values (multiples of 1/4 and
+// 1/8), so that equal scores, and with them the tie rules, come up all the
+// time. Needs a CUDA device; exits 0 only if nothing differs.
+//
+//   kv_cuda_check [--quick]      (77 = no device: ctest's "skipped")
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lil/kv/cuda/kernels.hpp"
+#include "lil/kv/h2o.hpp"
+#include "lil/kv/math.hpp"
+#include "lil/kv/quest.hpp"
+#include "lil/kv/sink.hpp"
+#include "lil/kv/snapkv.hpp"
+#include "lil/kv/tova.hpp"
+#include "lil/kv/factory.hpp"
+#include "lil/kv/full.hpp"
+#include "lil/kv/planner.hpp"
+
+namespace kv = lil::kv;
+namespace kc = lil::kv::cuda;
+
+namespace {
+
+void check_cuda(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    std::fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(e));
+    std::exit(2);
+  }
+}
+
+template <class T>
+struct dev {
+  T* p = nullptr;
+  std::size_t n = 0;
+  explicit dev(std::size_t count, int byte = 0) : n(count) {
+    check_cuda(cudaMalloc(&p, std::max<std::size_t>(1, n) * sizeof(T)), "cudaMalloc");
+    check_cuda(cudaMemset(p, byte, n * sizeof(T)), "cudaMemset");
+  }
+  ~dev() { cudaFree(p); }
+  dev(const dev&) = delete;
+  dev& operator=(const dev&) = delete;
+  void put(const std::vector<T>& v) { check_cuda(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), "put"); }
+  std::vector<T> get(std::size_t count = 0) const {
+    std::vector<T> v(count ? count : n);
+    check_cuda(cudaMemcpy(v.data(), p, v.size() * sizeof(T), cudaMemcpyDeviceToHost), "get");
+    return v;
+  }
+};
+
+struct tally {
+  long compared = 0;
+  long differ = 0;
+  int shown = 0;
+  void same(bool ok, const std::string& what) {
+    ++compared;
+    if (ok) return;
+    ++differ;
+    if (shown++ < 12) std::printf("    DIFFERS: %s\n", what.c_str());
+  }
+};
+
+std::string at(int step, int seq, int kv) {
+  return "step " + std::to_string(step) + " seq " + std::to_string(seq) + " kv " + std::to_string(kv);
+}
+
+struct config {
+  std::string name;
+  kc::victim rule = kc::victim::none;
+  bool quest = false, snapkv = false, weights = false;
+  bool accumulate = false;  // H2O
+  int tables = 1, score_tables = 0;
+  kc::fold fold = kc::fold::mean;
+  int budget = 32, sinks = 4, recent = 16;
+  int page = 8;
+  bool bf16 = false;
+  int window = 8, kernel = 5;
+  bool max_pool = false;
+  bool per_kv_head = false;
+};
+
+kv::policy_spec spec_of(const config& c) {
+  const kv::reduction red = c.fold == kc::fold::sum ? kv::reduction::sum
+                          : c.fold == kc::fold::max ? kv::reduction::max
+                                                    : kv::reduction::mean;
+  kv::policy_spec spec;
+  if (c.quest) {
+    kv::quest_options o;
+    o.budget = c.budget;
+    o.page_size = c.page;
+    o.gqa = red;
+    o.bounds = c.bf16 ? kv::bound_format::bf16 : kv::bound_format::fp32;
+    spec = o;
+  } else if (c.snapkv) {
+    kv::snapkv_options o;
+    o.budget = c.budget;
+    o.window = c.window;
+    o.kernel = c.kernel;
+    o.pool = c.max_pool ? kv::pooling::max : kv::pooling::avg;
+    o.gqa = red;
+    spec = o;
+  } else if (c.rule == kc::victim::sink) {
+    kv::sink_options o;
+    o.budget = c.budget;
+    o.sinks = c.sinks;
+    spec = o;
+  } else if (c.rule == kc::victim::h2o) {
+    kv::h2o_options o;
+    o.budget = c.budget;
+    o.recent = c.recent;
+    o.gqa = red;
+    spec = o;
+  } else if (c.rule == kc::victim::tova) {
+    kv::tova_options o;
+    o.budget = c.budget;
+    o.gqa = red;
+    o.per_kv_head = c.per_kv_head;
+    spec = o;
+  } else {
+    spec = kv::full_options{};
+  }
+  spec.skip_first_layers = 0;  // the check runs layer 0 with the policy itself
+  return spec;
+}
+
+// One configuration, `rows` sequences, `steps` steps.
+tally run(const config& c, int rows, int steps, std::uint32_t seed) {
+  tally t;
+  kv::model_shape shape;
+  shape.n_layers = 1;
+  shape.n_heads = 8;
+  shape.n_kv_heads = 4;
+  shape.head_dim = 16;
+  shape.max_context = 420;
+  const int H = shape.n_heads, KV = shape.n_kv_heads, D = shape.head_dim;
+  // Two CPU references: one policy object per sequence, and the batched CPU
+  // planner fed the same rows in the same order.
+  const kv::policy_spec spec = spec_of(c);
+  std::vector<std::unique_ptr<kv::policy>> cpu;
+  for (int b = 0; b < rows; ++b) cpu.push_back(kv::make_policy(spec, shape, 0));
+  kv::planner planner(spec, shape, 0, rows);
+  const int C = cpu[0]->capacity();
+  const int T = c.tables;
+
+  kc::layer_dims d;
+  d.rows = rows;
+  d.n_heads = H;
+  d.n_kv_heads = KV;
+  d.head_dim = D;
+  d.capacity = C;
+  d.tables = T;
+  dev<std::int32_t> held(rows), appended(rows), arrival(static_cast<std::size_t>(rows) * T * C, 0xFF),
+      position(static_cast<std::size_t>(rows) * T * C, 0xFF);
+  const std::size_t score_n = static_cast<std::size_t>(rows) * std::max(1, c.score_tables) * C;
+  dev<float> score(score_n);
+  if (c.rule == kc::victim::tova) score.put(std::vector<float>(score_n, std::numeric_limits<float>::infinity()));
+  kc::slot_state s;
+  s.held = held.p;
+  s.appended = appended.p;
+  s.arrival = arrival.p;
+  s.position = position.p;
+  s.score = c.score_tables ? score.p : nullptr;
+  s.score_tables = c.score_tables;
+  kc::append_rule rule;
+  rule.kind = c.rule;
+  rule.sinks = c.sinks;
+  rule.recent = c.recent;
+
+  const int P = ((C + c.page - 1) / c.page + 15) / 16 * 16;  // whole tiles of 16 pages
+  const std::size_t bound_n = c.quest ? static_cast<std::size_t>(rows) * KV * D * P : 1;
+  dev<float> qmax(c.bf16 ? 1 : bound_n), qmin(c.bf16 ? 1 : bound_n);
+  dev<std::uint16_t> qmax16(c.bf16 ? bound_n : 1), qmin16(c.bf16 ? bound_n : 1);
+  kc::quest_state q;
+  q.page_max = c.bf16 ? static_cast<void*>(qmax16.p) : static_cast<void*>(qmax.p);
+  q.page_min = c.bf16 ? static_cast<void*>(qmin16.p) : static_cast<void*>(qmin.p);
+  q.bf16 = c.bf16;
+  q.max_pages = P;
+  q.page_size = c.page;
+  q.budget_pages = c.budget / c.page;
+  q.gqa = c.fold;
+
+  const int W = c.window;
+  dev<float> srows(c.snapkv ? static_cast<std::size_t>(rows) * KV * W * C : 1);
+  dev<std::int32_t> row_len(static_cast<std::size_t>(rows) * W), next_row(rows), rows_seen(rows), prefilled(rows);
+  dev<std::uint8_t> pinned(static_cast<std::size_t>(rows) * KV * C);
+  kc::snapkv_state k;
+  k.rows = srows.p;
+  k.row_len = row_len.p;
+  k.next_row = next_row.p;
+  k.rows_seen = rows_seen.p;
+  k.prefilled = prefilled.p;
+  k.pinned = pinned.p;
+  k.window = W;
+  k.kernel = c.kernel;
+  k.max_pool = c.max_pool;
+  k.budget = c.budget;
+  k.gqa = c.fold;
+
+  dev<std::int32_t> ids(rows), pos_in(rows), slot_out(static_cast<std::size_t>(rows) * KV),
+      evicted_out(static_cast<std::size_t>(rows) * KV), pages(static_cast<std::size_t>(rows) * KV * std::max(1, q.budget_pages)),
+      counts(static_cast<std::size_t>(rows) * KV), kept(static_cast<std::size_t>(rows) * KV * C),
+      kept_n(static_cast<std::size_t>(rows) * KV);
+  dev<float> keys_d(static_cast<std::size_t>(rows) * KV * D), query_d(static_cast<std::size_t>(rows) * H * D),
+      weights_d(static_cast<std::size_t>(rows) * H * C), scratch(static_cast<std::size_t>(rows) * KV * std::max(P, 2 * C));
+
+  std::mt19937 rng(seed);
+  auto quarter = [&](int span) { return static_cast<float>(static_cast<int>(rng() % (2 * span + 1)) - span) / 4.0f; };
+  std::vector<int> prompt(rows, 0), done(rows, 0), count(rows, 0);
+  for (int b = 0; b < rows; ++b) prompt[b] = 50 + static_cast<int>(rng() % 80);
+
+  for (int step = 0; step < steps; ++step) {
+    std::vector<std::int32_t> seq;
+    for (int b = 0; b < rows; ++b)
+      if (rng() % 5 != 0 && count[b] < shape.max_context) seq.push_back(b);
+    std::shuffle(seq.begin(), seq.end(), rng);
+    const int n = static_cast<int>(seq.size());
+    if (n == 0) continue;
+    std::vector<std::int32_t> positions(n);
+    std::vector<float> keys(static_cast<std::size_t>(n) * KV * D), query(static_cast<std::size_t>(n) * H * D);
+    for (auto& x : keys) x = quarter(4);
+    for (auto& x : query) x = quarter(4);
+    for (int r = 0; r < n; ++r) positions[r] = 3 * count[seq[r]] + seq[r];
+    ids.put(seq);
+    pos_in.put(positions);
+    keys_d.put(keys);
+    query_d.put(query);
+
+    // append
+    kc::append(d, s, rule, ids.p, n, pos_in.p, slot_out.p, evicted_out.p, nullptr);
+    kc::advance(d, s, ids.p, n, nullptr);
+    if (c.quest) kc::quest_update_bounds(d, q, ids.p, n, slot_out.p, keys_d.p, false, nullptr);
+    const auto gslot = slot_out.get(static_cast<std::size_t>(n) * KV);
+    const auto gevict = evicted_out.get(static_cast<std::size_t>(n) * KV);
+    for (int r = 0; r < n; ++r) {
+      const int b = seq[r];
+      const kv::append_result& res = cpu[b]->append(positions[r], &keys[static_cast<std::size_t>(r) * KV * D]);
+      ++count[b];
+      for (int h = 0; h < KV; ++h) {
+        t.same(res.slot[h] == gslot[r * KV + h], at(step, b, h) + ": slot cpu " + std::to_string(res.slot[h]) +
+                                                     " gpu " + std::to_string(gslot[r * KV + h]));
+        t.same(res.evicted_position[h] == gevict[r * KV + h],
+               at(step, b, h) + ": evicted cpu " + std::to_string(res.evicted_position[h]) + " gpu " +
+                   std::to_string(gevict[r * KV + h]));
+      }
+    }
+
+    // select
+    const auto gheld = held.get();
+    if (c.quest) kc::quest_select(d, s, q, ids.p, n, query_d.p, scratch.p, pages.p, counts.p, nullptr);
+    const auto gpages = c.quest ? pages.get(static_cast<std::size_t>(n) * KV * q.budget_pages) : std::vector<std::int32_t>{};
+    const auto gcounts = c.quest ? counts.get(static_cast<std::size_t>(n) * KV) : std::vector<std::int32_t>{};
+    for (int r = 0; r < n; ++r) {
+      const int b = seq[r];
+      const kv::slot_lists sel = cpu[b]->select(&query[static_cast<std::size_t>(r) * H * D]);
+      for (int h = 0; h < KV; ++h) {
+        std::vector<std::int32_t> want(sel.head(h).begin(), sel.head(h).end()), got;
+        if (c.quest) {
+          for (int i = 0; i < gcounts[r * KV + h]; ++i) {
+            const int page = gpages[(static_cast<std::size_t>(r) * KV + h) * q.budget_pages + i];
+            for (int slot = page * c.page; slot < std::min((page + 1) * c.page, gheld[b]); ++slot) got.push_back(slot);
+          }
+        } else {
+          for (int slot = 0; slot < gheld[b]; ++slot) got.push_back(slot);
+        }
+        t.same(want == got, at(step, b, h) + ": selection (" + std::to_string(want.size()) + " cpu, " +
+                                std::to_string(got.size()) + " gpu slots)");
+      }
+    }
+
+    // The planner: the same rows, one call.
+    {
+      std::vector<std::int64_t> pos64(positions.begin(), positions.end());
+      kv::planner_rows pr;
+      pr.seq = seq.data();
+      pr.position = pos64.data();
+      pr.n_rows = n;
+      pr.keys = keys.data();
+      pr.queries = query.data();
+      const kv::step_plan& plan = planner.step(pr);
+      for (int r = 0; r < n; ++r) {
+        const int b = seq[r];
+        for (int h = 0; h < KV; ++h) {
+          t.same(plan.slots_of(r)[h] == gslot[r * KV + h], at(step, b, h) + ": planner slot");
+          t.same(plan.evicted_position[r * KV + h] == gevict[r * KV + h], at(step, b, h) + ": planner evicted");
+          std::vector<std::int32_t> want(plan.table(r, h), plan.table(r, h) + plan.count(r, h)), got;
+          if (c.quest) {
+            for (int i = 0; i < gcounts[r * KV + h]; ++i) {
+              const int page = gpages[(static_cast<std::size_t>(r) * KV + h) * q.budget_pages + i];
+              for (int slot = page * c.page; slot < std::min((page + 1) * c.page, gheld[b]); ++slot) got.push_back(slot);
+            }
+          } else {
+            for (int slot = 0; slot < gheld[b]; ++slot) got.push_back(slot);
+          }
+          t.same(want == got, at(step, b, h) + ": planner table");
+        }
+      }
+    }
+
+    // observe
+    const bool in_prompt_any = c.snapkv;
+    if (c.weights || in_prompt_any) {
+      std::vector<float> w(static_cast<std::size_t>(n) * H * C, 0.0f);
+      for (int r = 0; r < n; ++r)
+        for (int hq = 0; hq < H; ++hq)
+          for (int i = 0; i < gheld[seq[r]]; ++i)
+            w[(static_cast<std::size_t>(r) * H + hq) * C + i] = static_cast<float>(rng() % 5) / 8.0f;
+      weights_d.put(w);
+      if (c.snapkv) {
+        kc::snapkv_observe(d, s, k, ids.p, n, weights_d.p, C, nullptr);
+        kc::snapkv_advance(d, s, k, ids.p, n, nullptr);
+      } else {
+        kc::observe_scores(d, s, c.fold, c.accumulate, ids.p, n, weights_d.p, C, nullptr);
+      }
+      for (int r = 0; r < n; ++r) {
+        const int b = seq[r];
+        if (c.snapkv && done[b]) continue;
+        cpu[b]->observe(kv::weights_view{&w[static_cast<std::size_t>(r) * H * C], static_cast<std::size_t>(C)});
+      }
+      planner.observe(w.data(), static_cast<std::size_t>(C));
+    }
+
+    // SnapKV: sequences whose prompt ends at this step compress now.
+    if (c.snapkv) {
+      std::vector<std::int32_t> ending;
+      for (int b : seq)
+        if (!done[b] && count[b] == prompt[b]) ending.push_back(b);
+      if (!ending.empty()) {
+        const int m = static_cast<int>(ending.size());
+        ids.put(ending);
+        kc::snapkv_prefill_done(d, s, k, ids.p, m, scratch.p, kept.p, kept_n.p, nullptr);
+        kc::snapkv_finish(d, s, k, ids.p, m, nullptr);
+        const auto gkept = kept.get(static_cast<std::size_t>(m) * KV * C);
+        const auto gkn = kept_n.get(static_cast<std::size_t>(m) * KV);
+        for (int r = 0; r < m; ++r) {
+          const int b = ending[r];
+          const int before = cpu[b]->size(0);
+          const kv::prefill_result pr = cpu[b]->prefill_done();
+          const kv::prefill_result pp = planner.prefill_done(b);
+          done[b] = 1;
+          for (int h = 0; h < KV; ++h) {
+            std::vector<std::int32_t> from, to, freed;
+            const int kn = gkn[r * KV + h];
+            for (int i = 0; i < kn; ++i) {
+              const int old = gkept[(static_cast<std::size_t>(r) * KV + h) * C + i];
+              if (old != i) {
+                from.push_back(old);
+                to.push_back(i);
+              }
+            }
+            if (kn < before)
+              for (int slot = kn; slot < before; ++slot) freed.push_back(slot);
+            const auto span = [](kv::slot_span x) { return std::vector<std::int32_t>(x.begin(), x.end()); };
+            t.same(span(pr.move_from.head(h)) == from && span(pr.move_to.head(h)) == to,
+                   at(step, b, h) + ": prefill moves (" + std::to_string(pr.move_from.head(h).size) + " cpu, " +
+                       std::to_string(from.size()) + " gpu)");
+            t.same(span(pr.freed.head(h)) == freed, at(step, b, h) + ": prefill freed");
+            t.same(span(pp.move_from.head(h)) == from && span(pp.move_to.head(h)) == to &&
+                       span(pp.freed.head(h)) == freed,
+                   at(step, b, h) + ": planner prefill moves");
+          }
+        }
+      }
+    }
+  }
+
+  // The slot maps, the scores and SnapKV's chosen tokens, everywhere.
+  const auto gpos = position.get();
+  const auto gheld = held.get();
+  const auto gscore = score.get();
+  const auto gpinned = pinned.get();
+  for (int b = 0; b < rows; ++b) {
+    t.same(gheld[b] == cpu[b]->size(0), "final held of seq " + std::to_string(b));
+    for (int tab = 0; tab < T; ++tab)
+      for (int slot = 0; slot < C; ++slot)
+        t.same(gpos[(static_cast<std::size_t>(b) * T + tab) * C + slot] == planner.sequence(b).position(tab, slot),
+               "final planner position seq " + std::to_string(b));
+    for (int tab = 0; tab < T; ++tab)
+      for (int slot = 0; slot < C; ++slot)
+        t.same(gpos[(static_cast<std::size_t>(b) * T + tab) * C + slot] == cpu[b]->position(tab, slot),
+               "final position seq " + std::to_string(b) + " table " + std::to_string(tab) + " slot " +
+                   std::to_string(slot));
+    if (c.score_tables)
+      for (int tab = 0; tab < c.score_tables; ++tab)
+        for (int slot = 0; slot < gheld[b]; ++slot) {
+          const float want = c.rule == kc::victim::h2o
+                                 ? static_cast<const kv::h2o_policy&>(*cpu[b]).score(tab, slot)
+                                 : static_cast<const kv::tova_policy&>(*cpu[b]).score(tab, slot);
+          const float got = gscore[(static_cast<std::size_t>(b) * c.score_tables + tab) * C + slot];
+          t.same(std::memcmp(&want, &got, sizeof want) == 0,
+                 "final score seq " + std::to_string(b) + " table " + std::to_string(tab) + " slot " +
+                     std::to_string(slot) + ": cpu " + std::to_string(want) + " gpu " + std::to_string(got));
+        }
+    if (c.snapkv && done[b])
+      for (int h = 0; h < KV; ++h)
+        for (int slot = 0; slot < gheld[b]; ++slot)
+          t.same((gpinned[(static_cast<std::size_t>(b) * KV + h) * C + slot] != 0) ==
+                     static_cast<const kv::snapkv_policy&>(*cpu[b]).chosen(h, slot),
+                 "final chosen seq " + std::to_string(b) + " kv " + std::to_string(h));
+  }
+  return t;
+}
+
+// attention_probs against a double-precision softmax of the same dots.
+tally check_probs(bool bf16, std::uint32_t seed) {
+  tally t;
+  const int rows = 6, H = 8, KV = 2, D = 64, C = 300;
+  kc::layer_dims d;
+  d.rows = rows;
+  d.n_heads = H;
+  d.n_kv_heads = KV;
+  d.head_dim = D;
+  d.capacity = C;
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<std::int32_t> held(rows), seq = {4, 1, 5, 0};
+  for (auto& h : held) h = 1 + static_cast<int>(rng() % C);
+  std::vector<float> keys(static_cast<std::size_t>(rows) * KV * C * D), query(seq.size() * H * D);
+  std::vector<std::uint16_t> keys16(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    keys[i] = u(rng);
+    keys16[i] = kv::detail::bf16_rounded(keys[i], true);
+    if (bf16) keys[i] = kv::detail::from_bf16(keys16[i]);
+  }
+  for (auto& x : query) x = u(rng);
+  dev<std::int32_t> held_d(rows), ids(seq.size());
+  held_d.put(held);
+  ids.put(seq);
+  dev<float> keys_d(keys.size()), q_d(query.size()), probs(seq.size() * H * C);
+  dev<std::uint16_t> keys16_d(keys16.size());
+  keys_d.put(keys);
+  keys16_d.put(keys16);
+  q_d.put(query);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  kc::attention_probs(d, held_d.p, ids.p, static_cast<int>(seq.size()), q_d.p,
+                      bf16 ? static_cast<const void*>(keys16_d.p) : static_cast<const void*>(keys_d.p), bf16, scale,
+                      probs.p, C, nullptr);
+  const auto got = probs.get();
+  double worst = 0.0;
+  for (std::size_t r = 0; r < seq.size(); ++r)
+    for (int hq = 0; hq < H; ++hq) {
+      const int b = seq[r], kvh = hq / (H / KV), n = held[b];
+      std::vector<double> x(n);
+      double m = -1e300, sum = 0.0;
+      for (int i = 0; i < n; ++i) {
+        double dot = 0.0;
+        for (int c = 0; c < D; ++c)
+          dot += static_cast<double>(query[(r * H + hq) * D + c]) *
+                 keys[((static_cast<std::size_t>(b) * KV + kvh) * C + i) * D + c];
+        x[i] = dot * scale;
+        m = std::max(m, x[i]);
+      }
+      for (int i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - m));
+      for (int i = 0; i < n; ++i) worst = std::max(worst, std::abs(x[i] / sum - got[(r * H + hq) * C + i]));
+    }
+  t.same(worst < 2e-6, std::string("attention_probs ") + (bf16 ? "bf16" : "fp32") + " max |diff| " + std::to_string(worst));
+  std::printf("  attention_probs (%s keys): max |gpu - double softmax| = %.3g\n", bf16 ? "bf16" : "fp32", worst);
+  return t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("kv_cuda_check: no CUDA device, skipped\n");
+    return 77;
+  }
+  cudaDeviceProp prop{};
+  cudaGetDeviceProperties(&prop, 0);
+  std::printf("kv_cuda_check on %s\n", prop.name);
+
+  std::vector<config> configs;
+  auto add = [&](config c) { configs.push_back(c); };
+  {
+    config c; c.name = "full"; add(c);
+    c = {}; c.name = "sink:32 (4 sinks)"; c.rule = kc::victim::sink; add(c);
+    c = {}; c.name = "sink:20 (0 sinks)"; c.rule = kc::victim::sink; c.budget = 20; c.sinks = 0; add(c);
+    for (kc::fold f : {kc::fold::mean, kc::fold::sum, kc::fold::max}) {
+      const char* fn = f == kc::fold::mean ? "mean" : f == kc::fold::sum ? "sum" : "max";
+      c = {}; c.name = std::string("h2o:32 recent 16 gqa=") + fn; c.rule = kc::victim::h2o; c.weights = true;
+      c.accumulate = true; c.tables = 4; c.score_tables = 4; c.fold = f; add(c);
+      c = {}; c.name = std::string("tova:32 gqa=") + fn; c.rule = kc::victim::tova; c.weights = true;
+      c.tables = 1; c.score_tables = 1; c.fold = f; add(c);
+      c = {}; c.name = std::string("quest:64 page 8 fp32 gqa=") + fn; c.quest = true; c.budget = 64; c.fold = f; add(c);
+    }
+    c = {}; c.name = "h2o:24 recent 1"; c.rule = kc::victim::h2o; c.weights = true; c.accumulate = true;
+    c.tables = 4; c.score_tables = 4; c.budget = 24; c.recent = 1; add(c);
+    c = {}; c.name = "tova:32 per_kv_head"; c.rule = kc::victim::tova; c.weights = true; c.per_kv_head = true;
+    c.tables = 4; c.score_tables = 4; add(c);
+    c = {}; c.name = "quest:64 page 8 bf16 bounds"; c.quest = true; c.budget = 64; c.bf16 = true; add(c);
+    c = {}; c.name = "quest:16 page 16 (current page only)"; c.quest = true; c.budget = 16; c.page = 16; add(c);
+    c = {}; c.name = "snapkv:48 window 8 avg pool"; c.snapkv = true; c.budget = 48; c.tables = 4; add(c);
+    c = {}; c.name = "snapkv:40 window 8 kernel 7 max pool gqa=max"; c.snapkv = true; c.budget = 40; c.tables = 4;
+    c.kernel = 7; c.max_pool = true; c.fold = kc::fold::max; add(c);
+  }
+  long compared = 0, differ = 0;
+  const int rows = quick ? 8 : 24, steps = quick ? 120 : 360;
+  std::uint32_t seed = 11;
+  for (const auto& c : configs) {
+    const tally t = run(c, rows, steps, seed++);
+    std::printf("  %-48s %2d sequences, %3d steps: %8ld decisions compared, %ld differ\n", c.name.c_str(), rows, steps,
+                t.compared, t.differ);
+    compared += t.compared;
+    differ += t.differ;
+  }
+  for (bool bf16 : {false, true}) {
+    const tally t = check_probs(bf16, seed++);
+    compared += t.compared;
+    differ += t.differ;
+  }
+  const char* err = kc::last_error();
+  if (*err) {
+    std::printf("CUDA error: %s\n", err);
+    return 2;
+  }
+  std::printf("kv_cuda_check: %ld comparisons, %ld differ: %s\n", compared, differ, differ == 0 ? "PASS" : "FAIL");
+  return differ == 0 ? 0 : 1;
+}
