@@ -21,14 +21,7 @@ constexpr double left = 80, right = 210, top = 72, bottom = 58;
 constexpr double plot_w = width - left - right, plot_h = height - top - bottom;
 
 std::string header(const std::string& title, const std::string& subtitle) {
-  std::string svg = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-      "font-family=\"sans-serif\" font-size=\"12\">\n"
-      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-      width, height);
-  svg += fmt::format("<text x=\"{}\" y=\"28\" font-size=\"16\" font-weight=\"bold\">{}</text>\n", left, escape(title));
-  svg += fmt::format("<text x=\"{}\" y=\"48\" fill=\"#555\">{}</text>\n", left, escape(subtitle));
-  return svg;
+  return svg::open_document(width, height, left, title, subtitle);
 }
 
 // Horizontal grid lines with labels, the frame and the y axis title; returns y(value).

@@ -37,14 +37,7 @@ std::string plot_information_curves(const std::vector<trace_result>& traces, con
   auto x = [&](double n) { return left + n / max_n * plot_w; };
   auto y = [&](double c) { return top + plot_h - c / max_c * plot_h; };
 
-  std::string svg = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-      "font-family=\"sans-serif\" font-size=\"12\">\n"
-      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-      width, height);
-  svg += fmt::format("<text x=\"{}\" y=\"28\" font-size=\"16\" font-weight=\"bold\">{}</text>\n", left,
-                     escape(settings.title));
-  svg += fmt::format("<text x=\"{}\" y=\"48\" fill=\"#555\">{}</text>\n", left, escape(settings.subtitle));
+  std::string svg = lil::cli::svg::open_document(width, height, left, settings.title, settings.subtitle);
 
   // Grid and axes.
   for (double v = 0; v <= max_n + x_step / 2; v += x_step)

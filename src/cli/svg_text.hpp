@@ -1,4 +1,4 @@
-// Text helpers the SVG plots of `lil guard` and `lil demo` share.
+// Text helpers the SVG plots of `lil guard`, `lil sweep` and `lil demo` share.
 #pragma once
 
 #include <fmt/core.h>
@@ -48,6 +48,21 @@ inline std::string escape(std::string_view s) {
     s.remove_prefix(bad + 1);
   }
   return out;
+}
+
+// The opening of every plot: the document on a white page, its title and the
+// subtitle beneath, set from x = left (the plot area's left edge).
+inline std::string open_document(double width, double height, double left, std::string_view title,
+                                 std::string_view subtitle) {
+  std::string svg = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
+      "font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+      width, height);
+  svg += fmt::format("<text x=\"{}\" y=\"28\" font-size=\"16\" font-weight=\"bold\">{}</text>\n", left,
+                     escape(title));
+  svg += fmt::format("<text x=\"{}\" y=\"48\" fill=\"#555\">{}</text>\n", left, escape(subtitle));
+  return svg;
 }
 
 // A round step (1, 2, 2.5 or 5 times a power of ten) that cuts [0, max]

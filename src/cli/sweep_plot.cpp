@@ -45,14 +45,7 @@ std::string plot_sweep(const std::vector<sweep_rule>& rules, const std::vector<r
   auto x = [&](double v) { return left + v / max_x * plot_w; };
   auto y = [&](double v) { return top + (max_y - v) / (max_y - min_y) * plot_h; };
 
-  std::string svg = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-      "font-family=\"sans-serif\" font-size=\"12\">\n"
-      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-      width, height);
-  svg += fmt::format("<text x=\"{}\" y=\"28\" font-size=\"16\" font-weight=\"bold\">{}</text>\n", left,
-                     svg::escape(title));
-  svg += fmt::format("<text x=\"{}\" y=\"48\" fill=\"#555\">{}</text>\n", left, svg::escape(subtitle));
+  std::string svg = lil::cli::svg::open_document(width, height, left, title, subtitle);
   for (double v = 0; v <= max_x + x_step / 2; v += x_step)
     svg += fmt::format(
         "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"#e4e4e4\"/>"
