@@ -85,7 +85,12 @@ struct run_result {
   std::string out;
 };
 
-std::string temp_path(const std::string& name) { return ::testing::TempDir() + "lil_sweep_" + name; }
+// ctest runs each case as its own process, several at once: every case
+// keeps its files apart under its own name.
+std::string temp_path(const std::string& name) {
+  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  return ::testing::TempDir() + "lil_sweep_" + (test ? std::string(test->name()) + "_" : std::string()) + name;
+}
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
