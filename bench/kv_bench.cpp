@@ -206,7 +206,7 @@ sample median(std::vector<sample> v) {
 }
 
 void print_table() {
-  std::printf("\nkv decode step, one layer: %d query heads, %d KV heads, head_dim %d, fp32, budget %d, reference attention\n",
+  std::printf("\n== kv policies: one decode step of one layer ==\nkv decode step, one layer: %d query heads, %d KV heads, head_dim %d, fp32, budget %d, reference attention\n",
               kHeads, kKvHeads, kDim, kBudget);
   std::printf("thread CPU time, median of %d runs of %d steps each; bookkeeping = step time outside the attention call\n\n", kRuns,
               kSteps);

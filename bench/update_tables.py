@@ -11,6 +11,8 @@ tables with a marker line right before a fenced block:
     (replaced by tables 1 to 3 of guardian_bench's summary; "2" is table 2)
     ```
 
+or, for a table that is Markdown itself, plain lines closed by "<!-- /table -->".
+
 This script runs each benchmark named by a marker once (the command below),
 keeps its raw output in docs/bench/<name>.txt, and rewrites every marked block
 from that one output, so the README and the docs can never quote two runs.
@@ -108,16 +110,17 @@ def render(path, outputs):
         if not 1 <= first <= last <= len(found):
             sys.exit(f"update_tables: {os.path.relpath(path, ROOT)}: {name} printed {len(found)} tables, "
                      f"not {first}-{last}")
-        if i >= len(lines) or not lines[i].startswith("```"):
-            sys.exit(f"update_tables: {os.path.relpath(path, ROOT)}:{i}: a fenced block must follow the marker")
-        fence_open = lines[i]
-        end = i + 1
-        while end < len(lines) and not lines[end].startswith("```"):
+        # A fenced block follows the marker, or (for a Markdown table) plain
+        # lines up to a closing "<!-- /table -->".
+        fenced = i < len(lines) and lines[i].startswith("```")
+        closing = (lambda l: l.startswith("```")) if fenced else (lambda l: l == "<!-- /table -->")
+        end = i + 1 if fenced else i
+        while end < len(lines) and not closing(lines[end]):
             end += 1
         if end == len(lines):
-            sys.exit(f"update_tables: {os.path.relpath(path, ROOT)}:{i + 1}: unclosed fenced block")
+            sys.exit(f"update_tables: {os.path.relpath(path, ROOT)}:{i + 1}: the table's block is not closed")
         body = "\n\n".join(found[first - 1:last])
-        new_block = [fence_open] + body.split("\n") + [lines[end]]
+        new_block = ([lines[i]] if fenced else []) + body.split("\n") + [lines[end]]
         changed |= new_block != lines[i:end + 1]
         out.extend(new_block)
         i = end + 1
