@@ -46,7 +46,7 @@ handle create(const lil_guardian_options& o) {
 }
 
 void accept_one(lil_guardian* g, const token& t) {
-  const int s = t.is_id ? lil_guardian_accept_id(g, t.id) : lil_guardian_accept_text(g, t.text.data(), t.text.size());
+  const int s = t.is_id ? lil_guardian_accept_raw_id(g, t.id) : lil_guardian_accept_text(g, t.text.data(), t.text.size());
   if (s != LIL_OK && s != LIL_STOP) fail("an accept failed");
 }
 
@@ -59,7 +59,7 @@ void accept_many(lil_guardian* g, const std::vector<token>& ts, std::size_t from
   if (n > 0 && all_ids) {
     std::vector<std::int32_t> ids;
     for (std::size_t i = from; i < ts.size(); ++i) ids.push_back(ts[i].id);
-    s = lil_guardian_accept_ids(g, ids.data(), ids.size());
+    s = lil_guardian_accept_raw_ids(g, ids.data(), ids.size());
   } else if (n > 0 && all_texts) {
     std::vector<const char*> texts;
     std::vector<std::size_t> sizes;
@@ -223,7 +223,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (lil_guardian_decision(g.get(), nullptr) != LIL_E_NULL || lil_guardian_decision(nullptr, &d) != LIL_E_NULL ||
             lil_guardian_rollback_limit(g.get(), nullptr) != LIL_E_NULL || lil_guardian_curve(g.get(), nullptr, 0, nullptr) != LIL_E_NULL ||
             lil_guardian_curve(g.get(), nullptr, 1, &n) != LIL_E_NULL || lil_guardian_state_bytes(g.get(), nullptr) != LIL_E_NULL ||
-            lil_guardian_accept_text(g.get(), nullptr, 1) != LIL_E_NULL || lil_guardian_accept_ids(g.get(), nullptr, 2) != LIL_E_NULL ||
+            lil_guardian_accept_text(g.get(), nullptr, 1) != LIL_E_NULL || lil_guardian_accept_raw_ids(g.get(), nullptr, 2) != LIL_E_NULL ||
             lil_guardian_rollback(nullptr, 0) != LIL_E_NULL)
           fail("a NULL argument was not refused with LIL_E_NULL");
         break;
