@@ -6,34 +6,21 @@ of the requests that named it and one custom_params dict per request (SGLang
 puts the request object under "__req__"); with speculative decoding each
 request has several consecutive rows (tokens per request x requests)."""
 
-import os
-import sys
 
 import pytest
 
 np = pytest.importorskip("numpy")
 import lil  # noqa: E402
 from conftest import F, T, looping_tokens, novel_tokens, reference_stop  # noqa: E402
+import upstream  # noqa: E402
 
-SHARED = os.environ.get("LIL_SHARED_DIR") or os.path.join(os.environ.get("LIL_TEST_REPO", "."), "..", "shared")
-UPSTREAM = os.path.join(SHARED, "upstream")
-if not os.path.isdir(os.path.join(UPSTREAM, "sglang")):
-    pytest.skip("the shared upstream interface files are not there (LIL_SHARED_DIR)", allow_module_level=True)
-for p in (os.path.join(UPSTREAM, "stubs"), UPSTREAM):
-    if p not in sys.path:
-        sys.path.insert(0, p)
+upstream.enter("sglang")
 
 from sglang.srt.sampling.custom_logit_processor import CustomLogitProcessor  # noqa: E402
 
 import lil.sglang as ls  # noqa: E402
 
-# The stand-ins of torch and dill served the upstream imports only: other test
-# files in this process must see the real ones (or their absence).
-for _stub in ("torch", "dill"):
-    _m = sys.modules.get(_stub)
-    if _m is not None and os.path.dirname(getattr(_m, "__file__", "") or "").startswith(os.path.join(UPSTREAM, "stubs")):
-        del sys.modules[_stub]
-sys.path[:] = [p for p in sys.path if p != os.path.join(UPSTREAM, "stubs")]
+upstream.leave()
 
 EOS = 2
 

@@ -14,22 +14,15 @@ driven in the engine's calling order as upstream's code has it:
   (request.eos_token_id) stops unless ignore_eos; a stop token id stops.
 """
 
-import os
-import sys
 
 import pytest
 
 np = pytest.importorskip("numpy")
 import lil  # noqa: E402
 from conftest import F, T, looping_tokens, novel_tokens, reference_stop  # noqa: E402
+import upstream  # noqa: E402
 
-SHARED = os.environ.get("LIL_SHARED_DIR") or os.path.join(os.environ.get("LIL_TEST_REPO", "."), "..", "shared")
-UPSTREAM = os.path.join(SHARED, "upstream")
-if not os.path.isdir(os.path.join(UPSTREAM, "vllm")):
-    pytest.skip("the shared upstream interface files are not there (LIL_SHARED_DIR)", allow_module_level=True)
-for p in (os.path.join(UPSTREAM, "stubs"), UPSTREAM):
-    if p not in sys.path:
-        sys.path.insert(0, p)
+upstream.enter("vllm")
 
 from vllm import SamplingParams  # noqa: E402  (the upstream folder's stand-in of the params' fields)
 from vllm.v1.sample.logits_processor import BatchUpdateBuilder, MinTokensLogitsProcessor  # noqa: E402
@@ -37,13 +30,7 @@ from vllm.v1.sample.logits_processor.interface import LogitsProcessor  # noqa: E
 
 import lil.vllm as lv  # noqa: E402
 
-# The stand-ins of torch and dill served the upstream imports only: other test
-# files in this process must see the real ones (or their absence).
-for _stub in ("torch", "dill"):
-    _m = sys.modules.get(_stub)
-    if _m is not None and os.path.dirname(getattr(_m, "__file__", "") or "").startswith(os.path.join(UPSTREAM, "stubs")):
-        del sys.modules[_stub]
-sys.path[:] = [p for p in sys.path if p != os.path.join(UPSTREAM, "stubs")]
+upstream.leave()
 
 MODEL_EOS, PAD = 2, 0
 
