@@ -7,6 +7,8 @@ The C++ library's Python module:
 - ``Guardian`` (one sequence), ``GuardianBatch`` (one per slot of a serving
   batch), ``GuardianOptions``, their ``Decision``/``Check``/``CurvePoint``
   figures and the ``Verdict``/``Reason`` enums;
+- ``IncrementalDetokenizer`` (the text each token adds, for a batch, with one
+  tokenizer decode call per step: text mode of the adapters);
 - ``deflate_size``, ``compress`` and ``Compressor``: the gzip/zlib-exact DEFLATE
   engine that measures C(n);
 - ``lil.kv``: the sparse-attention KV-cache policies;
@@ -30,6 +32,7 @@ from ._lil import (
     Guardian,
     GuardianBatch,
     GuardianOptions,
+    IncrementalDetokenizer,
     Reason,
     RepetitionDecision,
     RepetitionDetector,
@@ -51,6 +54,7 @@ __all__ = [
     "Guardian",
     "GuardianBatch",
     "GuardianOptions",
+    "IncrementalDetokenizer",
     "Reason",
     "UnsupportedTokenizer",
     "RepetitionDecision",

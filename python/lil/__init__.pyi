@@ -11,6 +11,7 @@ from ._lil import (
     Guardian as Guardian,
     GuardianBatch as GuardianBatch,
     GuardianOptions as GuardianOptions,
+    IncrementalDetokenizer as IncrementalDetokenizer,
     Reason as Reason,
     RepetitionDecision as RepetitionDecision,
     RepetitionDetector as RepetitionDetector,

@@ -19,7 +19,8 @@ chosen for text). Engines hand out ids, so each adapter needs one of:
 
 Text mode (``tokenizer`` without a vocabulary, or ``decode``) stays for
 tokenizers a table of pieces cannot express (WordPiece "##" merges, decoders
-that rewrite text); it costs Python work per token.
+that rewrite text); it costs a tokenizer decode per token, which the Hugging
+Face criterion makes one call per step for the whole batch.
 
 Incremental detokenization
     Decoding one token alone is wrong for most tokenizers: SentencePiece drops
@@ -32,13 +33,18 @@ Incremental detokenization
     the token that completes the character brings all of its bytes. Each step
     decodes two short windows, never the whole output. The window starts with
     the last few prompt tokens, so the first generated token keeps its space.
+    The rules live once, in C++ (lil.IncrementalDetokenizer): a batch makes
+    one ``decode_batch`` call per step for all its sequences (a Hugging Face
+    fast tokenizer's Rust one); IncrementalDecoder is its one-slot use.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Iterable, Optional, Sequence, Union
 
-from ._lil import Guardian, GuardianOptions
+import copy as _copy
+
+from ._lil import Guardian, GuardianOptions, IncrementalDetokenizer
 
 # Prompt tokens kept as the first window's context.
 CONTEXT_TOKENS = 4
@@ -67,37 +73,59 @@ def guardian_options(options: Options = None, overrides: Optional[dict] = None) 
 
 
 class IncrementalDecoder:
-    """The text each new token adds to a sequence, from a ``decode(ids)`` function."""
+    """The text each new token adds to one sequence, from a ``decode(ids)``
+    function: a one-slot lil.IncrementalDetokenizer (the rules are there)."""
 
-    __slots__ = ("_decode", "_ids", "_prefix", "_read")
+    __slots__ = ("_detok",)
 
     def __init__(self, decode: Callable[[list], str], context_ids: Iterable[int] = ()):
-        self._decode = decode
-        self._ids = [int(i) for i in context_ids]
-        self._prefix = 0  # window start: ids kept only as context
-        self._read = len(self._ids)  # ids before this are already emitted
+        self._detok = IncrementalDetokenizer(1, one_by_one(decode), CONTEXT_TOKENS, MAX_PENDING_TOKENS)
+        self._detok.reset(0, [int(i) for i in context_ids])
 
     def push(self, token_id: int) -> str:
         """Appends one id; returns the text it completes ('' while a character is unfinished)."""
-        self._ids.append(int(token_id))
-        before = self._decode(self._ids[self._prefix:self._read]) if self._read > self._prefix else ""
-        after = self._decode(self._ids[self._prefix:])
-        pending = len(self._ids) - self._read
-        if after.endswith("\ufffd") and pending < MAX_PENDING_TOKENS:
-            return ""  # an unfinished character: its last byte is still to come
-        # A decode that rewrote the context (rare) loses that part: only what
-        # goes beyond the old text is new.
-        text = after[len(before):] if after.startswith(before) or len(after) > len(before) else ""
-        self._restart()
-        return text
+        return self._detok.push(0, int(token_id))
 
-    def _restart(self):
-        # Keep the last few ids as context for the next token and forget the rest.
-        keep = max(0, len(self._ids) - CONTEXT_TOKENS)
-        if keep:
-            del self._ids[:keep]
-        self._prefix = 0
-        self._read = len(self._ids)
+    @property
+    def window(self) -> list:
+        """The ids kept: context, then those whose text is not out yet."""
+        return self._detok.window(0)
+
+    def __deepcopy__(self, memo):
+        other = IncrementalDecoder.__new__(IncrementalDecoder)
+        other._detok = _copy.deepcopy(self._detok)
+        return other
+
+
+def one_by_one(decode: Callable[[list], str]) -> Callable[[list], list]:
+    """A decode_batch (list of id lists -> list of str) from a decode(ids) function."""
+    def decode_batch(windows):
+        return [decode(w) for w in windows]
+
+    return decode_batch
+
+
+def batch_decoder(tokenizer) -> Callable[[list], list]:
+    """decode_batch for a tokenizer: a Hugging Face fast tokenizer's own Rust
+    ``decode_batch`` (one call for a whole step) when it gives exactly what the
+    tokenizer's ``decode`` gives on a sample of its vocabulary, else ``decode``
+    once per window."""
+    one = _tokenizer_decode(tokenizer)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    fast = getattr(backend, "decode_batch", None)
+    if callable(fast):
+        try:
+            size = int(len(tokenizer))
+            sample = [[i] for i in range(0, size, max(1, size // 512))]
+            sample += [[sample[k][0], sample[-1 - k][0]] for k in range(min(64, len(sample)))]
+            if fast(sample, skip_special_tokens=True) == [one(w) for w in sample]:
+                def decode_batch(windows):
+                    return fast(windows, skip_special_tokens=True)
+
+                return decode_batch
+        except Exception:  # anything unexpected: the plain path is always right
+            pass
+    return one_by_one(one)
 
 
 class _IdSequence:
@@ -126,11 +154,13 @@ class TextSource:
             raise TypeError("give at most one of tokenizer, decode and token_bytes")
         self.mode = "raw_ids"
         self._decode = None
+        self._tokenizer = None
         self._piece = None
         if tokenizer is not None:
             if not hasattr(tokenizer, "decode"):
                 raise TypeError(f"tokenizer must have a decode(ids) method, got {type(tokenizer).__name__}")
             self._decode = _tokenizer_decode(tokenizer)
+            self._tokenizer = tokenizer
             self.mode = "text"
         elif decode is not None:
             if not callable(decode):
@@ -146,6 +176,17 @@ class TextSource:
             else:
                 raise TypeError("token_bytes must be a function id -> bytes or a sequence indexed by id")
             self.mode = "pieces"
+
+    def decode_batch(self) -> Callable[[list], list]:
+        """Text mode's decode for a whole step (list of id lists -> list of str)."""
+        if self._tokenizer is not None:
+            return batch_decoder(self._tokenizer)
+        return one_by_one(self._decode)
+
+    @property
+    def piece(self):
+        """Pieces mode's function id -> bytes (None in other modes)."""
+        return self._piece
 
     def sequence(self, context_ids: Iterable[int] = ()):
         if self._decode is not None:

@@ -28,10 +28,15 @@ How tokens are priced (``mode``):
   priced as the text the ids decode to. The default with a Hugging Face
   tokenizer of the byte-level BPE or sentencepiece families.
 - ``'pieces'``: ``token_bytes`` (a sequence indexed by id: a table, the same
-  fast path; a function id -> bytes: called per token).
-- ``'text'``: incremental detokenization with ``decode`` (or a tokenizer the
-  vocabulary cannot express, or ``text=True``), Python per token; the reason
-  a tokenizer fell back to text is in ``text_mode_reason``.
+  fast path; a function id -> bytes: called once per token, the texts go to
+  C++ in one call per step).
+- ``'text'``: incremental detokenization (lil.IncrementalDetokenizer) with
+  the tokenizer's decode (a tokenizer the vocabulary cannot express, or
+  ``text=True``) or ``decode``: one decode call per step for the whole batch
+  (a Hugging Face fast tokenizer's Rust ``decode_batch``, used when it agrees
+  with ``decode`` on a sample of the vocabulary; a ``decode`` function is
+  called per window); the reason a tokenizer fell back to text is in
+  ``text_mode_reason``.
 - ``'raw_ids'``: ``raw_ids=True``, each id as its 4 bytes (sizes not those of
   text).
 
@@ -57,11 +62,11 @@ from typing import Callable, List, Optional
 import copy as _copy
 from collections.abc import Sequence as _Sequence
 
-from ._lil import Decision, GuardianBatch, Vocabulary
-from ._sequences import CONTEXT_TOKENS, GuardedSequence, Options, TextSource, eos_ids, guardian_options
+from ._lil import Decision, GuardianBatch, IncrementalDetokenizer, Vocabulary
+from ._sequences import CONTEXT_TOKENS, MAX_PENDING_TOKENS, Options, TextSource, eos_ids, guardian_options
 from ._vocab import UnsupportedTokenizer, vocabulary_from_hf
 
-try:  # numpy is what the fast path hands to C++; without it only text mode works
+try:  # numpy is what each step hands to C++
     import numpy as _np
 except Exception:  # pragma: no cover
     _np = None
@@ -131,15 +136,20 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
             raise TypeError("GuardianStoppingCriteria needs a tokenizer, a vocabulary, token_bytes or decode "
                             "(or raw_ids=True to price each id as its 4 bytes)")
         self._vocabulary = vocabulary
+        self._piece = None
+        self._decode_batch = None
         if vocabulary is None:
             if raw_ids:
-                self._source = TextSource()
+                source = TextSource()
             else:
-                self._source = TextSource(None if decode is not None or callable(token_bytes) else tokenizer,
-                                          decode, token_bytes if callable(token_bytes) else None)
-            self._mode = self._source.mode
-        if self._vocabulary is not None and _np is None:
-            raise ImportError("lil.hf's vocabulary path needs numpy")
+                source = TextSource(None if decode is not None or callable(token_bytes) else tokenizer,
+                                    decode, token_bytes if callable(token_bytes) else None)
+            self._mode = source.mode
+            self._piece = source.piece
+            if self._mode == "text":
+                self._decode_batch = source.decode_batch()
+        if _np is None:
+            raise ImportError("lil.hf needs numpy (every step is one array handed to C++)")
         if eos_token_id is None and tokenizer is not None:
             eos_token_id = getattr(tokenizer, "eos_token_id", None)
         if pad_token_id is None and tokenizer is not None:
@@ -164,7 +174,7 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
     def reset(self) -> None:
         """Forgets the current generation (the next call starts a new one)."""
         self._batch: Optional[GuardianBatch] = None
-        self._rows: List[GuardedSequence] = []
+        self._detok: Optional[IncrementalDetokenizer] = None
         self._start = 0
         self._seen = 0
         self._finished = None
@@ -173,59 +183,42 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
 
     def __deepcopy__(self, memo):
         # transformers deep-copies criteria on some paths: the copy gets its own
-        # guardians and shares what is immutable (vocabulary, tokenizer, decode).
+        # guardians and windows and shares what is immutable (vocabulary,
+        # tokenizer, decode).
         other = _copy.copy(self)
-        if self._batch is not None:
-            other._batch = _copy.deepcopy(self._batch)
-            other._rows = [GuardedSequence(other._batch[i], _copy.deepcopy(seq._text), seq._eos)
-                           for i, seq in enumerate(self._rows)] if self._vocabulary is None else []
-            for mine, theirs in zip(self._rows, other._rows):
-                theirs.seen, theirs.finished = mine.seen, mine.finished
+        for name in ("_batch", "_detok"):
+            value = getattr(self, name)
+            setattr(other, name, None if value is None else _copy.deepcopy(value))
         for name in ("_finished", "_flags", "_last"):
             value = getattr(self, name)
             setattr(other, name, None if value is None else value.copy())
         return other
 
-    def _begin(self, tails: list, width: int) -> None:
-        """tails: per sequence, the last prompt ids (context for detokenization)."""
+    def _begin(self, input_ids, batch: int, width: int) -> None:
         start = self._prompt_length if self._prompt_length is not None else width - 1
         if start > width:
             raise ValueError(f"prompt_length {start} is longer than the input ({width} columns)")
         if self._vocabulary is not None:
-            self._batch = GuardianBatch(len(tails), self.options, vocabulary=self._vocabulary)
-            self._rows = []
-            self._finished = _np.zeros(len(tails), dtype=bool)
-            self._flags = _np.zeros(len(tails), dtype=bool)
-            self._last = None
-            self._start = start
-            self._seen = start
-            return
-        self._batch = GuardianBatch(len(tails), self.options)
-        self._rows = []
-        for i, row in enumerate(tails):
-            context = [t for t in row if t not in self._not_context]
-            self._rows.append(GuardedSequence(self._batch[i], self._source.sequence(context), self._eos))
+            self._batch = GuardianBatch(batch, self.options, vocabulary=self._vocabulary)
+        else:
+            self._batch = GuardianBatch(batch, self.options)
+        self._detok = None
+        if self._mode == "text":
+            # The prompt's tail is each window's first context, so that the
+            # first generated token keeps its leading space.
+            self._detok = IncrementalDetokenizer(batch, self._decode_batch, CONTEXT_TOKENS, MAX_PENDING_TOKENS)
+            for i, row in enumerate(_columns(input_ids, max(0, start - CONTEXT_TOKENS), start)):
+                self._detok.reset(i, [t for t in row if t not in self._not_context])
+        self._finished = _np.zeros(batch, dtype=bool)
+        self._flags = _np.zeros(batch, dtype=bool)
+        self._last = None
         self._start = start
         self._seen = start
 
     def __call__(self, input_ids, scores=None, **kwargs):
         batch, width = _shape(input_ids)
         if self._batch is None or batch != len(self._batch) or width < self._seen:
-            # A new generation: the prompt's tail is read once, as context.
-            start = self._prompt_length if self._prompt_length is not None else width - 1
-            if self._vocabulary is not None:
-                self._begin([None] * batch, width)
-            else:
-                self._begin(_columns(input_ids, max(0, start - CONTEXT_TOKENS), start), width)
-        if self._vocabulary is not None:
-            return self._step_ids(input_ids, width)
-        if width > self._seen:
-            for seq, ids in zip(self._rows, _columns(input_ids, self._seen, width)):
-                seq.feed(ids)
-            self._seen = width
-        return _flags_like(input_ids, [seq.stopped for seq in self._rows])
-
-    def _step_ids(self, input_ids, width: int):
+            self._begin(input_ids, batch, width)  # a new generation
         if width > self._seen:
             # One device-to-host copy: the new columns and, to catch reordered
             # rows, the column before them.
@@ -243,13 +236,29 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
             for k in range(cols.shape[1]):
                 column = cols[:, k]
                 ids = column.astype(_np.int32)
-                ended = _np.isin(column, self._eos_array) if self._eos_array.size else _np.zeros(len(ids), bool)
-                ids[self._finished | ended | self._flags] = -1  # a stopped row takes no more
-                self._finished |= ended
-                self._batch.step(ids, out=self._flags)
+                if self._eos_array.size:
+                    ended = _np.isin(column, self._eos_array)
+                    ids[self._finished | ended | self._flags] = -1  # a stopped or ended row takes no more
+                    self._finished |= ended
+                else:
+                    ids[self._flags] = -1
+                self._take(ids)
             self._last = cols[:, -1].copy() if cols.shape[1] else self._last
             self._seen = width
         return _flags_like(input_ids, self._flags)
+
+    def _take(self, ids) -> None:
+        """One step's ids (-1: no token) into the guardians, by the mode's path;
+        fills self._flags."""
+        if self._vocabulary is not None:
+            self._batch.step(ids, out=self._flags)
+        elif self._detok is not None:
+            self._detok.step(ids, self._batch, out=self._flags)
+        elif self._piece is not None:
+            piece = self._piece
+            self._flags[:] = self._batch.accept_texts([piece(i) if i >= 0 else None for i in ids.tolist()])
+        else:
+            self._flags[:] = self._batch.accept_raw_ids(ids)
 
     # --- what a caller reads afterwards -------------------------------------------
     def _guardians(self):
@@ -290,6 +299,8 @@ def _columns(input_ids, start: int, stop: int) -> list:
 
 def _host(input_ids, start: int, stop: int):
     """Columns [start, stop) as one numpy array on the host (one copy from a GPU)."""
+    if not hasattr(input_ids, "shape"):  # plain lists of ids
+        return _np.array([list(row[start:stop]) for row in input_ids], dtype=_np.int64).reshape(len(input_ids), -1)
     block = input_ids[:, start:stop]
     module = type(input_ids).__module__.split(".")[0]
     if module == "torch":

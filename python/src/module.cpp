@@ -13,6 +13,7 @@ PYBIND11_MODULE(_lil, m) {
   pybind11::register_exception<lil::error>(m, "Error", PyExc_ValueError);
   lil::python::bind_vocabulary(m);
   lil::python::bind_guardian(m);
+  lil::python::bind_detokenizer(m);
   lil::python::bind_repetition(m);
   lil::python::bind_deflate(m);
   auto kv = m.def_submodule("kv", "Sparse-attention KV-cache policies (H2O, Quest, StreamingLLM, SnapKV, TOVA).");

@@ -63,7 +63,7 @@ def test_an_invalid_byte_sequence_does_not_grow_the_window_forever():
     d = IncrementalDecoder(tok.decode)
     lone = tok.ids["<0xE6>"]  # a lead byte that never gets its continuation
     outs = [d.push(lone) for _ in range(30)]
-    assert any(o for o in outs) and len(d._ids) <= 12
+    assert any(o for o in outs) and len(d.window) <= 12
 
 
 def test_modes_of_a_text_source():

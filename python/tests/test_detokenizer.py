@@ -1,0 +1,210 @@
+"""lil.IncrementalDetokenizer: the batched text mode gives, slot by slot, the
+text the per-sequence rules give, with one decode_batch call per step."""
+
+import copy
+import random
+
+import numpy as np
+import pytest
+
+import lil
+from lil._sequences import IncrementalDecoder, batch_decoder
+from lil.hf import GuardianStoppingCriteria
+from test_sequences import PieceTokenizer
+
+WORDS = ["▁the", "▁check", "▁says", "▁ok", "▁redo", ";", "▁x", "▁日本", "é"]
+
+
+class ReferenceDecoder:
+    """The incremental-detokenization rules written out in Python (as lil's
+    adapters ran them before they moved to C++): the reference the C++ object
+    must match token for token."""
+
+    def __init__(self, decode, context=(), keep=4, max_pending=8):
+        self.decode, self.keep, self.max_pending = decode, keep, max_pending
+        self.ids = list(context)[-keep:] if keep else []
+        self.read = len(self.ids)
+
+    def push(self, token):
+        self.ids.append(token)
+        before = self.decode(self.ids[:self.read]) if self.read else ""
+        after = self.decode(self.ids)
+        if after.endswith("\ufffd") and len(self.ids) - self.read < self.max_pending:
+            return ""
+        text = after[len(before):] if after.startswith(before) or len(after) > len(before) else ""
+        self.ids = self.ids[len(self.ids) - min(len(self.ids), self.keep):]
+        self.read = len(self.ids)
+        return text
+
+
+def random_stream(tok, rng, n):
+    """Ids: words, byte-fallback characters (some split, some invalid), special tokens."""
+    out = []
+    while len(out) < n:
+        r = rng.random()
+        if r < 0.6:
+            out += tok.encode_word(rng.choice(WORDS))
+        elif r < 0.8:
+            out += tok.encode_word(rng.choice(["日", "🙂", "ü", " é"]))  # byte tokens
+        elif r < 0.9:
+            out.append(tok.ids[f"<0x{rng.choice([0xE6, 0xF0, 0x80, 0xC3]):02X}>"])  # a byte alone
+        else:
+            out.append(rng.choice([0, 1, 2]))  # <unk>, <s>, </s>: no text
+    return out[:n]
+
+
+class Counting:
+    def __init__(self, decode):
+        self.decode, self.calls = decode, 0
+
+    def __call__(self, windows):
+        self.calls += 1
+        return [self.decode(w) for w in windows]
+
+
+def test_every_slot_gets_the_text_the_reference_rules_give():
+    tok = PieceTokenizer(WORDS)
+    decode = lambda ids: tok.decode(ids, skip_special_tokens=True)  # noqa: E731
+    rng = random.Random(7)
+    slots = 9
+    streams = [random_stream(tok, rng, 400) for _ in range(slots)]
+    contexts = [tok.encode_word("▁the")[: k % 3] for k in range(slots)]  # empty, one, ... ids of context
+    counting = Counting(decode)
+    detok = lil.IncrementalDetokenizer(slots, counting)
+    refs = []
+    for s in range(slots):
+        detok.reset(s, contexts[s])
+        refs.append(ReferenceDecoder(decode, contexts[s]))
+    batch = lil.GuardianBatch(slots, check_every=25, min_gain=0)
+    singles = [lil.Guardian(check_every=25, min_gain=0) for _ in range(slots)]
+    for step in range(400):
+        # Some slots take no token at some steps (-1), as stopped or idle rows do.
+        ids = np.array([streams[s][step] if (s + step) % 5 else -1 for s in range(slots)], dtype=np.int32)
+        flags = detok.step(ids, batch)
+        for s in range(slots):
+            if ids[s] >= 0:
+                singles[s].accept(refs[s].push(int(ids[s])))
+        assert list(flags) == [g.stopped for g in singles]
+        assert [detok.window(s) for s in range(slots)] == [r.ids for r in refs]
+    assert counting.calls == 400  # one decode call per step, whatever the batch
+    for s in range(slots):
+        assert batch[s].curve() == singles[s].curve()
+        assert batch[s].decision().tokens == singles[s].decision().tokens
+
+
+def test_one_slot_push_is_the_reference_and_the_texts_rebuild_the_decode():
+    tok = PieceTokenizer(WORDS)
+    decode = lambda ids: tok.decode(ids, skip_special_tokens=True)  # noqa: E731
+    stream = random_stream(tok, random.Random(3), 600)
+    context = tok.encode_word("▁the")
+    mine, ref = IncrementalDecoder(decode, context), ReferenceDecoder(decode, context)
+    assert [mine.push(i) for i in stream] == [ref.push(i) for i in stream]
+    whole = [tok.encode_word(w)[0] for w in ["▁check", "▁says", "▁ok"]] + tok.encode_word("日")
+    d = IncrementalDecoder(decode, context)
+    assert "".join(d.push(i) for i in whole) == decode(context + whole)[len(decode(context)):]
+
+
+def test_a_failed_decode_changes_nothing():
+    tok = PieceTokenizer(WORDS)
+    good = lambda ids: tok.decode(ids)  # noqa: E731
+    calls = {"n": 0}
+
+    def flaky(windows):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("tokenizer crashed")
+        return [good(w) for w in windows]
+
+    detok = lil.IncrementalDetokenizer(2, flaky)
+    batch = lil.GuardianBatch(2, check_every=2, min_gain=0)
+    first = np.array(tok.encode_word("▁the") + tok.encode_word("▁x"), dtype=np.int32)
+    detok.step(first, batch)
+    before = [detok.window(s) for s in range(2)]
+    with pytest.raises(RuntimeError, match="crashed"):
+        detok.step(first, batch)
+    assert [detok.window(s) for s in range(2)] == before
+    assert [batch[s].decision().tokens for s in range(2)] == [1, 1]
+
+
+def test_bad_decode_results_and_arguments_are_named():
+    ok = lambda windows: ["x"] * len(windows)  # noqa: E731
+    with pytest.raises(TypeError, match="one str per window"):
+        lil.IncrementalDetokenizer(1, lambda w: []).push(0, 5)
+    with pytest.raises(TypeError, match="one str per window"):
+        lil.IncrementalDetokenizer(1, lambda w: "x" * len(w)).push(0, 5)
+    with pytest.raises(TypeError, match="must return str .* slot 0"):
+        lil.IncrementalDetokenizer(1, lambda w: [b"x"] * len(w)).push(0, 5)
+    with pytest.raises(TypeError, match="decode_batch must be a function"):
+        lil.IncrementalDetokenizer(1, "decode")
+    with pytest.raises(lil.Error, match="batch has 3 slots"):
+        lil.IncrementalDetokenizer(2, ok).step(np.zeros(2, np.int32), lil.GuardianBatch(3))
+    with pytest.raises(IndexError, match="slot 4"):
+        lil.IncrementalDetokenizer(2, ok).reset(4)
+    with pytest.raises(lil.Error, match="max_pending"):
+        lil.IncrementalDetokenizer(2, ok, max_pending=0)
+
+
+def test_deepcopy_is_independent():
+    tok = PieceTokenizer(WORDS)
+    detok = lil.IncrementalDetokenizer(1, Counting(tok.decode))
+    detok.reset(0, tok.encode_word("▁the"))
+    twin = copy.deepcopy(detok)
+    assert detok.push(0, tok.encode_word("日")[0]) == ""
+    assert detok.window(0) != twin.window(0)
+    assert twin.push(0, tok.encode_word("▁ok")[0]) == " ok"
+
+
+class FakeBackend:
+    """A stand-in for tokenizers.Tokenizer: decode_batch, counted."""
+
+    def __init__(self, decode, wrong=False):
+        self.decode, self.wrong, self.calls = decode, wrong, 0
+
+    def decode_batch(self, windows, skip_special_tokens=True):
+        self.calls += 1
+        out = [self.decode(w, skip_special_tokens=skip_special_tokens) for w in windows]
+        return [t + "!" for t in out] if self.wrong else out
+
+
+class FastTokenizer(PieceTokenizer):
+    def __init__(self, words, wrong=False):
+        super().__init__(words)
+        self.backend_tokenizer = FakeBackend(super().decode, wrong)
+
+    def __len__(self):
+        return len(self.pieces)
+
+
+@pytest.mark.parametrize("wrong", [False, True])
+def test_a_fast_tokenizers_decode_batch_is_used_only_when_it_agrees_with_decode(wrong):
+    tok = FastTokenizer(WORDS, wrong)
+    decode_batch = batch_decoder(tok)
+    tok.backend_tokenizer.calls = 0
+    assert decode_batch([[3, 4], [tok.ids["▁ok"]]]) == [tok.decode([3, 4], skip_special_tokens=True), " ok"[1:]]
+    assert tok.backend_tokenizer.calls == (0 if wrong else 1)
+
+
+def test_the_hf_criterion_in_text_mode_makes_one_decode_call_per_step_and_matches_the_reference():
+    tok = FastTokenizer(WORDS)
+    rng = random.Random(11)
+    rows, steps = 6, 300
+    prompt = np.array([tok.encode_word("▁the")[:1] * 2] * rows)
+    streams = np.array([random_stream(tok, rng, steps) for _ in range(rows)])
+    guard = GuardianStoppingCriteria(tok, text=True, check_every=20, min_gain=3, eos_token_id=[])
+    assert guard.mode == "text"
+    tok.backend_tokenizer.calls = 0
+    ids = prompt
+    for k in range(steps):
+        ids = np.concatenate([ids, streams[:, k:k + 1]], axis=1)
+        guard(ids, None)
+    assert tok.backend_tokenizer.calls == steps
+    for r in range(rows):
+        ref = ReferenceDecoder(lambda w: tok.decode(w, skip_special_tokens=True, clean_up_tokenization_spaces=False),
+                               list(prompt[r]))
+        g = lil.Guardian(check_every=20, min_gain=3)
+        for i in streams[r]:
+            if g.stopped:
+                break
+            g.accept(ref.push(int(i)))
+        assert guard.decisions()[r].tokens == g.decision().tokens
+        assert guard.stopped_at()[r] == (g.decision().stopped_at if g.stopped else None)
