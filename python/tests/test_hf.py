@@ -167,7 +167,7 @@ def test_beam_search_reordering_is_refused_with_a_clear_error(streams):
     loop, novel, _ = streams
     table = [b""] * 3 + [t.encode() for t in sorted(set(loop + novel))]
     ids_of = {t: i for i, t in enumerate([None] * 3 + sorted(set(loop + novel)))}
-    guard = GuardianStoppingCriteria(vocabulary=lil.Vocabulary(table), eos_token_id=EOS, check_every=F, min_gain=T)
+    guard = GuardianStoppingCriteria(token_bytes=table, eos_token_id=EOS, check_every=F, min_gain=T)
     rows = np.array([[1, ids_of[loop[0]]], [1, ids_of[novel[0]]]])
     guard(rows, None)
     rows = np.concatenate([rows, np.array([[ids_of[loop[1]]], [ids_of[novel[1]]]])], axis=1)
@@ -184,12 +184,12 @@ def test_deepcopy_gives_an_independent_criterion(streams):
     loop, _, _ = streams
     vocab = Vocab(loop, ["?"])
     table = [b""] * 3 + [p.encode() for p in vocab.pieces[3:]]
-    guard = GuardianStoppingCriteria(vocabulary=lil.Vocabulary(table), eos_token_id=EOS, check_every=F, min_gain=T)
+    guard = GuardianStoppingCriteria(token_bytes=table, eos_token_id=EOS, check_every=F, min_gain=T)
     ids = np.array([vocab.encode(["?"] + loop[:60])])
     for k in range(2, 40):
         guard(ids[:, :k], None)
     twin = copy.deepcopy(guard)
-    assert twin.vocabulary is guard.vocabulary  # shared: it never changes
+    assert twin.vocabulary is guard.vocabulary  # shared (a table becomes a Vocabulary): it never changes
     for k in range(40, 61):
         twin(ids[:, :k], None)
     assert guard.decisions()[0].tokens == 38 and twin.decisions()[0].tokens == 59

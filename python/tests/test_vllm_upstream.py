@@ -116,14 +116,24 @@ def streams():
     return looping_tokens(12 * F), novel_tokens(12 * F, seed=11)
 
 
-def configured(table):
-    return lv.GuardianLogitsProcessor.configure(vocabulary=lil.Vocabulary(table), check_every=F, min_gain=T)
+@pytest.fixture(params=["vocabulary", "token_bytes"])
+def pricing(request):
+    return request.param
 
 
-def test_declares_it_needs_output_token_ids_and_reads_ids_only_once_real(streams):
+def configured(table, pricing="vocabulary"):
+    # Both ways of pricing ids by their text; token_bytes (a table) is also what
+    # the adapter took before lil.Vocabulary existed, so these tests run against
+    # the adapter before its fixes too (docs/python_upstream_before.txt).
+    if pricing == "vocabulary":
+        return lv.GuardianLogitsProcessor.configure(vocabulary=lil.Vocabulary(table), check_every=F, min_gain=T)
+    return lv.GuardianLogitsProcessor.configure(token_bytes=table, check_every=F, min_gain=T)
+
+
+def test_declares_it_needs_output_token_ids_and_reads_ids_only_once_real(streams, pricing):
     loop, novel = streams
     table, ids = table_of(loop, novel)
-    r = Runner(configured(table), len(table), async_scheduling=True)
+    r = Runner(configured(table, pricing), len(table), async_scheduling=True)
     out = r.add(SamplingParams(max_tokens=12 * F), [1], [ids[t] for t in loop])
     r.add(SamplingParams(max_tokens=12 * F), [1], [ids[t] for t in novel])
     outs = r.run(12 * F + 5)
@@ -135,11 +145,11 @@ def test_declares_it_needs_output_token_ids_and_reads_ids_only_once_real(streams
     assert len(outs[1]) == 12 * F and not r.custom.guardian(1).stopped
 
 
-def test_eos_is_not_forced_before_min_tokens_nor_with_ignore_eos(streams):
+def test_eos_is_not_forced_before_min_tokens_nor_with_ignore_eos(streams, pricing):
     loop, _ = streams
     table, ids = table_of(loop)
     stop = reference_stop(loop, check_every=F, min_gain=T)
-    r = Runner(configured(table), len(table))
+    r = Runner(configured(table, pricing), len(table))
     late = r.add(SamplingParams(max_tokens=12 * F, min_tokens=stop + 40), [1], [ids[t] for t in loop])
     ignoring = r.add(SamplingParams(max_tokens=6 * F, ignore_eos=True), [1], [ids[t] for t in loop])
     r.run(12 * F + 5)
@@ -148,17 +158,17 @@ def test_eos_is_not_forced_before_min_tokens_nor_with_ignore_eos(streams):
     assert len(ignoring) == 6 * F and MODEL_EOS not in ignoring  # never forced: vLLM would not stop
 
 
-def test_eos_comes_from_the_request_not_the_model_config(streams):
+def test_eos_comes_from_the_request_not_the_model_config(streams, pricing):
     loop, _ = streams
     table, ids = table_of(loop)
-    r = Runner(configured(table), len(table))
+    r = Runner(configured(table, pricing), len(table))
     out = r.add(SamplingParams(max_tokens=12 * F, eos=3), [1], [ids[t] for t in loop])
     r.run(12 * F + 5)
     assert out[-1] == 3 and MODEL_EOS not in out
 
 
-def test_per_request_options_are_scalars_vllm_xargs_accepts():
-    cls = configured([b"", b"a"])
+def test_per_request_options_are_scalars_vllm_xargs_accepts(pricing):
+    cls = configured([b"", b"a"], pricing)
     params = SamplingParams(extra_args={"lil_min_gain": 30, "lil_check_every": 100})
     cls.validate_params(params)
     o = cls.request_options(params)
