@@ -16,6 +16,25 @@ install(TARGETS ${lil_install_targets}
 install(DIRECTORY include/lil DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT lil-targets NAMESPACE lil:: DESTINATION ${LIL_CMAKE_DIR})
 
+# lil::sentencepiece, where it was built, as the package's optional component
+# `sentencepiece` (find_package(lil COMPONENTS sentencepiece)): its own export
+# set, so that a lil built without it installs a complete package all the same.
+if(TARGET lil_sentencepiece)
+  install(TARGETS lil_sentencepiece
+    EXPORT lil-sentencepiece-targets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(EXPORT lil-sentencepiece-targets NAMESPACE lil:: DESTINATION ${LIL_CMAKE_DIR})
+endif()
+# The config file needs to know whether lil::sentencepiece links libsentencepiece
+# itself (shared) or leaves it to the consumer (static).
+if(BUILD_SHARED_LIBS)
+  set(LIL_SHARED_BUILD TRUE)
+else()
+  set(LIL_SHARED_BUILD FALSE)
+endif()
+
 configure_package_config_file(cmake/lil-config.cmake.in
   "${PROJECT_BINARY_DIR}/lil-config.cmake"
   INSTALL_DESTINATION ${LIL_CMAKE_DIR})

@@ -14,7 +14,8 @@ Modes of the criterion (how a token becomes the bytes Guardian prices):
                the new column and one C++ call per step (GuardianBatch.step);
   pieces       token_bytes as a table (a list indexed by id): the same path;
   pieces_fn    token_bytes as a function id -> bytes: Python per token;
-  text         incremental detokenization with the tokenizer's decode.
+  text         incremental detokenization (lil.IncrementalDetokenizer): one
+               call of the tokenizer's Rust decode_batch per step.
 
 The tokenizer is a real Hugging Face fast tokenizer (tokenizers' byte-level
 BPE, GPT-2 alphabet) over a synthetic 32,000-piece vocabulary: the machine
@@ -161,6 +162,7 @@ def run_gpu(args):
     gen = dict(max_new_tokens=args.new, min_new_tokens=args.new, do_sample=False, eos_token_id=None, pad_token_id=0)
 
     def generate(batch, criteria):
+        torch.manual_seed(batch)  # the same prompts (so, greedy, the same tokens) for every mode of a batch size
         ids = torch.randint(3, args.vocab, (batch, 16), device="cuda")
         sync()
         t = time.perf_counter()
@@ -192,11 +194,25 @@ def run_gpu(args):
             call["us_per_sequence_token"] = 1e3 * call["median_ms"] / batch
             call["percent_of_step"] = 100 * call["median_ms"] / row["step"]["median_ms"]
             call["mode_reported"] = crit.mode
+            call["text_decode"] = crit.text_decode
+            curves = [[p.size for p in g.curve()] for g in crit._guardians()]
+            if mode == "ids":
+                ids_curves = curves
+            else:  # the same tokens priced the same way: every C(n) alike (invalid UTF-8 may differ)
+                call["sequences_with_the_ids_curve"] = sum(a == b for a, b in zip(curves, ids_curves))
             row[mode] = call
             print(f"batch {batch:4d} {mode:9s} criterion {call['median_ms']:.3f} ms/call "
                   f"({call['percent_of_step']:.2f}% of a {row['step']['median_ms']:.2f} ms step, "
                   f"{call['us_per_sequence_token']:.3f} us/seq-token); generate {total:.2f} s "
-                  f"vs {plain:.2f} s without", flush=True)
+                  f"vs {plain:.2f} s without"
+                  + (f"; C(n) as ids mode in {call['sequences_with_the_ids_curve']}/{batch}"
+                     if "sequences_with_the_ids_curve" in call else ""), flush=True)
+        # Plain generate once more, now that every path ran at this batch size:
+        # whether the first plain run paid for a warm-up.
+        row["generate_s_without_again"], _ = generate(batch, [])
+        print(f"batch {batch:4d} plain generate {row['generate_s_without']:.2f} s first, "
+              f"{row['generate_s_without_again']:.2f} s again; sync-only criterion {row['generate_s_sync_only']:.2f} s",
+              flush=True)
         out["runs"].append(row)
         with open(os.path.join(args.out, "criterion_timing.json"), "w") as f:
             json.dump(out, f, indent=1)

@@ -111,7 +111,7 @@ def batch_decoder(tokenizer) -> Callable[[list], list]:
     tokenizer's ``decode`` gives on a sample of its vocabulary, else ``decode``
     once per window."""
     one = _tokenizer_decode(tokenizer)
-    backend = getattr(tokenizer, "backend_tokenizer", None)
+    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
     fast = getattr(backend, "decode_batch", None)
     if callable(fast):
         try:
@@ -122,6 +122,7 @@ def batch_decoder(tokenizer) -> Callable[[list], list]:
                 def decode_batch(windows):
                     return fast(windows, skip_special_tokens=True)
 
+                decode_batch.batched = True  # one call of the tokenizer per step
                 return decode_batch
         except Exception:  # anything unexpected: the plain path is always right
             pass

@@ -168,6 +168,14 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         return self._mode
 
     @property
+    def text_decode(self) -> Optional[str]:
+        """Text mode's decode: 'decode_batch' (the tokenizer's own, one call a
+        step) or 'decode' (called per window); None in other modes."""
+        if self._decode_batch is None:
+            return None
+        return "decode_batch" if getattr(self._decode_batch, "batched", False) else "decode"
+
+    @property
     def vocabulary(self) -> Optional[Vocabulary]:
         return self._vocabulary
 

@@ -191,7 +191,8 @@ def test_the_hf_criterion_in_text_mode_makes_one_decode_call_per_step_and_matche
     prompt = np.array([tok.encode_word("▁the")[:1] * 2] * rows)
     streams = np.array([random_stream(tok, rng, steps) for _ in range(rows)])
     guard = GuardianStoppingCriteria(tok, text=True, check_every=20, min_gain=3, eos_token_id=[])
-    assert guard.mode == "text"
+    assert guard.mode == "text" and guard.text_decode == "decode_batch"
+    assert GuardianStoppingCriteria(decode=tok.decode, check_every=20).text_decode == "decode"
     tok.backend_tokenizer.calls = 0
     ids = prompt
     for k in range(steps):
