@@ -216,7 +216,41 @@ def run_gpu(args):
         out["runs"].append(row)
         with open(os.path.join(args.out, "criterion_timing.json"), "w") as f:
             json.dump(out, f, indent=1)
+    if args.profile:
+        profile_calls(args, tokenizer, pieces, vocabulary)
     return out
+
+
+def profile_calls(args, tokenizer, pieces, vocabulary):
+    """Where a call's time goes: cProfile over 200 calls per mode at the largest
+    batch, outside generate (a random GPU input growing one column a call).
+    Writes OUT/profile_<mode>.txt."""
+    import cProfile
+    import io
+    import pstats
+
+    import torch
+
+    batch = max(args.batches)
+    ids = torch.randint(3, args.vocab, (batch, 16 + 210), device="cuda")
+    for mode in args.modes:
+        crit = make_criterion(mode, tokenizer, pieces, vocabulary)
+        crit(ids[:, :17], None)
+        torch.cuda.synchronize()
+        prof = cProfile.Profile()
+        t = time.perf_counter()
+        prof.enable()
+        for k in range(18, 218):
+            crit(ids[:, :k], None)
+            torch.cuda.synchronize()
+        prof.disable()
+        per_call = (time.perf_counter() - t) / 200
+        text = io.StringIO()
+        pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(14)
+        with open(os.path.join(args.out, f"profile_{mode}.txt"), "w") as f:
+            f.write(f"batch {batch} mode {mode}: {1e3 * per_call:.3f} ms per call under cProfile (200 calls)\n")
+            f.write(text.getvalue())
+        print(f"profile batch {batch} {mode:9s} {1e3 * per_call:.3f} ms/call under cProfile", flush=True)
 
 
 def dry_run(args):
@@ -257,6 +291,26 @@ def dry_run(args):
     print("dry-run: every mode measured the same C(n):", sizes["ids"])
 
 
+def table(path):
+    """docs/python.md's table, from a run's criterion_timing.json."""
+    data = json.load(open(path))
+    modes = [m for m in MODES if all(m in r for r in data["runs"])]
+    names = {"ids": "ids (vocabulary)", "pieces": "pieces (table)", "pieces_fn": "pieces (function)",
+             "text": "text (tokenizer decode_batch)"}
+    lines = ["| batch | step | " + " | ".join(names[m] for m in modes) +
+             " | generate: sync-only criterion | generate with lil: " + " / ".join(modes) +
+             " | generate, no criterion: first / again |",
+             "|---" * (5 + len(modes)) + "|"]
+    for r in data["runs"]:
+        cells = [f"{r[m]['median_ms']:.3f} ms, {r[m]['percent_of_step']:.1f}% ({r[m]['us_per_sequence_token']:.2f} µs)"
+                 for m in modes]
+        again = r.get("generate_s_without_again")
+        lines.append(f"| {r['batch']} | {r['step']['median_ms']:.2f} ms | " + " | ".join(cells) +
+                     f" | {r['generate_s_sync_only']:.2f} s | " + " / ".join(f"{r[m]['generate_s']:.2f}" for m in modes) +
+                     f" s | {r['generate_s_without']:.2f} / " + (f"{again:.2f} s |" if again is not None else "- |"))
+    return "\n".join(lines)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="out")
@@ -265,9 +319,14 @@ def main():
     p.add_argument("--new", type=int, default=256)
     p.add_argument("--vocab", type=int, default=32000)
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--profile", action="store_true", help="also profile each mode's calls at the largest batch")
+    p.add_argument("--table", metavar="JSON", help="print docs/python.md's table from a run's criterion_timing.json")
     args = p.parse_args()
     args.batches = [int(b) for b in args.batches.split(",")]
     args.modes = args.modes.split(",")
+    if args.table:
+        print(table(args.table))
+        return 0
     os.makedirs(args.out, exist_ok=True)
     if args.dry_run:
         dry_run(args)

@@ -187,6 +187,7 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         self._seen = 0
         self._finished = None
         self._flags = None
+        self._pinned = None
         self._last = None
 
     def __deepcopy__(self, memo):
@@ -200,6 +201,7 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         for name in ("_finished", "_flags", "_last"):
             value = getattr(self, name)
             setattr(other, name, None if value is None else value.copy())
+        other._pinned = None  # the copy's flags are its own numpy array
         return other
 
     def _begin(self, input_ids, batch: int, width: int) -> None:
@@ -219,6 +221,9 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
                 self._detok.reset(i, [t for t in row if t not in self._not_context])
         self._finished = _np.zeros(batch, dtype=bool)
         self._flags = _np.zeros(batch, dtype=bool)
+        self._pinned = _pinned_flags(input_ids, batch)
+        if self._pinned is not None:
+            self._flags = self._pinned.numpy()  # C++ writes the flags straight into page-locked memory
         self._last = None
         self._start = start
         self._seen = start
@@ -253,6 +258,11 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
                 self._take(ids)
             self._last = cols[:, -1].copy() if cols.shape[1] else self._last
             self._seen = width
+        if self._pinned is not None:
+            # An asynchronous copy from page-locked memory. The next call writes
+            # the flags only after its device-to-host copy of input_ids, which
+            # the stream runs after this copy: it never overwrites them early.
+            return self._pinned.to(input_ids.device, non_blocking=True)
         return _flags_like(input_ids, self._flags)
 
     def _take(self, ids) -> None:
@@ -314,6 +324,19 @@ def _host(input_ids, start: int, stop: int):
     if module == "torch":
         return block.cpu().numpy()
     return _np.asarray(block)
+
+
+def _pinned_flags(input_ids, batch: int):
+    """A page-locked host bool tensor for the flags when input_ids is on a CUDA
+    device (None otherwise, or where pinning is not available)."""
+    if type(input_ids).__module__.split(".")[0] != "torch" or input_ids.device.type != "cuda":
+        return None
+    try:
+        import torch
+
+        return torch.zeros(batch, dtype=torch.bool).pin_memory()
+    except Exception:  # pragma: no cover - no pinned memory: the plain copy works
+        return None
 
 
 def _flags_like(input_ids, flags):
