@@ -14,8 +14,10 @@ Modes of the criterion (how a token becomes the bytes Guardian prices):
                the new column and one C++ call per step (GuardianBatch.step);
   pieces       token_bytes as a table (a list indexed by id): the same path;
   pieces_fn    token_bytes as a function id -> bytes: Python per token;
-  text         incremental detokenization (lil.IncrementalDetokenizer): one
-               call of the tokenizer's Rust decode_batch per step.
+  text         incremental detokenization (lil.IncrementalDetokenizer), text
+               decoded at the checks (the default): one call of the
+               tokenizer's Rust decode_batch every f steps;
+  text_per_token  the same, every token decoded: one call per step.
 
 The tokenizer is a real Hugging Face fast tokenizer (tokenizers' byte-level
 BPE, GPT-2 alphabet) over a synthetic 32,000-piece vocabulary: the machine
@@ -127,10 +129,12 @@ def make_criterion(mode, tokenizer, pieces, vocabulary):
         return GuardianStoppingCriteria(token_bytes=pieces.__getitem__, eos_token_id=[], **rule)
     if mode == "text":
         return GuardianStoppingCriteria(tokenizer, text=True, eos_token_id=[], **rule)
+    if mode == "text_per_token":
+        return GuardianStoppingCriteria(tokenizer, text=True, text_at_checks=False, eos_token_id=[], **rule)
     raise ValueError(mode)
 
 
-MODES = ("ids", "pieces", "pieces_fn", "text")
+MODES = ("ids", "pieces", "pieces_fn", "text", "text_per_token")
 
 
 def run_gpu(args):
@@ -193,6 +197,7 @@ def run_gpu(args):
             call["generate_s"] = total
             call["us_per_sequence_token"] = 1e3 * call["median_ms"] / batch
             call["percent_of_step"] = 100 * call["median_ms"] / row["step"]["median_ms"]
+            call["mean_percent_of_step"] = 100 * call["mean_ms"] / row["step"]["median_ms"]
             call["mode_reported"] = crit.mode
             call["text_decode"] = crit.text_decode
             curves = [[p.size for p in g.curve()] for g in crit._guardians()]
@@ -201,8 +206,9 @@ def run_gpu(args):
             else:  # the same tokens priced the same way: every C(n) alike (invalid UTF-8 may differ)
                 call["sequences_with_the_ids_curve"] = sum(a == b for a, b in zip(curves, ids_curves))
             row[mode] = call
-            print(f"batch {batch:4d} {mode:9s} criterion {call['median_ms']:.3f} ms/call "
-                  f"({call['percent_of_step']:.2f}% of a {row['step']['median_ms']:.2f} ms step, "
+            print(f"batch {batch:4d} {mode:14s} criterion {call['median_ms']:.3f} ms/call, mean {call['mean_ms']:.3f} "
+                  f"({call['percent_of_step']:.2f}%, mean {call['mean_percent_of_step']:.2f}% of a "
+                  f"{row['step']['median_ms']:.2f} ms step, "
                   f"{call['us_per_sequence_token']:.3f} us/seq-token); generate {total:.2f} s "
                   f"vs {plain:.2f} s without"
                   + (f"; C(n) as ids mode in {call['sequences_with_the_ids_curve']}/{batch}"
@@ -296,14 +302,15 @@ def table(path):
     data = json.load(open(path))
     modes = [m for m in MODES if all(m in r for r in data["runs"])]
     names = {"ids": "ids (vocabulary)", "pieces": "pieces (table)", "pieces_fn": "pieces (function)",
-             "text": "text (tokenizer decode_batch)"}
+             "text": "text, decoded at checks", "text_per_token": "text, every token decoded"}
     lines = ["| batch | step | " + " | ".join(names[m] for m in modes) +
              " | generate: sync-only criterion | generate with lil: " + " / ".join(modes) +
              " | generate, no criterion: first / again |",
              "|---" * (5 + len(modes)) + "|"]
     for r in data["runs"]:
-        cells = [f"{r[m]['median_ms']:.3f} ms, {r[m]['percent_of_step']:.1f}% ({r[m]['us_per_sequence_token']:.2f} µs)"
-                 for m in modes]
+        cells = [f"{r[m]['median_ms']:.3f} / {r[m]['mean_ms']:.3f} ms, {r[m]['percent_of_step']:.1f}% / "
+                 f"{r[m].get('mean_percent_of_step', 100 * r[m]['mean_ms'] / r['step']['median_ms']):.1f}% "
+                 f"({r[m]['us_per_sequence_token']:.2f} µs)" for m in modes]
         again = r.get("generate_s_without_again")
         lines.append(f"| {r['batch']} | {r['step']['median_ms']:.2f} ms | " + " | ".join(cells) +
                      f" | {r['generate_s_sync_only']:.2f} s | " + " / ".join(f"{r[m]['generate_s']:.2f}" for m in modes) +

@@ -32,11 +32,18 @@ How tokens are priced (``mode``):
   C++ in one call per step).
 - ``'text'``: incremental detokenization (lil.IncrementalDetokenizer) with
   the tokenizer's decode (a tokenizer the vocabulary cannot express, or
-  ``text=True``) or ``decode``: one decode call per step for the whole batch
-  (a Hugging Face fast tokenizer's Rust ``decode_batch``, used when it agrees
-  with ``decode`` on a sample of the vocabulary; a ``decode`` function is
-  called per window); the reason a tokenizer fell back to text is in
-  ``text_mode_reason``.
+  ``text=True``) or ``decode``. Guardian reads bytes only at its checks, so
+  by default (``text_at_checks=True``) a sequence's tokens wait and their text
+  is decoded once per check: decode(context + the ids since the last check)
+  minus decode(context), an unfinished last character waiting for the next
+  check; one decode call (for the sequences at a check) every f steps, none
+  in between. ``text_at_checks=False`` decodes every token (two short
+  windows each, one call per step for the whole batch). Both give the same
+  C(n) whenever the tokenizer decodes a window as the concatenation of its
+  tokens' texts. The decode is a Hugging Face fast tokenizer's Rust
+  ``decode_batch`` when it agrees with ``decode`` on a sample of the
+  vocabulary (``text_decode``), else ``decode`` per window. The reason a
+  tokenizer fell back to text is in ``text_mode_reason``.
 - ``'raw_ids'``: ``raw_ids=True``, each id as its 4 bytes (sizes not those of
   text).
 
@@ -105,6 +112,7 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         decode: Optional[Callable] = None,
         token_bytes=None,
         text: bool = False,
+        text_at_checks: bool = True,
         raw_ids: bool = False,
         eos_token_id=None,
         pad_token_id: Optional[int] = None,
@@ -114,6 +122,7 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
     ):
         self.options = guardian_options(options, overrides)
         self.text_mode_reason: Optional[str] = None
+        self._at_checks = bool(text_at_checks)
         chosen = sum(x is not None for x in (vocabulary, decode, token_bytes)) + bool(raw_ids) + bool(text)
         if chosen > 1:
             raise TypeError("give at most one of vocabulary, decode, token_bytes, text=True and raw_ids=True")
@@ -216,7 +225,8 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         if self._mode == "text":
             # The prompt's tail is each window's first context, so that the
             # first generated token keeps its leading space.
-            self._detok = IncrementalDetokenizer(batch, self._decode_batch, CONTEXT_TOKENS, MAX_PENDING_TOKENS)
+            self._detok = IncrementalDetokenizer(batch, self._decode_batch, CONTEXT_TOKENS, MAX_PENDING_TOKENS,
+                                                 self.options.check_every if self._at_checks else None)
             for i, row in enumerate(_columns(input_ids, max(0, start - CONTEXT_TOKENS), start)):
                 self._detok.reset(i, [t for t in row if t not in self._not_context])
         self._finished = _np.zeros(batch, dtype=bool)
@@ -270,6 +280,8 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         fills self._flags."""
         if self._vocabulary is not None:
             self._batch.step(ids, out=self._flags)
+        elif self._detok is not None and self._at_checks:
+            self._detok.step_at_checks(ids, self._batch, out=self._flags)
         elif self._detok is not None:
             self._detok.step(ids, self._batch, out=self._flags)
         elif self._piece is not None:
@@ -282,6 +294,8 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
     def _guardians(self):
         if self._batch is None:
             return []
+        if self._detok is not None and self._at_checks:
+            self._detok.flush(self._batch)  # the tokens since the last check, for complete figures
         return [self._batch[i] for i in range(len(self._batch))]
 
     def decisions(self) -> List[Decision]:

@@ -67,6 +67,19 @@ std::size_t code_point_offset(std::string_view s, std::size_t n) noexcept {
   return s.size();
 }
 
+bool ends_unfinished(std::string_view text) noexcept {
+  return text.size() >= replacement_character.size() &&
+         text.substr(text.size() - replacement_character.size()) == replacement_character;
+}
+
+// What `after` adds to `before`, compared as Python compares str (above).
+std::string_view added_text(std::string_view before, std::string_view after) noexcept {
+  if (after.size() >= before.size() && after.substr(0, before.size()) == before) return after.substr(before.size());
+  const std::size_t old_points = code_points(before);
+  if (code_points(after) > old_points) return after.substr(code_point_offset(after, old_points));
+  return {};
+}
+
 std::string_view utf8_of(py::handle text, std::size_t slot) {
   if (!PyUnicode_Check(text.ptr()))
     throw py::type_error("IncrementalDetokenizer: decode_batch must return str for every window, got " +
@@ -84,20 +97,28 @@ std::string_view utf8_of(py::handle text, std::size_t slot) {
 
 class detokenizer {
  public:
-  detokenizer(std::size_t slots, py::object decode_batch, int context_tokens, int max_pending)
+  detokenizer(std::size_t slots, py::object decode_batch, int context_tokens, int max_pending, std::size_t check_every)
       : decode_(std::move(decode_batch)),
         context_(static_cast<std::size_t>(context_tokens)),
         pending_limit_(static_cast<std::size_t>(max_pending)),
-        width_(context_ + pending_limit_),
+        check_every_(check_every),
+        width_(context_ + pending_limit_ + check_every_),
         ids_(slots * width_, 0),
         length_(slots, 0),
-        read_(slots, 0) {
+        read_(slots, 0),
+        waiting_(slots, 0),
+        views_(check_every_ + pending_limit_) {
     active_.reserve(slots);
+    due_.reserve(slots);
+    taken_.reserve(slots);
+    held_back_.reserve(slots);
   }
 
   std::size_t size() const noexcept { return length_.size(); }
   int context_tokens() const noexcept { return static_cast<int>(context_); }
   int max_pending() const noexcept { return static_cast<int>(pending_limit_); }
+  std::size_t check_every() const noexcept { return check_every_; }
+  std::size_t waiting(std::size_t slot) const noexcept { return waiting_[slot]; }
 
   // A new sequence in `slot`; the last context_tokens of `context` (the
   // prompt's tail) are its first window, so its first token keeps its space.
@@ -106,6 +127,7 @@ class detokenizer {
     std::copy(context.end() - static_cast<std::ptrdiff_t>(keep), context.end(), window(slot));
     length_[slot] = keep;
     read_[slot] = keep;
+    waiting_[slot] = 0;
   }
 
   std::vector<std::int32_t> window_of(std::size_t slot) const {
@@ -122,6 +144,39 @@ class detokenizer {
     for (std::size_t i = 0; i < count; ++i)
       if (ids[i] >= 0) active_.push_back({i, ids[i]});
     run(emit);
+  }
+
+  // Text at the checks: slot i takes ids[i] (>= 0) and the token waits; when
+  // it is the one that brings batch[i] to a check (a multiple of its f), the
+  // slot's waiting tokens go to its guardian at once, all of their text on
+  // the last. Nothing changes when decode_batch fails.
+  template <class Batch>
+  void step_at_checks(const std::int32_t* ids, Batch& batch) {
+    due_.clear();
+    taken_.clear();
+    for (std::size_t i = 0; i < size(); ++i) {
+      if (ids[i] < 0) continue;
+      window(i)[length_[i]++] = ids[i];
+      ++waiting_[i];
+      taken_.push_back(i);
+      if ((batch[i].tokens() + waiting_[i]) % batch[i].interval() == 0) due_.push_back(i);
+    }
+    try {
+      give_waiting(due_, batch);
+    } catch (...) {
+      for (const std::size_t i : taken_) --length_[i], --waiting_[i];
+      throw;
+    }
+  }
+
+  // Every waiting token of slots [begin, end) to its guardian now (the text
+  // of a character still unfinished keeps waiting for its last byte).
+  template <class Batch>
+  void flush(Batch& batch, std::size_t begin, std::size_t end) {
+    due_.clear();
+    for (std::size_t i = begin; i < end; ++i)
+      if (waiting_[i] > 0) due_.push_back(i);
+    give_waiting(due_, batch);
   }
 
   // One slot takes one token; returns the text it adds (a view into the
@@ -143,11 +198,80 @@ class detokenizer {
   std::int32_t* window(std::size_t slot) noexcept { return ids_.data() + slot * width_; }
   const std::int32_t* window(std::size_t slot) const noexcept { return ids_.data() + slot * width_; }
 
+  py::sequence decode(const py::list& windows) const {
+    py::object decoded = decode_(windows);
+    if (!PySequence_Check(decoded.ptr()) || PyUnicode_Check(decoded.ptr()) ||
+        static_cast<std::size_t>(py::len(decoded)) != py::len(windows))
+      throw py::type_error("IncrementalDetokenizer: decode_batch must return a list of one str per window (" +
+                           std::to_string(py::len(windows)) + " windows)");
+    return py::reinterpret_borrow<py::sequence>(decoded);
+  }
+
   static py::list id_list(const std::int32_t* ids, std::size_t n, const std::int32_t* extra) {
     py::list out(n + (extra ? 1 : 0));
     for (std::size_t k = 0; k < n; ++k) PyList_SET_ITEM(out.ptr(), k, PyLong_FromLong(ids[k]));
     if (extra) PyList_SET_ITEM(out.ptr(), n, PyLong_FromLong(*extra));
     return out;
+  }
+
+  // The waiting tokens of `slots` to their guardians. Per slot one window
+  // decodes the text since the last emission; when it ends in an unfinished
+  // character, shorter windows (one id fewer each, up to max_pending - 1) find
+  // how many trailing ids to hold back, as the per-token rule would: the
+  // shortest hold whose text is whole. The state changes only after both
+  // decodes succeeded.
+  template <class Batch>
+  void give_waiting(const std::vector<std::size_t>& slots, Batch& batch) {
+    if (slots.empty()) return;
+    py::list windows;
+    for (const std::size_t s : slots) {
+      if (read_[s] > 0) windows.append(id_list(window(s), read_[s], nullptr));
+      windows.append(id_list(window(s), length_[s], nullptr));
+    }
+    const py::sequence texts = decode(windows);
+    py::list shorter;
+    held_back_.clear();
+    std::size_t k = 0;
+    for (const std::size_t s : slots) {
+      k += read_[s] > 0 ? 1 : 0;
+      const std::string_view after = utf8_of(texts[k++], s);
+      std::size_t tries = 0;
+      if (ends_unfinished(after)) {
+        tries = std::min(pending_limit_ - 1, length_[s] - read_[s]);
+        for (std::size_t h = 1; h <= tries; ++h) shorter.append(id_list(window(s), length_[s] - h, nullptr));
+      }
+      held_back_.push_back(tries);
+    }
+    const py::sequence shorter_texts = py::len(shorter) > 0 ? decode(shorter) : py::sequence(py::list());
+    k = 0;
+    std::size_t q = 0;
+    for (std::size_t j = 0; j < slots.size(); ++j) {
+      const std::size_t s = slots[j];
+      const std::string_view before = read_[s] > 0 ? utf8_of(texts[k++], s) : std::string_view{};
+      std::string_view after = utf8_of(texts[k++], s);
+      std::size_t held = 0;
+      for (std::size_t h = 1; h <= held_back_[j]; ++h) {
+        const std::string_view t = utf8_of(shorter_texts[q + h - 1], s);
+        if (!ends_unfinished(t)) {
+          held = h;
+          after = t;
+          break;
+        }
+      }
+      q += held_back_[j];
+      const std::size_t n = waiting_[s];
+      views_[n - 1] = added_text(before, after);
+      batch[s].accept(views_.data(), n);
+      views_[n - 1] = {};
+      waiting_[s] = 0;
+      // The next window: the last few emitted ids as context, then the held ones.
+      std::int32_t* w = window(s);
+      const std::size_t emitted = length_[s] - held;
+      const std::size_t keep = std::min(emitted, context_);
+      std::copy(w + (emitted - keep), w + length_[s], w);
+      length_[s] = keep + held;
+      read_[s] = keep;
+    }
   }
 
   template <class Emit>
@@ -162,14 +286,8 @@ class detokenizer {
       if (read_[e.slot] > 0) windows.append(id_list(w, read_[e.slot], nullptr));
       windows.append(id_list(w, length_[e.slot], &e.id));
     }
-    py::object decoded = decode_(windows);
-    py::sequence texts;
-    if (!PySequence_Check(decoded.ptr()) || PyUnicode_Check(decoded.ptr()) ||
-        static_cast<std::size_t>(py::len(decoded)) != py::len(windows))
-      throw py::type_error("IncrementalDetokenizer: decode_batch must return a list of one str per window (" +
-                           std::to_string(py::len(windows)) + " windows)");
-    texts = py::reinterpret_borrow<py::sequence>(decoded);
-    last_result_ = decoded;
+    const py::sequence texts = decode(windows);
+    last_result_ = texts;
     std::size_t k = 0;
     for (const entry& e : active_) {
       const std::size_t slot = e.slot;
@@ -178,20 +296,11 @@ class detokenizer {
       std::int32_t* w = window(slot);
       w[length_[slot]++] = e.id;
       const std::size_t pending = length_[slot] - read_[slot];
-      const bool unfinished = after.size() >= replacement_character.size() &&
-                              after.substr(after.size() - replacement_character.size()) == replacement_character;
-      if (unfinished && pending < pending_limit_) {
+      if (ends_unfinished(after) && pending < pending_limit_) {
         emit(slot, std::string_view{});
         continue;
       }
-      std::string_view text;
-      if (after.substr(0, std::min(before.size(), after.size())) == before && after.size() >= before.size()) {
-        text = after.substr(before.size());
-      } else {
-        const std::size_t old_points = code_points(before);
-        if (code_points(after) > old_points) text = after.substr(code_point_offset(after, old_points));
-      }
-      emit(slot, text);
+      emit(slot, added_text(before, after));
       // Keep the last few ids as the next token's context.
       const std::size_t keep = std::min(length_[slot], context_);
       std::copy(w + (length_[slot] - keep), w + length_[slot], w);
@@ -203,11 +312,15 @@ class detokenizer {
   py::object decode_;
   std::size_t context_;
   std::size_t pending_limit_;
+  std::size_t check_every_;  // f of the batch at the checks (0: per token only)
   std::size_t width_;
   std::vector<std::int32_t> ids_;  // [slot][width_]
   std::vector<std::size_t> length_;
   std::vector<std::size_t> read_;
+  std::vector<std::size_t> waiting_;  // tokens taken, not yet given to the guardian
+  std::vector<std::string_view> views_;  // texts of one slot's waiting tokens
   std::vector<entry> active_;
+  std::vector<std::size_t> due_, taken_, held_back_;
   py::object last_result_;  // the last decode's strings: what push's view points into
 };
 
@@ -227,6 +340,28 @@ std::size_t slot_of(const detokenizer& d, long long slot) {
   return static_cast<std::size_t>(slot);
 }
 
+void check_batch(const detokenizer& d, const batch_t& batch, const char* verb) {
+  if (batch.size() != d.size())
+    fail(std::string(verb) + ": the batch has " + std::to_string(batch.size()) + " slots, the detokenizer " +
+         std::to_string(d.size()));
+}
+
+py::array_t<bool> flags_out(const detokenizer& d, py::handle out, const char* verb) {
+  if (out.is_none()) return py::array_t<bool>(static_cast<py::ssize_t>(d.size()));
+  py::array_t<bool> flags = py::array_t<bool>::ensure(out);
+  if (!flags || flags.ndim() != 1 || static_cast<std::size_t>(flags.shape(0)) != d.size() || !flags.writeable() ||
+      flags.ptr() != out.ptr())
+    fail(std::string(verb) + ": out must be a writable 1-D numpy bool array of " + std::to_string(d.size()) +
+         " slots");
+  return flags;
+}
+
+py::array_t<bool> fill_flags(py::array_t<bool>& flags, const batch_t& batch) {
+  auto f = flags.mutable_unchecked<1>();
+  for (std::size_t i = 0; i < batch.size(); ++i) f(static_cast<py::ssize_t>(i)) = batch[i].stopped();
+  return flags;
+}
+
 }  // namespace
 
 void bind_detokenizer(py::module_& m) {
@@ -243,7 +378,8 @@ decode_batch takes a list of id lists and returns one str per list. A token
 whose character is still unfinished (the decode ends in U+FFFD) adds no text;
 the token that finishes it brings all of its bytes.
 )doc")
-      .def(py::init([](py::handle size, py::object decode_batch, int context_tokens, int max_pending) {
+      .def(py::init([](py::handle size, py::object decode_batch, int context_tokens, int max_pending,
+                       py::handle check_every) {
              const long long n = integer_in_range(size, 0, (1LL << 40), "IncrementalDetokenizer size must be >= 0, ");
              if (!PyCallable_Check(decode_batch.ptr()))
                throw py::type_error("IncrementalDetokenizer: decode_batch must be a function (list of id lists) -> "
@@ -252,12 +388,24 @@ the token that finishes it brings all of its bytes.
                fail("IncrementalDetokenizer: context_tokens must be in 0..64, got " + std::to_string(context_tokens));
              if (max_pending < 1 || max_pending > 64)
                fail("IncrementalDetokenizer: max_pending must be in 1..64, got " + std::to_string(max_pending));
-             return new detokenizer(static_cast<std::size_t>(n), std::move(decode_batch), context_tokens, max_pending);
+             const long long f = check_every.is_none()
+                                     ? 0
+                                     : integer_in_range(check_every, 1, (1LL << 24),
+                                                        "IncrementalDetokenizer check_every must be in 1..2^24, ");
+             return new detokenizer(static_cast<std::size_t>(n), std::move(decode_batch), context_tokens, max_pending,
+                                    static_cast<std::size_t>(f));
            }),
-           py::arg("size"), py::arg("decode_batch"), py::arg("context_tokens") = 4, py::arg("max_pending") = 8)
+           py::arg("size"), py::arg("decode_batch"), py::arg("context_tokens") = 4, py::arg("max_pending") = 8,
+           py::arg("check_every") = py::none())
       .def("__len__", &detokenizer::size)
       .def_property_readonly("context_tokens", &detokenizer::context_tokens)
       .def_property_readonly("max_pending", &detokenizer::max_pending)
+      .def_property_readonly("check_every", [](const detokenizer& d) -> py::object {
+        return d.check_every() ? py::int_(d.check_every()) : py::object(py::none());
+      }, "The f that step_at_checks was sized for (None: per token only).")
+      .def(
+          "waiting", [](const detokenizer& d, long long slot) { return d.waiting(slot_of(d, slot)); },
+          py::arg("slot"), "Tokens the slot took that its guardian has not been given yet (step_at_checks).")
       .def(
           "reset",
           [](detokenizer& d, long long slot, py::handle context) { d.reset(slot_of(d, slot), context_ids(context)); },
@@ -279,30 +427,45 @@ the token that finishes it brings all of its bytes.
       .def(
           "step",
           [](detokenizer& d, py::handle ids, batch_t& batch, py::handle out) {
-            if (batch.size() != d.size())
-              fail("IncrementalDetokenizer.step: the batch has " + std::to_string(batch.size()) + " slots, the " +
-                   "detokenizer " + std::to_string(d.size()));
+            check_batch(d, batch, "IncrementalDetokenizer.step");
             static thread_local std::vector<std::int32_t> scratch;
             py::object keep;
             const std::int32_t* p = step_ids(ids, d.size(), scratch, keep, "IncrementalDetokenizer.step ids");
-            py::array_t<bool> flags;
-            if (out.is_none()) {
-              flags = py::array_t<bool>(static_cast<py::ssize_t>(d.size()));
-            } else {
-              flags = py::array_t<bool>::ensure(out);
-              if (!flags || flags.ndim() != 1 || static_cast<std::size_t>(flags.shape(0)) != d.size() ||
-                  !flags.writeable() || flags.ptr() != out.ptr())
-                fail("IncrementalDetokenizer.step: out must be a writable 1-D numpy bool array of " +
-                     std::to_string(d.size()) + " slots");
-            }
+            py::array_t<bool> flags = flags_out(d, out, "IncrementalDetokenizer.step");
             d.step(p, d.size(), [&](std::size_t slot, std::string_view text) { batch[slot].accept(text); });
-            auto f = flags.mutable_unchecked<1>();
-            for (std::size_t i = 0; i < d.size(); ++i) f(static_cast<py::ssize_t>(i)) = batch[i].stopped();
-            return flags;
+            return fill_flags(flags, batch);
           },
           py::arg("ids"), py::arg("batch"), py::arg("out") = py::none(),
           "One decode step: slot i takes ids[i] (-1: no token) and batch[i] accepts the text it adds; one\n"
           "decode_batch call for all slots. Returns (or fills `out`) each slot's stop flag.")
+      .def(
+          "step_at_checks",
+          [](detokenizer& d, py::handle ids, batch_t& batch, py::handle out) {
+            check_batch(d, batch, "IncrementalDetokenizer.step_at_checks");
+            if (d.check_every() == 0 || batch.size() == 0 || batch[0].interval() > d.check_every())
+              fail("IncrementalDetokenizer.step_at_checks: the detokenizer was made for check_every=" +
+                   std::to_string(d.check_every()) + ", the batch checks every " +
+                   std::to_string(batch.size() ? batch[0].interval() : 0) + " tokens (make it with check_every >= f)");
+            static thread_local std::vector<std::int32_t> scratch;
+            py::object keep;
+            const std::int32_t* p = step_ids(ids, d.size(), scratch, keep, "IncrementalDetokenizer.step_at_checks ids");
+            py::array_t<bool> flags = flags_out(d, out, "IncrementalDetokenizer.step_at_checks");
+            d.step_at_checks(p, batch);
+            return fill_flags(flags, batch);
+          },
+          py::arg("ids"), py::arg("batch"), py::arg("out") = py::none(),
+          "One decode step, text decoded at the checks only: slot i takes ids[i] (-1: no token); a slot\n"
+          "whose token reaches a check of batch[i] gives its guardian the tokens since its last one, with\n"
+          "their text decode(context + those ids) minus decode(context) (an unfinished last character\n"
+          "waits for the next check). One decode_batch call per check step, none in between. The same\n"
+          "C(n) as step() whenever the tokenizer decodes a window as the concatenation of its tokens'\n"
+          "texts. Call flush() before reading figures between checks. Returns each slot's stop flag.")
+      .def(
+          "flush", [](detokenizer& d, batch_t& batch) {
+            check_batch(d, batch, "IncrementalDetokenizer.flush");
+            d.flush(batch, 0, d.size());
+          },
+          py::arg("batch"), "Gives every slot's waiting tokens to its guardian now (step_at_checks).")
       .def("__copy__", [](const detokenizer& d) { return detokenizer(d); })
       .def(
           "__deepcopy__", [](const detokenizer& d, py::handle) { return detokenizer(d); }, py::arg("memo"),

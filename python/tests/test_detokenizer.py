@@ -184,13 +184,126 @@ def test_a_fast_tokenizers_decode_batch_is_used_only_when_it_agrees_with_decode(
     assert tok.backend_tokenizer.calls == (0 if wrong else 1)
 
 
-def test_the_hf_criterion_in_text_mode_makes_one_decode_call_per_step_and_matches_the_reference():
+class ChunkReference:
+    """step_at_checks's rule written out: tokens wait; at a check (or a flush)
+    their text is decode(context + waiting ids) minus decode(context), holding
+    back the fewest trailing ids (fewer than max_pending) that leave it whole."""
+
+    def __init__(self, decode, context=(), keep=4, max_pending=8):
+        self.decode, self.keep, self.max_pending = decode, keep, max_pending
+        self.ids = list(context)[-keep:] if keep else []
+        self.read = len(self.ids)
+
+    def give(self):
+        before = self.decode(self.ids[:self.read]) if self.read else ""
+        after, held = self.decode(self.ids), 0
+        if after.endswith("\ufffd"):
+            for h in range(1, min(self.max_pending - 1, len(self.ids) - self.read) + 1):
+                t = self.decode(self.ids[:len(self.ids) - h])
+                if not t.endswith("\ufffd"):
+                    after, held = t, h
+                    break
+        text = after[len(before):] if after.startswith(before) or len(after) > len(before) else ""
+        emitted = len(self.ids) - held
+        k = min(emitted, self.keep)
+        self.ids = self.ids[emitted - k:]
+        self.read = k
+        return text
+
+
+def whole_stream(tok, rng, n):
+    """Ids of whole characters only (words and complete byte-token characters)."""
+    out = []
+    while len(out) < n:
+        out += tok.encode_word(rng.choice(WORDS + ["日", "🙂", "ü"]))
+    return out[:n]
+
+
+@pytest.mark.parametrize("stream_kind", ["whole", "random"])
+def test_text_at_checks_gives_the_chunk_rule_and_on_whole_characters_the_per_token_curve(stream_kind):
+    tok = PieceTokenizer(WORDS)
+    decode = lambda ids: tok.decode(ids, skip_special_tokens=True)  # noqa: E731
+    rng = random.Random(5)
+    slots, steps, f = 7, 500, 25
+    make = whole_stream if stream_kind == "whole" else random_stream
+    streams = [make(tok, rng, steps) for _ in range(slots)]
+    contexts = [tok.encode_word("▁the")[: k % 2] for k in range(slots)]
+    counting = Counting(decode)
+    lazy = lil.IncrementalDetokenizer(slots, counting, check_every=f)
+    eager = lil.IncrementalDetokenizer(slots, decode_batch=lambda w: [decode(x) for x in w])
+    for s in range(slots):
+        lazy.reset(s, contexts[s])
+        eager.reset(s, contexts[s])
+    a = lil.GuardianBatch(slots, check_every=f, min_gain=4)
+    b = lil.GuardianBatch(slots, check_every=f, min_gain=4)
+    refs = [ChunkReference(decode, contexts[s]) for s in range(slots)]
+    singles = [lil.Guardian(check_every=f, min_gain=4) for _ in range(slots)]
+    waiting = [0] * slots
+    due_steps = 0
+    for step in range(steps):
+        ids = np.array([streams[s][step] if (s * 3 + step) % 7 else -1 for s in range(slots)], dtype=np.int32)
+        due = False
+        lazy_flags = lazy.step_at_checks(ids, a)
+        eager_flags = eager.step(ids, b)
+        for s in range(slots):
+            if ids[s] < 0 or singles[s].stopped:
+                continue
+            refs[s].ids.append(int(ids[s]))
+            waiting[s] += 1
+            if (singles[s].tokens + waiting[s]) % f == 0:
+                singles[s].accept_texts([""] * (waiting[s] - 1) + [refs[s].give()])
+                waiting[s] = 0
+                due = True
+        due_steps += due
+        assert list(lazy_flags) == [g.stopped for g in singles]
+        if stream_kind == "whole":
+            assert list(lazy_flags) == list(eager_flags)
+    # One call at each step where some slot checks (a second one where a text
+    # ends inside a character), none in between.
+    assert due_steps <= counting.calls <= 2 * due_steps
+    lazy.flush(a)
+    for s in range(slots):
+        assert lazy.waiting(s) == 0
+        if waiting[s]:
+            singles[s].accept_texts([""] * (waiting[s] - 1) + [refs[s].give()])
+        assert a[s].curve() == singles[s].curve() and a[s].decision().tokens == singles[s].decision().tokens
+        if stream_kind == "whole":  # the same text, so the same C(n) at every check, as per token
+            assert a[s].curve() == b[s].curve() and a[s].decision().tokens == b[s].decision().tokens
+            assert a[s].bytes == b[s].bytes
+
+
+def test_a_character_split_across_a_check_waits_for_its_last_byte():
+    tok = PieceTokenizer(WORDS)
+    detok = lil.IncrementalDetokenizer(1, lambda w: [tok.decode(x) for x in w], check_every=3)
+    batch = lil.GuardianBatch(1, check_every=3, min_gain=0)
+    detok.reset(0, tok.encode_word("▁the"))
+    ni = tok.encode_word("日")  # three byte tokens
+    for i in [tok.ids["▁ok"]] + ni[:2]:  # the check at token 3 cuts the character
+        detok.step_at_checks(np.array([i], np.int32), batch)
+    assert batch[0].tokens == 3 and batch[0].bytes == len(" ok")  # its two bytes wait
+    for i in ni[2:] + [tok.ids["▁x"], tok.ids["▁ok"]]:
+        detok.step_at_checks(np.array([i], np.int32), batch)
+    assert batch[0].tokens == 6 and batch[0].bytes == len(" ok日 x ok".encode())
+
+
+def test_step_at_checks_needs_a_detokenizer_sized_for_the_batch_interval():
+    detok = lil.IncrementalDetokenizer(2, lambda w: [""] * len(w), check_every=10)
+    with pytest.raises(lil.Error, match="check_every=10.*every 250"):
+        detok.step_at_checks(np.zeros(2, np.int32), lil.GuardianBatch(2))
+    with pytest.raises(lil.Error, match="check_every=0"):
+        lil.IncrementalDetokenizer(2, lambda w: [""] * len(w)).step_at_checks(np.zeros(2, np.int32),
+                                                                              lil.GuardianBatch(2))
+
+
+@pytest.mark.parametrize("at_checks", [True, False])
+def test_the_hf_criterion_in_text_mode_decodes_once_a_step_or_once_a_check_and_matches_its_reference(at_checks):
     tok = FastTokenizer(WORDS)
     rng = random.Random(11)
-    rows, steps = 6, 300
+    rows, steps, f = 6, 300, 20
     prompt = np.array([tok.encode_word("▁the")[:1] * 2] * rows)
     streams = np.array([random_stream(tok, rng, steps) for _ in range(rows)])
-    guard = GuardianStoppingCriteria(tok, text=True, check_every=20, min_gain=3, eos_token_id=[])
+    guard = GuardianStoppingCriteria(tok, text=True, text_at_checks=at_checks, check_every=f, min_gain=3,
+                                     eos_token_id=[])
     assert guard.mode == "text" and guard.text_decode == "decode_batch"
     assert GuardianStoppingCriteria(decode=tok.decode, check_every=20).text_decode == "decode"
     tok.backend_tokenizer.calls = 0
@@ -198,14 +311,28 @@ def test_the_hf_criterion_in_text_mode_makes_one_decode_call_per_step_and_matche
     for k in range(steps):
         ids = np.concatenate([ids, streams[:, k:k + 1]], axis=1)
         guard(ids, None)
-    assert tok.backend_tokenizer.calls == steps
+    if at_checks:
+        assert tok.backend_tokenizer.calls <= 2 * (steps // f)
+    else:
+        assert tok.backend_tokenizer.calls == steps
+    hf_decode = lambda w: tok.decode(w, skip_special_tokens=True, clean_up_tokenization_spaces=False)  # noqa: E731
+    decisions = guard.decisions()
     for r in range(rows):
-        ref = ReferenceDecoder(lambda w: tok.decode(w, skip_special_tokens=True, clean_up_tokenization_spaces=False),
-                               list(prompt[r]))
-        g = lil.Guardian(check_every=20, min_gain=3)
-        for i in streams[r]:
-            if g.stopped:
-                break
-            g.accept(ref.push(int(i)))
-        assert guard.decisions()[r].tokens == g.decision().tokens
+        g = lil.Guardian(check_every=f, min_gain=3)
+        if at_checks:
+            ref = ChunkReference(hf_decode, list(prompt[r]))
+            for k, i in enumerate(streams[r]):
+                if g.stopped:
+                    break
+                ref.ids.append(int(i))
+                if (k + 1) % f == 0 or k + 1 == steps:
+                    g.accept_texts([""] * ((k + 1) - g.tokens - 1) + [ref.give()])
+        else:
+            ref = ReferenceDecoder(hf_decode, list(prompt[r]))
+            for i in streams[r]:
+                if g.stopped:
+                    break
+                g.accept(ref.push(int(i)))
+        assert decisions[r].tokens == g.decision().tokens
         assert guard.stopped_at()[r] == (g.decision().stopped_at if g.stopped else None)
+        assert guard._batch[r].curve() == g.curve()
