@@ -15,7 +15,8 @@
 //   half, so keys are distinct and larger means "ranked first") by radix
 //   selection, eight bits a pass, with a 256-bin histogram in shared memory;
 //   then keeps the keys at or above it and writes their indices in ascending
-//   order with a block prefix sum. Eight passes over n keys: no sort.
+//   order with a block prefix sum. At most eight passes over n keys (they
+//   stop once the k-th key's bin is kept whole, usually after three): no sort.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -57,18 +58,26 @@ __device__ __forceinline__ std::uint64_t rank_key(float score, int index) {
   return (static_cast<std::uint64_t>(b) << 32) | static_cast<std::uint32_t>(~static_cast<std::uint32_t>(index));
 }
 
-// The k-th largest (1-based, 1 <= k <= n) of key(0..n-1); every thread of the
+// A threshold t with exactly k keys >= t among key(0..n-1) (1 <= k <= n;
+// keys distinct): the k-th largest, or the leading digits it shares with the
+// keys of its bin once every key of that bin is kept (then no later digit can
+// change which keys are >= t, so the passes stop early: scores of distinct
+// pages usually part within the first three digits). Every thread of the
 // block (kThreads of them) calls it and gets the answer. Scores of one head
 // are close, so most keys share their leading digits: lanes of a warp that
-// hit the same bin add once (__match_any_sync), and the digit is found by a
-// parallel suffix sum over the 256 bins, one bin per thread.
+// hit the same bin add once (__match_any_sync); the digit is found from a
+// suffix sum over the 256 bins, one bin per thread (warp shuffles, then the
+// warps' totals).
 template <class KeyFn>
 __device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
+  constexpr int kWarps = kThreads / 32;
+  static_assert(kThreads == 256, "one bin per thread");
   __shared__ unsigned hist[256];
-  __shared__ unsigned above[256];
+  __shared__ unsigned warp_total[kWarps];
   __shared__ std::uint64_t found_prefix;
   __shared__ int found_left;
-  const int tid = static_cast<int>(threadIdx.x), lane = tid & 31;
+  __shared__ int found_done;
+  const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
   std::uint64_t prefix = 0, mask = 0;
   int left = k;
   for (int shift = 56; shift >= 0; shift -= 8) {
@@ -83,26 +92,30 @@ __device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
       if (in && lane == __ffs(peers) - 1) atomicAdd(&hist[digit], static_cast<unsigned>(__popc(peers)));
     }
     __syncthreads();
-    // above[d] = keys in bins > d (a suffix sum, Hillis-Steele).
-    unsigned mine = tid < 255 ? hist[tid + 1] : 0u;
-    above[tid] = mine;
-    __syncthreads();
-    for (int off = 1; off < 256; off <<= 1) {
-      const unsigned add = tid + off < 256 ? above[tid + off] : 0u;
-      __syncthreads();
-      above[tid] += add;
-      __syncthreads();
+    // above = keys in bins > tid: an inclusive suffix sum of hist[tid + 1].
+    const unsigned count = hist[tid];
+    unsigned above = tid < 255 ? hist[tid + 1] : 0u;
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+      const unsigned add = __shfl_down_sync(0xffffffffu, above, off);
+      if (lane + off < 32) above += add;
     }
-    const int a = static_cast<int>(above[tid]);
-    if (a < left && left <= a + static_cast<int>(hist[tid])) {
+    if (lane == 0) warp_total[warp] = above;
+    __syncthreads();
+    for (int w = warp + 1; w < kWarps; ++w) above += warp_total[w];
+    const int a = static_cast<int>(above);
+    if (a < left && left <= a + static_cast<int>(count)) {
       found_prefix = prefix | (static_cast<std::uint64_t>(tid) << shift);
       found_left = left - a;
+      found_done = left - a == static_cast<int>(count);
     }
     __syncthreads();
     prefix = found_prefix;
     left = found_left;
+    const bool done = found_done != 0;
     mask |= static_cast<std::uint64_t>(255) << shift;
     __syncthreads();
+    if (done) break;
   }
   return prefix;
 }
@@ -135,8 +148,8 @@ __device__ int compact_ascending(Pred keep, int n, std::int32_t* out) {
 }
 
 // Quest's bounds: [rows][KV][tiles][D][kTile], page p in tile p / kTile at
-// lane p % kTile (the CPU planner's layout); a warp reads two tiles' 16
-// contiguous lanes of one channel per step.
+// lane p % kTile (the CPU planner's layout); a thread scoring PPT adjacent
+// pages reads PPT contiguous lanes of one channel per load.
 constexpr int kTile = 16;
 __device__ __forceinline__ std::size_t bound_at(const layer_dims& d, const quest_state& q, int b, int kv, int page,
                                                 int c) {
@@ -290,38 +303,73 @@ __global__ void quest_bounds_kernel(layer_dims d, quest_state q, const std::int3
   }
 }
 
-// One bound row of a tile: the PPT pages a thread owns, one 16-byte load.
-__device__ __forceinline__ void load_lanes(const float* p, float (&v)[4]) {
-  const float4 x = *reinterpret_cast<const float4*>(p);
-  v[0] = x.x;
-  v[1] = x.y;
-  v[2] = x.z;
-  v[3] = x.w;
+// One bound row of a tile for the PPT adjacent pages a thread owns: one load
+// of PPT * sizeof(T) bytes (bf16: a page is a 16-bit half, the lower page in
+// the low half).
+template <int PPT>
+__device__ __forceinline__ void load_lanes(const float* p, float (&v)[PPT]) {
+  if constexpr (PPT == 1) {
+    v[0] = *p;
+  } else if constexpr (PPT == 2) {
+    const float2 x = *reinterpret_cast<const float2*>(p);
+    v[0] = x.x;
+    v[1] = x.y;
+  } else {
+    static_assert(PPT == 4, "fp32 bounds: 1, 2 or 4 pages per thread");
+    const float4 x = *reinterpret_cast<const float4*>(p);
+    v[0] = x.x;
+    v[1] = x.y;
+    v[2] = x.z;
+    v[3] = x.w;
+  }
 }
-__device__ __forceinline__ void load_lanes(const std::uint16_t* p, float (&v)[8]) {
-  const uint4 x = *reinterpret_cast<const uint4*>(p);
-  const unsigned w[4] = {x.x, x.y, x.z, x.w};
-#pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    v[2 * k] = __uint_as_float(w[k] << 16);              // the lower page: the low half
-    v[2 * k + 1] = __uint_as_float(w[k] & 0xFFFF0000u);  // the next page: the high half
+__device__ __forceinline__ void unpack2(unsigned w, float* v) {
+  v[0] = __uint_as_float(w << 16);
+  v[1] = __uint_as_float(w & 0xFFFF0000u);
+}
+template <int PPT>
+__device__ __forceinline__ void load_lanes(const std::uint16_t* p, float (&v)[PPT]) {
+  if constexpr (PPT == 2) {
+    unpack2(*reinterpret_cast<const unsigned*>(p), v);
+  } else if constexpr (PPT == 4) {
+    const uint2 x = *reinterpret_cast<const uint2*>(p);
+    unpack2(x.x, v);
+    unpack2(x.y, v + 2);
+  } else {
+    static_assert(PPT == 8, "bf16 bounds: 2, 4 or 8 pages per thread");
+    const uint4 x = *reinterpret_cast<const uint4*>(p);
+    unpack2(x.x, v);
+    unpack2(x.y, v + 2);
+    unpack2(x.z, v + 4);
+    unpack2(x.w, v + 6);
   }
 }
 
-// A thread scores PPT adjacent pages of one tile (16 bytes of each channel's
-// bounds per load: 8 bf16 or 4 fp32 pages), each page's sum over channels
-// c = 0..D-1 of (q+ max + q- min) in the CPU's order; the group's q+ / q-
-// are summed per channel in query-head order (sum, mean) or kept per head (max).
-template <class T>
-__global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids,
-                                   const float* query, float* scratch) {
-  constexpr int PPT = 16 / static_cast<int>(sizeof(T));
+// A thread scores PPT adjacent pages of one tile, each page's sum over
+// channels c = 0..D-1 of (q+ max + q- min) in the CPU's order; the group's
+// q+ / q- are summed per channel in query-head order (sum, mean) or kept per
+// head (max).
+//
+// Why few pages per thread: the order of the sum is fixed (channel by
+// channel, one accumulator per page), so a page's channels cannot be split
+// between threads, and the bytes in flight per SM are (threads) x (loads a
+// thread has issued ahead). Two pages per thread (4-byte bf16 loads, 8-byte
+// fp32) gives 4x the threads of 8 pages per 16-byte load: at batch 32 x 8 KV
+// heads x 2048 pages, 262,144 threads, a full SM of warps, each with 8
+// channels' loads of both bounds unrolled ahead. Eight lanes of a warp then
+// read one tile's 32-byte (bf16) row and, over the unrolled channels, whole
+// 128-byte lines of it at once, so DRAM sees full lines.
+template <class T, int PPT>
+__global__ void __launch_bounds__(kThreads) quest_score_kernel(layer_dims d, slot_state s, quest_state q,
+                                                               const std::int32_t* seq_ids, const float* query,
+                                                               float* scratch) {
   extern __shared__ float qs[];  // [2][rows_of_q][D]
   const int r = blockIdx.x, kv = blockIdx.y;
   const int b = seq_ids[r];
   const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
   if (n_pages <= q.budget_pages) return;
   const int current = n_pages - 1;
+  if (static_cast<int>(blockIdx.z) * kThreads * PPT >= current) return;
   const int group = d.n_heads / d.n_kv_heads;
   const int D = d.head_dim;
   const int q_rows = q.gqa == fold::max ? group : 1;
@@ -347,7 +395,7 @@ __global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, co
     }
   }
   __syncthreads();
-  const int page0 = (blockIdx.z * blockDim.x + threadIdx.x) * PPT;
+  const int page0 = (blockIdx.z * kThreads + threadIdx.x) * PPT;
   if (page0 >= current) return;
   const T* mx = static_cast<const T*>(q.page_max) + bound_at(d, q, b, kv, page0, 0);
   const T* mn = static_cast<const T*>(q.page_min) + bound_at(d, q, b, kv, page0, 0);
@@ -358,11 +406,27 @@ __global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, co
     float acc[PPT];
 #pragma unroll
     for (int j = 0; j < PPT; ++j) acc[j] = 0.0f;
-#pragma unroll 4
-    for (int c = 0; c < D; ++c) {
+    int c = 0;
+    // Loads of 8 channels first, then their arithmetic in channel order.
+    for (; c + 8 <= D; c += 8) {
+      float x[8][PPT], y[8][PPT];
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        load_lanes<PPT>(mx + static_cast<std::size_t>(c + u) * kTile, x[u]);
+        load_lanes<PPT>(mn + static_cast<std::size_t>(c + u) * kTile, y[u]);
+      }
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        const float pc = p[c + u], mc = m[c + u];
+#pragma unroll
+        for (int j = 0; j < PPT; ++j)
+          acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, x[u][j]), __fmul_rn(mc, y[u][j])));
+      }
+    }
+    for (; c < D; ++c) {
       float x[PPT], y[PPT];
-      load_lanes(mx + static_cast<std::size_t>(c) * kTile, x);
-      load_lanes(mn + static_cast<std::size_t>(c) * kTile, y);
+      load_lanes<PPT>(mx + static_cast<std::size_t>(c) * kTile, x);
+      load_lanes<PPT>(mn + static_cast<std::size_t>(c) * kTile, y);
       const float pc = p[c], mc = m[c];
 #pragma unroll
       for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, x[j]), __fmul_rn(mc, y[j])));
@@ -605,6 +669,13 @@ __global__ void softmax_kernel(layer_dims d, const std::int32_t* held, const std
 
 int blocks_for(int n, int per) { return (n + per - 1) / per; }
 
+template <class T, int PPT>
+void launch_score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                  const float* query, float* scratch, std::size_t smem, cudaStream_t st) {
+  quest_score_kernel<T, PPT><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * PPT)), kThreads, smem, st>>>(
+      d, s, q, seq_ids, query, scratch);
+}
+
 }  // namespace
 
 void append(const layer_dims& d, const slot_state& s, const append_rule& rule, const std::int32_t* seq_ids, int n,
@@ -637,12 +708,24 @@ void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q
   if (n <= 0) return;
   const int group = d.n_heads / d.n_kv_heads;
   const std::size_t smem = sizeof(float) * 2 * (q.gqa == fold::max ? group : 1) * d.head_dim;
+  cudaStream_t st = as_stream(stream);
+  const int ppt = q.pages_per_thread;
   if (q.bf16) {
-    quest_score_kernel<std::uint16_t><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * 8)), kThreads, smem,
-                                        as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
+    if (ppt == 8) {
+      launch_score<std::uint16_t, 8>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    } else if (ppt == 4) {
+      launch_score<std::uint16_t, 4>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    } else {
+      launch_score<std::uint16_t, 2>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    }
   } else {
-    quest_score_kernel<float><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * 4)), kThreads, smem,
-                                as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
+    if (ppt == 4) {
+      launch_score<float, 4>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    } else if (ppt == 1) {
+      launch_score<float, 1>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    } else {
+      launch_score<float, 2>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    }
   }
   const std::size_t topk_smem = q.max_pages <= kSharedPages ? sizeof(float) * q.max_pages : 0;
   quest_topk_kernel<<<dim3(n, d.n_kv_heads), kThreads, topk_smem, as_stream(stream)>>>(d, s, q, seq_ids, scratch,
