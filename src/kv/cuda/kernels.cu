@@ -441,7 +441,7 @@ __global__ void __launch_bounds__(kThreads) quest_score_kernel(layer_dims d, slo
     if (page0 + j < current) dst[page0 + j] = q.gqa == fold::mean ? __fmul_rn(out[j], inv) : out[j];
 }
 
-// Top-k reads the page scores eight times: from shared memory while they fit
+// Top-k reads the page scores up to eight times: from shared memory while they fit
 // in 40 KB (beside the top-k's own 3 KB, under the 48 KB default).
 constexpr int kSharedPages = 10240;
 
