@@ -46,6 +46,10 @@
 //   selection of the top pages and a sort of them. Its reads are 2 x head_dim
 //   floats per page and KV head, 1/16 of what dense attention reads for the
 //   page's 16 keys and values. append: one min/max update per KV head.
+//   bf16 rows are widened as even and odd pages (a shift and a mask on 32-bit
+//   words, not a zero-extension, which SSE2 lacks); x86-64 builds without
+//   -mavx score tiles in AVX2 where the CPU has it. The page sums are
+//   memory-bound once the bounds leave L2 (docs/kv.md, the floor's table).
 //   Memory: every token (max_context slots per KV head) plus 2 x head_dim
 //   floats (or bf16) per page and KV head.
 #pragma once
