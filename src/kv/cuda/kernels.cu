@@ -304,46 +304,61 @@ __global__ void quest_bounds_kernel(layer_dims d, quest_state q, const std::int3
 }
 
 // One bound row of a tile for the PPT adjacent pages a thread owns: one load
-// of PPT * sizeof(T) bytes (bf16: a page is a 16-bit half, the lower page in
-// the low half).
-template <int PPT>
-__device__ __forceinline__ void load_lanes(const float* p, float (&v)[PPT]) {
-  if constexpr (PPT == 1) {
-    v[0] = *p;
-  } else if constexpr (PPT == 2) {
-    const float2 x = *reinterpret_cast<const float2*>(p);
+// of PPT * sizeof(T) bytes kept as loaded (`raw`, so that a bf16 pair of
+// pages holds one register until its arithmetic), then widened to PPT
+// floats (bf16: a page is a 16-bit half, the lower page in the low half).
+template <class T, int PPT>
+struct row_of;
+template <>
+struct row_of<float, 1> {
+  using raw = float;
+  __device__ static void widen(raw x, float* v) { v[0] = x; }
+};
+template <>
+struct row_of<float, 2> {
+  using raw = float2;
+  __device__ static void widen(raw x, float* v) {
     v[0] = x.x;
     v[1] = x.y;
-  } else {
-    static_assert(PPT == 4, "fp32 bounds: 1, 2 or 4 pages per thread");
-    const float4 x = *reinterpret_cast<const float4*>(p);
+  }
+};
+template <>
+struct row_of<float, 4> {
+  using raw = float4;
+  __device__ static void widen(raw x, float* v) {
     v[0] = x.x;
     v[1] = x.y;
     v[2] = x.z;
     v[3] = x.w;
   }
-}
+};
 __device__ __forceinline__ void unpack2(unsigned w, float* v) {
   v[0] = __uint_as_float(w << 16);
   v[1] = __uint_as_float(w & 0xFFFF0000u);
 }
-template <int PPT>
-__device__ __forceinline__ void load_lanes(const std::uint16_t* p, float (&v)[PPT]) {
-  if constexpr (PPT == 2) {
-    unpack2(*reinterpret_cast<const unsigned*>(p), v);
-  } else if constexpr (PPT == 4) {
-    const uint2 x = *reinterpret_cast<const uint2*>(p);
+template <>
+struct row_of<std::uint16_t, 2> {
+  using raw = unsigned;
+  __device__ static void widen(raw x, float* v) { unpack2(x, v); }
+};
+template <>
+struct row_of<std::uint16_t, 4> {
+  using raw = uint2;
+  __device__ static void widen(raw x, float* v) {
     unpack2(x.x, v);
     unpack2(x.y, v + 2);
-  } else {
-    static_assert(PPT == 8, "bf16 bounds: 2, 4 or 8 pages per thread");
-    const uint4 x = *reinterpret_cast<const uint4*>(p);
+  }
+};
+template <>
+struct row_of<std::uint16_t, 8> {
+  using raw = uint4;
+  __device__ static void widen(raw x, float* v) {
     unpack2(x.x, v);
     unpack2(x.y, v + 2);
     unpack2(x.z, v + 4);
     unpack2(x.w, v + 6);
   }
-}
+};
 
 // A thread scores PPT adjacent pages of one tile, each page's sum over
 // channels c = 0..D-1 of (q+ max + q- min) in the CPU's order; the group's
@@ -352,15 +367,19 @@ __device__ __forceinline__ void load_lanes(const std::uint16_t* p, float (&v)[PP
 //
 // Why few pages per thread: the order of the sum is fixed (channel by
 // channel, one accumulator per page), so a page's channels cannot be split
-// between threads, and the bytes in flight per SM are (threads) x (loads a
-// thread has issued ahead). Two pages per thread (4-byte bf16 loads, 8-byte
-// fp32) gives 4x the threads of 8 pages per 16-byte load: at batch 32 x 8 KV
-// heads x 2048 pages, 262,144 threads, a full SM of warps, each with 8
-// channels' loads of both bounds unrolled ahead. Eight lanes of a warp then
-// read one tile's 32-byte (bf16) row and, over the unrolled channels, whole
-// 128-byte lines of it at once, so DRAM sees full lines.
+// between threads, and the bytes in flight per SM are (threads resident) x
+// (loads each has issued ahead). Two pages per thread (4-byte bf16 loads,
+// 8-byte fp32) gives 4x the threads of 8 pages per 16-byte load: at batch 32
+// x 8 KV heads x 2048 pages, 262,144 threads; the launch bounds ask for 8
+// blocks of 256 per SM (32 registers), so all 8,192 warps fit the H200's
+// 132 x 64 warp slots at once: one wave, no tail. The loads of 8 channels
+// of both bounds are written ahead of their arithmetic, kept as loaded (a
+// bf16 pair of pages is one register). Eight lanes of a warp share a tile and
+// read its 32-byte (bf16) rows; over the 8 channels they cover whole 128-byte
+// lines together. Other widths (4 and 8 bf16 pages, 1 and 4 fp32 pages, 64
+// registers) stay for measurement (quest_state::pages_per_thread).
 template <class T, int PPT>
-__global__ void __launch_bounds__(kThreads) quest_score_kernel(layer_dims d, slot_state s, quest_state q,
+__global__ void __launch_bounds__(kThreads, PPT == 2 ? 8 : 4) quest_score_kernel(layer_dims d, slot_state s, quest_state q,
                                                                const std::int32_t* seq_ids, const float* query,
                                                                float* scratch) {
   extern __shared__ float qs[];  // [2][rows_of_q][D]
@@ -397,6 +416,7 @@ __global__ void __launch_bounds__(kThreads) quest_score_kernel(layer_dims d, slo
   __syncthreads();
   const int page0 = (blockIdx.z * kThreads + threadIdx.x) * PPT;
   if (page0 >= current) return;
+  using row = row_of<T, PPT>;
   const T* mx = static_cast<const T*>(q.page_max) + bound_at(d, q, b, kv, page0, 0);
   const T* mn = static_cast<const T*>(q.page_min) + bound_at(d, q, b, kv, page0, 0);
   float out[PPT];
@@ -407,29 +427,31 @@ __global__ void __launch_bounds__(kThreads) quest_score_kernel(layer_dims d, slo
 #pragma unroll
     for (int j = 0; j < PPT; ++j) acc[j] = 0.0f;
     int c = 0;
-    // Loads of 8 channels first, then their arithmetic in channel order.
+    // The raw loads of 8 channels first, then their arithmetic in channel order.
     for (; c + 8 <= D; c += 8) {
-      float x[8][PPT], y[8][PPT];
+      typename row::raw x[8], y[8];
 #pragma unroll
       for (int u = 0; u < 8; ++u) {
-        load_lanes<PPT>(mx + static_cast<std::size_t>(c + u) * kTile, x[u]);
-        load_lanes<PPT>(mn + static_cast<std::size_t>(c + u) * kTile, y[u]);
+        x[u] = *reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c + u) * kTile);
+        y[u] = *reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c + u) * kTile);
       }
 #pragma unroll
       for (int u = 0; u < 8; ++u) {
+        float hi[PPT], lo[PPT];
+        row::widen(x[u], hi);
+        row::widen(y[u], lo);
         const float pc = p[c + u], mc = m[c + u];
 #pragma unroll
-        for (int j = 0; j < PPT; ++j)
-          acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, x[u][j]), __fmul_rn(mc, y[u][j])));
+        for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, hi[j]), __fmul_rn(mc, lo[j])));
       }
     }
     for (; c < D; ++c) {
-      float x[PPT], y[PPT];
-      load_lanes<PPT>(mx + static_cast<std::size_t>(c) * kTile, x);
-      load_lanes<PPT>(mn + static_cast<std::size_t>(c) * kTile, y);
+      float hi[PPT], lo[PPT];
+      row::widen(*reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c) * kTile), hi);
+      row::widen(*reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c) * kTile), lo);
       const float pc = p[c], mc = m[c];
 #pragma unroll
-      for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, x[j]), __fmul_rn(mc, y[j])));
+      for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, hi[j]), __fmul_rn(mc, lo[j])));
     }
 #pragma unroll
     for (int j = 0; j < PPT; ++j) out[j] = g == 0 ? acc[j] : (acc[j] > out[j] ? acc[j] : out[j]);
