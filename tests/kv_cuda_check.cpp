@@ -95,6 +95,7 @@ struct config {
   bool max_pool = false;
   bool per_kv_head = false;
   int ppt = 0;  // Quest: pages per scoring thread (quest_state::pages_per_thread)
+  bool staged = false;  // Quest: quest_state::staged
 };
 
 kv::policy_spec spec_of(const config& c) {
@@ -197,6 +198,7 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
   q.budget_pages = c.budget / c.page;
   q.gqa = c.fold;
   q.pages_per_thread = c.ppt;
+  q.staged = c.staged;
 
   const int W = c.window;
   dev<float> srows(c.snapkv ? static_cast<std::size_t>(rows) * KV * W * C : 1);
@@ -481,7 +483,7 @@ tally check_probs(bool bf16, std::uint32_t seed) {
 // and head_dim leaves a tail after the 8-channel unroll (100): 4 sequences
 // fed together, every step through the CPU planner; every 25 steps once the
 // pages exceed the budget, each pages_per_thread variant's selection on the
-// GPU against the planner's table.
+// GPU against the planner's table (variant -1: the staged kernel).
 tally quest_at_scale(bool bf16, const std::vector<int>& variants, std::uint32_t seed) {
   tally t;
   kv::model_shape shape;
@@ -562,7 +564,8 @@ tally quest_at_scale(bool bf16, const std::vector<int>& variants, std::uint32_t 
     ++checked_steps;
     query_d.put(query);
     for (int v : variants) {
-      q.pages_per_thread = v;
+      q.pages_per_thread = v > 0 ? v : 0;
+      q.staged = v < 0;
       kc::quest_select(d, s, q, ids.p, rows, query_d.p, scratch.p, pages.p, counts.p, nullptr);
       const auto gpages = pages.get();
       const auto gcounts = counts.get();
@@ -573,7 +576,8 @@ tally quest_at_scale(bool bf16, const std::vector<int>& variants, std::uint32_t 
             const int pg = gpages[(static_cast<std::size_t>(r) * KV + h) * q.budget_pages + i];
             for (int slot = pg * page; slot < std::min((pg + 1) * page, step + 1); ++slot) got.push_back(slot);
           }
-          t.same(want == got, at(step, seq[r], h) + ": planner table, pages_per_thread " + std::to_string(v));
+          t.same(want == got, at(step, seq[r], h) + ": planner table, " +
+                                  (v < 0 ? std::string("staged") : "pages_per_thread " + std::to_string(v)));
         }
     }
   }
@@ -644,8 +648,9 @@ void time_quest_select() {
     q.page_size = page;
     q.budget_pages = 1024 / page;
     const double bytes = 2.0 * rows * KV * (held_n / page - 1) * D * (bf16 ? 2 : 4);
-    for (int v : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) {
-      q.pages_per_thread = v;
+    for (int v : bf16 ? std::vector<int>{2, 4, 8, -1} : std::vector<int>{1, 2, 4, -1}) {
+      q.pages_per_thread = v > 0 ? v : 0;
+      q.staged = v < 0;
       cudaEvent_t e0, e1;
       cudaEventCreate(&e0);
       cudaEventCreate(&e1);
@@ -659,9 +664,10 @@ void time_quest_select() {
       float ms = 0;
       cudaEventElapsedTime(&ms, e0, e1);
       const double us = 1000.0 * ms / reps;
-      std::printf("  quest_select time, batch 32 x 8 KV heads, 32k tokens, page 16, %s bounds, %d pages/thread: %.1f us "
+      const std::string how = v < 0 ? std::string("staged") : std::to_string(v) + " pages/thread";
+      std::printf("  quest_select time, batch 32 x 8 KV heads, 32k tokens, page 16, %s bounds, %s: %.1f us "
                   "(bounds read at %.2f TB/s)\n",
-                  bf16 ? "bf16" : "fp32", v, us, bytes / (us * 1e-6) / 1e12);
+                  bf16 ? "bf16" : "fp32", how.c_str(), us, bytes / (us * 1e-6) / 1e12);
       cudaEventDestroy(e0);
       cudaEventDestroy(e1);
     }
@@ -708,6 +714,12 @@ int main(int argc, char** argv) {
       c = {}; c.name = "quest:64 page 8 fp32, " + std::to_string(v) + " pages/thread"; c.quest = true;
       c.budget = 64; c.ppt = v; add(c);
     }
+    for (bool bf : {false, true})
+      for (kc::fold f : {kc::fold::mean, kc::fold::sum}) {
+        c = {}; c.name = std::string("quest:64 page 8 staged ") + (bf ? "bf16" : "fp32") +
+                         (f == kc::fold::sum ? " gqa=sum" : ""); c.quest = true; c.budget = 64; c.bf16 = bf;
+        c.fold = f; c.staged = true; add(c);
+      }
     c = {}; c.name = "quest:48 page 1 fp32 gqa=max"; c.quest = true; c.budget = 48; c.page = 1;
     c.fold = kc::fold::max; add(c);
     c = {}; c.name = "quest:16 page 16 (current page only)"; c.quest = true; c.budget = 16; c.page = 16; add(c);
@@ -726,7 +738,7 @@ int main(int argc, char** argv) {
     differ += t.differ;
   }
   for (bool bf16 : {false, true}) {
-    const tally t = quest_at_scale(bf16, bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}, seed++);
+    const tally t = quest_at_scale(bf16, bf16 ? std::vector<int>{2, 4, 8, -1} : std::vector<int>{1, 2, 4, -1}, seed++);
     compared += t.compared;
     differ += t.differ;
   }

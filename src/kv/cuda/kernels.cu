@@ -307,6 +307,9 @@ __global__ void quest_bounds_kernel(layer_dims d, quest_state q, const std::int3
 // of PPT * sizeof(T) bytes kept as loaded (`raw`, so that a bf16 pair of
 // pages holds one register until its arithmetic), then widened to PPT
 // floats (bf16: a page is a 16-bit half, the lower page in the low half).
+__device__ __forceinline__ float widen_bound(float x) { return x; }
+__device__ __forceinline__ float widen_bound(std::uint16_t x) { return from_bf16(x); }
+
 template <class T, int PPT>
 struct row_of;
 template <>
@@ -461,6 +464,100 @@ __global__ void __launch_bounds__(kThreads, PPT == 2 ? 8 : 4) quest_score_kernel
 #pragma unroll
   for (int j = 0; j < PPT; ++j)
     if (page0 + j < current) dst[page0 + j] = q.gqa == fold::mean ? __fmul_rn(out[j], inv) : out[j];
+}
+
+// Staged scoring (quest_state::staged; sum and mean folds): a block of 256
+// threads owns 16 tiles (256 pages) of one (row, KV head), thread t page t.
+// Per chunk of channels - 1 KB of each tile and bound (32 bf16 channels, 16
+// fp32) - the block first copies the 16 tiles' chunks of both bounds into
+// shared memory with 16-byte loads (a warp instruction reads 512 contiguous
+// bytes, a tile's chunk is 1 KB contiguous, so DRAM sees kilobyte runs rather
+// than one 32-byte row per tile at a time), then each thread runs its page
+// through the chunk's channels from shared memory, in the CPU's order. Each
+// tile's copy is padded by one row so that the two tiles a warp reads fall
+// in different banks.
+template <class T>
+__global__ void __launch_bounds__(kThreads) quest_score_staged_kernel(layer_dims d, slot_state s, quest_state q,
+                                                                      const std::int32_t* seq_ids, const float* query,
+                                                                      float* scratch) {
+  constexpr int kChunkBytes = 1024;
+  constexpr int CH = kChunkBytes / (kTile * static_cast<int>(sizeof(T)));  // channels per chunk
+  constexpr int kTiles = kThreads / kTile;                                  // 16
+  constexpr int kStride = CH * kTile + kTile;                               // elements per staged tile
+  constexpr int kVec = 16 / static_cast<int>(sizeof(T));                    // elements per 16-byte load
+  constexpr int kLoads = 2 * kTiles * (CH * kTile / kVec) / kThreads;      // 16-byte loads per thread
+  __shared__ __align__(16) T stage[2][kTiles * kStride];
+  extern __shared__ float qs[];  // [2][D]
+  const int r = blockIdx.x, kv = blockIdx.y;
+  const int b = seq_ids[r];
+  const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
+  if (n_pages <= q.budget_pages) return;
+  const int current = n_pages - 1;
+  const int tile0 = static_cast<int>(blockIdx.z) * kTiles;
+  const int tiles_needed = (current + kTile - 1) / kTile;
+  if (tile0 >= tiles_needed) return;
+  const int tiles_here = min(kTiles, tiles_needed - tile0);
+  const int group = d.n_heads / d.n_kv_heads;
+  const int D = d.head_dim;
+  const int tid = static_cast<int>(threadIdx.x);
+  float* qp = qs;
+  float* qn = qs + D;
+  const float* qrow = query + (static_cast<std::size_t>(r) * d.n_heads + kv * group) * D;
+  for (int c = tid; c < D; c += kThreads) {
+    float p = 0.0f, m = 0.0f;
+    for (int g = 0; g < group; ++g) {
+      const float x = qrow[g * D + c];
+      p = __fadd_rn(p, x > 0.0f ? x : 0.0f);
+      m = __fadd_rn(m, x < 0.0f ? x : 0.0f);
+    }
+    qp[c] = p;
+    qn[c] = m;
+  }
+  const T* const max_base = static_cast<const T*>(q.page_max);
+  const T* const min_base = static_cast<const T*>(q.page_min);
+  const int my_tile = tid / kTile, lane = tid % kTile;
+  const int page = tile0 * kTile + tid;
+  float acc = 0.0f;
+  for (int c0 = 0; c0 < D; c0 += CH) {
+    const int ch = min(CH, D - c0);
+    const int per_tile = ch * kTile / kVec;  // 16-byte loads per tile chunk
+    const int total = 2 * tiles_here * per_tile;
+    uint4 v[kLoads];
+#pragma unroll
+    for (int k = 0; k < kLoads; ++k) {
+      const int i = tid + k * kThreads;
+      if (i < total) {
+        const int bound = i / (tiles_here * per_tile), rest = i % (tiles_here * per_tile);
+        const int t = rest / per_tile, e = rest % per_tile;
+        v[k] = *reinterpret_cast<const uint4*>((bound == 0 ? max_base : min_base) +
+                                               bound_at(d, q, b, kv, (tile0 + t) * kTile, c0) +
+                                               static_cast<std::size_t>(e) * kVec);
+      }
+    }
+    __syncthreads();  // the previous chunk's reads are done (and qs is written)
+#pragma unroll
+    for (int k = 0; k < kLoads; ++k) {
+      const int i = tid + k * kThreads;
+      if (i < total) {
+        const int bound = i / (tiles_here * per_tile), rest = i % (tiles_here * per_tile);
+        const int t = rest / per_tile, e = rest % per_tile;
+        *reinterpret_cast<uint4*>(&stage[bound][t * kStride + e * kVec]) = v[k];
+      }
+    }
+    __syncthreads();
+    if (page < current) {
+      const T* hi = &stage[0][my_tile * kStride + lane];
+      const T* lo = &stage[1][my_tile * kStride + lane];
+      for (int c = 0; c < ch; ++c) {
+        const float x = widen_bound(hi[c * kTile]), y = widen_bound(lo[c * kTile]);
+        acc = __fadd_rn(acc, __fadd_rn(__fmul_rn(qp[c0 + c], x), __fmul_rn(qn[c0 + c], y)));
+      }
+    }
+  }
+  if (page < current) {
+    float* dst = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
+    dst[page] = q.gqa == fold::mean ? __fmul_rn(acc, __fdiv_rn(1.0f, static_cast<float>(group))) : acc;
+  }
 }
 
 // Top-k reads the page scores up to eight times: from shared memory while they fit
@@ -732,7 +829,15 @@ void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q
   const std::size_t smem = sizeof(float) * 2 * (q.gqa == fold::max ? group : 1) * d.head_dim;
   cudaStream_t st = as_stream(stream);
   const int ppt = q.pages_per_thread;
-  if (q.bf16) {
+  if (q.staged && q.gqa != fold::max) {
+    const dim3 grid(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads));
+    const std::size_t qs_bytes = sizeof(float) * 2 * d.head_dim;
+    if (q.bf16) {
+      quest_score_staged_kernel<std::uint16_t><<<grid, kThreads, qs_bytes, st>>>(d, s, q, seq_ids, query, scratch);
+    } else {
+      quest_score_staged_kernel<float><<<grid, kThreads, qs_bytes, st>>>(d, s, q, seq_ids, query, scratch);
+    }
+  } else if (q.bf16) {
     if (ppt == 8) {
       launch_score<std::uint16_t, 8>(d, s, q, seq_ids, n, query, scratch, smem, st);
     } else if (ppt == 4) {

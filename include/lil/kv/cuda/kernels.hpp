@@ -120,6 +120,10 @@ struct quest_state {
   // 8; fp32 bounds 1, 2 (0 = default) or 4. Fewer pages per thread: narrower
   // loads, more threads in flight.
   int pages_per_thread = 0;
+  // Score through shared memory instead (sum and mean folds; max keeps the
+  // per-thread kernel): a block copies 16 tiles' bounds a kilobyte-run at a
+  // time, then a thread per page sums from shared memory. Same selection.
+  bool staged = false;
 };
 
 // keys: [n][KV][D] (float, or bf16 bits when keys_bf16), slot_out from append().
