@@ -21,6 +21,10 @@
 // policy's own share. Quest's page scoring is counted there: it is the policy's work.
 // "of which select()" times select() alone (run once more after the step
 // with the same query), which for Quest is the page scoring and selection.
+// For Quest a second table gives the floor of that scoring on this machine:
+// one plain pass that only sums the page-bound arrays' 32-bit words (both
+// bounds, every page, in the planner's own state buffer), timed the same way
+// after each step.
 //
 // Run: build/bin/kv_bench  (Google Benchmark flags work, e.g.
 //      --benchmark_filter=quest); the table is printed at the end.
@@ -92,6 +96,8 @@ struct sample {
   double bookkeeping_share = 0;
   double select_share = 0;
   double read_per_head = 0;
+  double bounds_mib = 0;      // Quest: both page-bound arrays
+  double bounds_read_us = 0;  // Quest: one plain pass over them, alone
 };
 std::map<std::pair<std::string, int>, std::vector<sample>> g_samples;
 
@@ -102,6 +108,39 @@ struct layer_under_test {
   std::vector<float> weights;
   std::vector<float> q, k, v, out;
   fast_random rng;
+
+  // Quest's page bounds as raw 32-bit words (fp32 or two bf16 each).
+  struct words {
+    const std::uint32_t* data = nullptr;
+    std::size_t n = 0;
+  };
+  words bound_words(const char* name) const {
+    const kv::state_array a = pl.state(name);
+    if (a.name == nullptr) return {};
+    return {static_cast<const std::uint32_t*>(a.data), a.elements * a.element_size / 4};
+  }
+  // The floor of page scoring: every bound read once, nothing else.
+  std::uint32_t read_bounds() const {
+    std::uint32_t total = 0;
+    for (const char* name : {"quest.page_max", "quest.page_min", "quest.page_max16", "quest.page_min16"}) {
+      const words w = bound_words(name);
+      // Four independent 16-byte adds per 64 bytes (SSE2 on every x86-64).
+      typedef std::uint32_t v4u __attribute__((vector_size(16), aligned(4), may_alias));
+      v4u lane[4] = {};
+      std::size_t i = 0;
+      for (; i + 16 <= w.n; i += 16)
+        for (int j = 0; j < 4; ++j) lane[j] += *reinterpret_cast<const v4u*>(w.data + i + 4 * j);
+      for (; i < w.n; ++i) total += w.data[i];
+      for (const v4u& x : lane) total += x[0] + x[1] + x[2] + x[3];
+    }
+    return total;
+  }
+  double bounds_bytes() const {
+    double b = 0;
+    for (const char* name : {"quest.page_max", "quest.page_min", "quest.page_max16", "quest.page_min16"})
+      b += 4.0 * static_cast<double>(bound_words(name).n);
+    return b;
+  }
 
   layer_under_test(const std::string& name, int context)
       : pl(spec_for(name), shape(context), 0, /*max_batch=*/1),
@@ -174,7 +213,8 @@ void bm_decode_step(benchmark::State& state, std::string name, int context) {
   kv::apply_moves(layer.store, layer.pl.prefill_done(0));  // SnapKV compacts its cache
 
   std::int64_t pos = start;
-  double attention_ns = 0, total_ns = 0, select_ns = 0, read = 0;
+  double attention_ns = 0, total_ns = 0, select_ns = 0, read = 0, bounds_ns = 0;
+  const bool quest = layer.bounds_bytes() > 0;
   for (auto _ : state) {
     const double t0 = thread_ns();
     attention_ns += layer.step(pos++);
@@ -188,10 +228,16 @@ void bm_decode_step(benchmark::State& state, std::string name, int context) {
     const double t2 = thread_ns();
     layer.p->select(layer.q.data());
     select_ns += thread_ns() - t2;
+    if (quest) {
+      const double t3 = thread_ns();
+      benchmark::DoNotOptimize(layer.read_bounds());
+      bounds_ns += thread_ns() - t3;
+    }
     state.ResumeTiming();
   }
   const double steps = static_cast<double>(state.iterations());
-  sample s{total_ns / steps / 1000.0, (total_ns - attention_ns) / total_ns, select_ns / total_ns, read / steps};
+  sample s{total_ns / steps / 1000.0, (total_ns - attention_ns) / total_ns, select_ns / total_ns, read / steps,
+           layer.bounds_bytes() / (1024.0 * 1024.0), bounds_ns / steps / 1000.0};
   g_samples[{name, context}].push_back(s);
   state.counters["bookkeeping_%"] = 100.0 * s.bookkeeping_share;
   state.counters["select_%"] = 100.0 * s.select_share;
@@ -224,6 +270,22 @@ void print_table() {
                   100.0 * s.bookkeeping_share, 100.0 * s.select_share, s.read_per_head);
     }
   }
+  bool header = false;
+  for (int ctx : kContexts)
+    for (const char* name : kPolicies) {
+      const auto it = g_samples.find({name, ctx});
+      if (it == g_samples.end() || it->second[0].bounds_mib == 0) continue;
+      if (!header) {
+        std::printf("\n== quest: the page bounds read alone ==\n");
+        std::printf("one plain pass summing both bound arrays (every page) after each step, thread CPU time, the run above\n\n");
+        std::printf("| context | policy | bounds (MiB) | bounds read alone (us) | its share of the step | select() (us) |\n");
+        std::printf("|--------:|:-------|-------------:|-----------------------:|----------------------:|--------------:|\n");
+        header = true;
+      }
+      const sample s = median(it->second);
+      std::printf("| %dk | %s | %.1f | %.0f | %.1f%% | %.0f |\n", ctx / 1024, name, s.bounds_mib, s.bounds_read_us,
+                  100.0 * s.bounds_read_us / s.step_us, s.select_share * s.step_us);
+    }
 }
 
 }  // namespace

@@ -94,6 +94,8 @@ struct config {
   int window = 8, kernel = 5;
   bool max_pool = false;
   bool per_kv_head = false;
+  int ppt = 0;  // Quest: pages per scoring thread (quest_state::pages_per_thread)
+  bool staged = false;  // Quest: quest_state::staged
 };
 
 kv::policy_spec spec_of(const config& c) {
@@ -195,6 +197,8 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
   q.page_size = c.page;
   q.budget_pages = c.budget / c.page;
   q.gqa = c.fold;
+  q.pages_per_thread = c.ppt;
+  q.staged = c.staged;
 
   const int W = c.window;
   dev<float> srows(c.snapkv ? static_cast<std::size_t>(rows) * KV * W * C : 1);
@@ -474,6 +478,202 @@ tally check_probs(bool bf16, std::uint32_t seed) {
   return t;
 }
 
+// Quest at a size where the scoring spans several blocks per KV head
+// (1,300 pages: 6 blocks of 256 threads at one page per thread, 3 at two)
+// and head_dim leaves a tail after the 8-channel unroll (100): 4 sequences
+// fed together, every step through the CPU planner; every 25 steps once the
+// pages exceed the budget, each pages_per_thread variant's selection on the
+// GPU against the planner's table (variant -1: the staged kernel).
+tally quest_at_scale(bool bf16, const std::vector<int>& variants, std::uint32_t seed) {
+  tally t;
+  kv::model_shape shape;
+  shape.n_layers = 1;
+  shape.n_heads = 8;
+  shape.n_kv_heads = 2;
+  shape.head_dim = 100;
+  shape.max_context = 2600;
+  const int H = shape.n_heads, KV = shape.n_kv_heads, D = shape.head_dim, rows = 4, page = 2;
+  kv::quest_options o;
+  o.budget = 256;
+  o.page_size = page;
+  o.bounds = bf16 ? kv::bound_format::bf16 : kv::bound_format::fp32;
+  kv::policy_spec spec;
+  spec = o;
+  spec.skip_first_layers = 0;
+  kv::planner planner(spec, shape, 0, rows);
+  const int C = planner.capacity();
+  kc::layer_dims d;
+  d.rows = rows;
+  d.n_heads = H;
+  d.n_kv_heads = KV;
+  d.head_dim = D;
+  d.capacity = C;
+  d.tables = 1;
+  dev<std::int32_t> held(rows), appended(rows), arrival(static_cast<std::size_t>(rows) * C, 0xFF),
+      position(static_cast<std::size_t>(rows) * C, 0xFF);
+  kc::slot_state s;
+  s.held = held.p;
+  s.appended = appended.p;
+  s.arrival = arrival.p;
+  s.position = position.p;
+  const int P = ((C + page - 1) / page + 15) / 16 * 16;
+  const std::size_t bound_n = static_cast<std::size_t>(rows) * KV * D * P;
+  dev<float> qmax(bf16 ? 1 : bound_n), qmin(bf16 ? 1 : bound_n);
+  dev<std::uint16_t> qmax16(bf16 ? bound_n : 1), qmin16(bf16 ? bound_n : 1);
+  kc::quest_state q;
+  q.page_max = bf16 ? static_cast<void*>(qmax16.p) : static_cast<void*>(qmax.p);
+  q.page_min = bf16 ? static_cast<void*>(qmin16.p) : static_cast<void*>(qmin.p);
+  q.bf16 = bf16;
+  q.max_pages = P;
+  q.page_size = page;
+  q.budget_pages = o.budget.resolve(shape, "quest") / page;
+  q.gqa = kc::fold::mean;
+  kc::append_rule rule;
+  dev<std::int32_t> ids(rows), pos_in(rows), slot_out(static_cast<std::size_t>(rows) * KV),
+      evicted_out(static_cast<std::size_t>(rows) * KV), pages(static_cast<std::size_t>(rows) * KV * q.budget_pages),
+      counts(static_cast<std::size_t>(rows) * KV);
+  dev<float> keys_d(static_cast<std::size_t>(rows) * KV * D), query_d(static_cast<std::size_t>(rows) * H * D),
+      scratch(static_cast<std::size_t>(rows) * KV * P);
+  std::mt19937 rng(seed);
+  auto quarter = [&](int span) { return static_cast<float>(static_cast<int>(rng() % (2 * span + 1)) - span) / 4.0f; };
+  std::vector<std::int32_t> seq(rows);
+  for (int b = 0; b < rows; ++b) seq[b] = b;
+  int checked_steps = 0;
+  for (int step = 0; step < shape.max_context; ++step) {
+    std::shuffle(seq.begin(), seq.end(), rng);
+    std::vector<float> keys(static_cast<std::size_t>(rows) * KV * D), query(static_cast<std::size_t>(rows) * H * D);
+    for (auto& x : keys) x = quarter(4);
+    for (auto& x : query) x = quarter(4);
+    std::vector<std::int32_t> positions(rows, step);
+    std::vector<std::int64_t> pos64(rows, step);
+    ids.put(seq);
+    pos_in.put(positions);
+    keys_d.put(keys);
+    kc::append(d, s, rule, ids.p, rows, pos_in.p, slot_out.p, evicted_out.p, nullptr);
+    kc::advance(d, s, ids.p, rows, nullptr);
+    kc::quest_update_bounds(d, q, ids.p, rows, slot_out.p, keys_d.p, false, nullptr);
+    kv::planner_rows pr;
+    pr.seq = seq.data();
+    pr.position = pos64.data();
+    pr.n_rows = rows;
+    pr.keys = keys.data();
+    pr.queries = query.data();
+    const kv::step_plan& plan = planner.step(pr);
+    const int n_pages = (step + 1 + page - 1) / page;
+    if (n_pages <= q.budget_pages || step % 25 != 0) continue;
+    ++checked_steps;
+    query_d.put(query);
+    for (int v : variants) {
+      q.pages_per_thread = v > 0 ? v : 0;
+      q.staged = v < 0;
+      kc::quest_select(d, s, q, ids.p, rows, query_d.p, scratch.p, pages.p, counts.p, nullptr);
+      const auto gpages = pages.get();
+      const auto gcounts = counts.get();
+      for (int r = 0; r < rows; ++r)
+        for (int h = 0; h < KV; ++h) {
+          std::vector<std::int32_t> want(plan.table(r, h), plan.table(r, h) + plan.count(r, h)), got;
+          for (int i = 0; i < gcounts[r * KV + h]; ++i) {
+            const int pg = gpages[(static_cast<std::size_t>(r) * KV + h) * q.budget_pages + i];
+            for (int slot = pg * page; slot < std::min((pg + 1) * page, step + 1); ++slot) got.push_back(slot);
+          }
+          t.same(want == got, at(step, seq[r], h) + ": planner table, " +
+                                  (v < 0 ? std::string("staged") : "pages_per_thread " + std::to_string(v)));
+        }
+    }
+  }
+  std::printf("  %-48s %2d sequences, %3d steps checked x %zu variants: %8ld decisions compared, %ld differ\n",
+              (std::string("quest:256 page 2, 1300 pages, ") + (bf16 ? "bf16" : "fp32")).c_str(), rows, checked_steps,
+              variants.size(), t.compared, t.differ);
+  return t;
+}
+
+// quest_select's time per variant at the bench's size (batch 32, 32 heads,
+// 8 KV heads, head_dim 128, 32k tokens held, page 16, budget 1024) on
+// random bounds: the mean of 50 launches after 5 of warm-up, CUDA events.
+// Bytes: both bounds of every page below the current one.
+void time_quest_select() {
+  const int rows = 32, H = 32, KV = 8, D = 128, page = 16, held_n = 32768, C = held_n + 4096;
+  const int P = (C / page + 15) / 16 * 16;
+  kc::layer_dims d;
+  d.rows = rows;
+  d.n_heads = H;
+  d.n_kv_heads = KV;
+  d.head_dim = D;
+  d.capacity = C;
+  dev<std::int32_t> held(rows), appended(rows);
+  held.put(std::vector<std::int32_t>(rows, held_n));
+  appended.put(std::vector<std::int32_t>(rows, held_n));
+  kc::slot_state s;
+  s.held = held.p;
+  s.appended = appended.p;
+  const std::size_t bound_n = static_cast<std::size_t>(rows) * KV * D * P;
+  std::vector<std::int32_t> seq(rows);
+  for (int b = 0; b < rows; ++b) seq[b] = b;
+  dev<std::int32_t> ids(rows), pages(static_cast<std::size_t>(rows) * KV * 64), counts(static_cast<std::size_t>(rows) * KV);
+  ids.put(seq);
+  std::vector<float> query(static_cast<std::size_t>(rows) * H * D);
+  std::uint32_t x = 12345;
+  auto next = [&x] {
+    x = x * 1664525u + 1013904223u;
+    return static_cast<float>(x >> 8) * (1.0f / 16777216.0f) - 0.5f;
+  };
+  for (auto& v : query) v = next();
+  dev<float> query_d(query.size()), scratch(static_cast<std::size_t>(rows) * KV * P);
+  query_d.put(query);
+  for (bool bf16 : {true, false}) {
+    std::vector<float> lo(bound_n), hi(bound_n);
+    for (std::size_t i = 0; i < bound_n; ++i) {
+      lo[i] = next();
+      hi[i] = lo[i] + next() + 0.5f;
+    }
+    dev<float> mx(bf16 ? 1 : bound_n), mn(bf16 ? 1 : bound_n);
+    dev<std::uint16_t> mx16(bf16 ? bound_n : 1), mn16(bf16 ? bound_n : 1);
+    if (bf16) {
+      std::vector<std::uint16_t> a(bound_n), b(bound_n);
+      for (std::size_t i = 0; i < bound_n; ++i) {
+        a[i] = kv::detail::bf16_rounded(hi[i], true);
+        b[i] = kv::detail::bf16_rounded(lo[i], false);
+      }
+      mx16.put(a);
+      mn16.put(b);
+    } else {
+      mx.put(hi);
+      mn.put(lo);
+    }
+    kc::quest_state q;
+    q.page_max = bf16 ? static_cast<void*>(mx16.p) : static_cast<void*>(mx.p);
+    q.page_min = bf16 ? static_cast<void*>(mn16.p) : static_cast<void*>(mn.p);
+    q.bf16 = bf16;
+    q.max_pages = P;
+    q.page_size = page;
+    q.budget_pages = 1024 / page;
+    const double bytes = 2.0 * rows * KV * (held_n / page - 1) * D * (bf16 ? 2 : 4);
+    for (int v : bf16 ? std::vector<int>{2, 4, 8, -1} : std::vector<int>{1, 2, 4, -1}) {
+      q.pages_per_thread = v > 0 ? v : 0;
+      q.staged = v < 0;
+      cudaEvent_t e0, e1;
+      cudaEventCreate(&e0);
+      cudaEventCreate(&e1);
+      for (int i = 0; i < 5; ++i) kc::quest_select(d, s, q, ids.p, rows, query_d.p, scratch.p, pages.p, counts.p, nullptr);
+      cudaEventRecord(e0);
+      constexpr int reps = 50;
+      for (int i = 0; i < reps; ++i)
+        kc::quest_select(d, s, q, ids.p, rows, query_d.p, scratch.p, pages.p, counts.p, nullptr);
+      cudaEventRecord(e1);
+      cudaEventSynchronize(e1);
+      float ms = 0;
+      cudaEventElapsedTime(&ms, e0, e1);
+      const double us = 1000.0 * ms / reps;
+      const std::string how = v < 0 ? std::string("staged") : std::to_string(v) + " pages/thread";
+      std::printf("  quest_select time, batch 32 x 8 KV heads, 32k tokens, page 16, %s bounds, %s: %.1f us "
+                  "(bounds read at %.2f TB/s)\n",
+                  bf16 ? "bf16" : "fp32", how.c_str(), us, bytes / (us * 1e-6) / 1e12);
+      cudaEventDestroy(e0);
+      cudaEventDestroy(e1);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -506,6 +706,22 @@ int main(int argc, char** argv) {
     c = {}; c.name = "tova:32 per_kv_head"; c.rule = kc::victim::tova; c.weights = true; c.per_kv_head = true;
     c.tables = 4; c.score_tables = 4; add(c);
     c = {}; c.name = "quest:64 page 8 bf16 bounds"; c.quest = true; c.budget = 64; c.bf16 = true; add(c);
+    for (int v : {4, 8}) {
+      c = {}; c.name = "quest:64 page 8 bf16 bounds, " + std::to_string(v) + " pages/thread"; c.quest = true;
+      c.budget = 64; c.bf16 = true; c.ppt = v; add(c);
+    }
+    for (int v : {1, 4}) {
+      c = {}; c.name = "quest:64 page 8 fp32, " + std::to_string(v) + " pages/thread"; c.quest = true;
+      c.budget = 64; c.ppt = v; add(c);
+    }
+    for (bool bf : {false, true})
+      for (kc::fold f : {kc::fold::mean, kc::fold::sum}) {
+        c = {}; c.name = std::string("quest:64 page 8 staged ") + (bf ? "bf16" : "fp32") +
+                         (f == kc::fold::sum ? " gqa=sum" : ""); c.quest = true; c.budget = 64; c.bf16 = bf;
+        c.fold = f; c.staged = true; add(c);
+      }
+    c = {}; c.name = "quest:48 page 1 fp32 gqa=max"; c.quest = true; c.budget = 48; c.page = 1;
+    c.fold = kc::fold::max; add(c);
     c = {}; c.name = "quest:16 page 16 (current page only)"; c.quest = true; c.budget = 16; c.page = 16; add(c);
     c = {}; c.name = "snapkv:48 window 8 avg pool"; c.snapkv = true; c.budget = 48; c.tables = 4; add(c);
     c = {}; c.name = "snapkv:40 window 8 kernel 7 max pool gqa=max"; c.snapkv = true; c.budget = 40; c.tables = 4;
@@ -522,6 +738,11 @@ int main(int argc, char** argv) {
     differ += t.differ;
   }
   for (bool bf16 : {false, true}) {
+    const tally t = quest_at_scale(bf16, bf16 ? std::vector<int>{2, 4, 8, -1} : std::vector<int>{1, 2, 4, -1}, seed++);
+    compared += t.compared;
+    differ += t.differ;
+  }
+  for (bool bf16 : {false, true}) {
     const tally t = check_probs(bf16, seed++);
     compared += t.compared;
     differ += t.differ;
@@ -531,6 +752,7 @@ int main(int argc, char** argv) {
     std::printf("CUDA error: %s\n", err);
     return 2;
   }
+  if (!quick) time_quest_select();
   std::printf("kv_cuda_check: %ld comparisons, %ld differ: %s\n", compared, differ, differ == 0 ? "PASS" : "FAIL");
   return differ == 0 ? 0 : 1;
 }

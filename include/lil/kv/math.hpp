@@ -38,6 +38,20 @@ inline vfloat load(const float* p) noexcept { return *reinterpret_cast<const vfl
 inline vfloat load(const std::uint16_t* p) noexcept {
   return (vfloat)(__builtin_convertvector(*reinterpret_cast<const vhalf*>(p), vuint) << 16);
 }
+// 2 x vec_width bf16 values as two fp32 vectors: the even-indexed ones and
+// the odd-indexed ones. Read as 32-bit words, each word holds an even value
+// in its low half and the next one in its high half (little-endian), so
+// widening is a shift and a mask per vec_width values: far cheaper than
+// load()'s zero-extension, which SSE2 has to build from unpacks.
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LIL_KV_BF16_PAIRS 1
+inline void load_bf16_pairs(const std::uint16_t* p, vfloat& even, vfloat& odd) noexcept {
+  vuint w;
+  std::memcpy(&w, p, sizeof w);
+  even = (vfloat)(w << 16);
+  odd = (vfloat)(w & 0xFFFF0000u);
+}
+#endif
 inline void store(float* p, vfloat v) noexcept { *reinterpret_cast<vfloat*>(p) = v; }
 inline vfloat splat(float x) noexcept { return vfloat{} + x; }
 // Where mask lanes are all ones take a, else b (vector casts keep the bits).

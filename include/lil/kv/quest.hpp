@@ -46,6 +46,10 @@
 //   selection of the top pages and a sort of them. Its reads are 2 x head_dim
 //   floats per page and KV head, 1/16 of what dense attention reads for the
 //   page's 16 keys and values. append: one min/max update per KV head.
+//   bf16 rows are widened as even and odd pages (a shift and a mask on 32-bit
+//   words, not a zero-extension, which SSE2 lacks); x86-64 builds without
+//   -mavx score tiles in AVX2 where the CPU has it. The page sums are
+//   memory-bound once the bounds leave L2 (docs/kv.md, the floor's table).
 //   Memory: every token (max_context slots per KV head) plus 2 x head_dim
 //   floats (or bf16) per page and KV head.
 #pragma once
@@ -56,6 +60,10 @@
 
 #include "lil/kv/math.hpp"
 #include "lil/kv/policy.hpp"
+
+#if defined(LIL_KV_VECTOR_MATH) && defined(LIL_KV_BF16_PAIRS) && defined(__x86_64__) && !defined(__AVX__)
+#define LIL_KV_QUEST_AVX2 1
+#endif
 
 namespace lil::kv {
 
@@ -265,7 +273,7 @@ class quest_policy final : public policy {
       const float inv = gqa() == reduction::mean ? 1.0f / static_cast<float>(g) : 1.0f;
       for (std::int32_t t = 0; t < n_tiles; ++t, mx += tile_size, mn += tile_size) {
         float* o = out + static_cast<std::size_t>(t) * kTile;
-        bound_tile(qp, qn, mx, mn, d, o);
+        scored_tile(qp, qn, mx, mn, d, o);
         for (int j = 0; j < kTile; ++j) o[j] *= inv;
       }
       return;
@@ -276,7 +284,7 @@ class quest_policy final : public policy {
       float* o = out + static_cast<std::size_t>(t) * kTile;
       for (int k = 0; k < g; ++k) {
         const std::size_t q_at = static_cast<std::size_t>(h * g + k) * static_cast<std::size_t>(d);
-        bound_tile(&q_pos_[q_at], &q_neg_[q_at], mx, mn, d, k == 0 ? o : b);
+        scored_tile(&q_pos_[q_at], &q_neg_[q_at], mx, mn, d, k == 0 ? o : b);
         if (k > 0)
           for (int j = 0; j < kTile; ++j) o[j] = b[j] > o[j] ? b[j] : o[j];
       }
@@ -302,6 +310,91 @@ class quest_policy final : public policy {
       for (int j = 0; j < kTile; ++j) out[j] += qp[c] * widen(mx[j]) + qn[c] * widen(mn[j]);
 #endif
   }
+
+#if defined(LIL_KV_BF16_PAIRS)
+  // bf16 tiles: the same sums, with each row of kTile pages widened as even
+  // and odd pages (detail::load_bf16_pairs), accumulated in those lanes and
+  // put back in page order once per tile. Each page's arithmetic is the
+  // generic loop's, so scores are the same bits.
+  static void bound_tile(const float* qp, const float* qn, const std::uint16_t* mx, const std::uint16_t* mn, int d,
+                         float* out) noexcept {
+    constexpr int span = 2 * detail::vec_width;  // pages per load
+    constexpr int n_vec = kTile / span;
+    detail::vfloat even[n_vec] = {}, odd[n_vec] = {};
+    for (int c = 0; c < d; ++c, mx += kTile, mn += kTile) {
+      const float p = qp[c], n = qn[c];
+      for (int k = 0; k < n_vec; ++k) {
+        detail::vfloat hi_e, hi_o, lo_e, lo_o;
+        detail::load_bf16_pairs(mx + k * span, hi_e, hi_o);
+        detail::load_bf16_pairs(mn + k * span, lo_e, lo_o);
+        even[k] += p * hi_e + n * lo_e;
+        odd[k] += p * hi_o + n * lo_o;
+      }
+    }
+    for (int k = 0; k < n_vec; ++k)
+      for (int i = 0; i < detail::vec_width; ++i) {
+        out[k * span + 2 * i] = even[k][i];
+        out[k * span + 2 * i + 1] = odd[k][i];
+      }
+  }
+#endif
+
+#if defined(LIL_KV_QUEST_AVX2)
+  // x86-64 builds without -mavx: bound_tile in 8-float AVX2 vectors where the
+  // CPU has them (checked once), else the SSE width. Only the width changes:
+  // every page's multiplies and adds are the same (target "avx2" does not
+  // enable FMA, so nothing is contracted), so the scores are the same bits.
+  typedef float v8f __attribute__((vector_size(32), aligned(4), may_alias));
+  typedef std::uint32_t v8u __attribute__((vector_size(32), aligned(4), may_alias));
+  __attribute__((target("avx2"))) static void bound_tile_avx2(const float* qp, const float* qn, const float* mx,
+                                                               const float* mn, int d, float* out) noexcept {
+    v8f acc[kTile / 8] = {};
+    for (int c = 0; c < d; ++c, mx += kTile, mn += kTile) {
+      const float p = qp[c], n = qn[c];
+      for (int k = 0; k < kTile / 8; ++k)
+        acc[k] += p * *reinterpret_cast<const v8f*>(mx + 8 * k) + n * *reinterpret_cast<const v8f*>(mn + 8 * k);
+    }
+    for (int k = 0; k < kTile / 8; ++k) *reinterpret_cast<v8f*>(out + 8 * k) = acc[k];
+  }
+  __attribute__((target("avx2"))) static void bound_tile_avx2(const float* qp, const float* qn,
+                                                               const std::uint16_t* mx, const std::uint16_t* mn, int d,
+                                                               float* out) noexcept {
+    static_assert(kTile == 16, "one 32-byte row of bf16 per tile and bound");
+    v8f even = {}, odd = {};
+    const v8u high = {0xFFFF0000u, 0xFFFF0000u, 0xFFFF0000u, 0xFFFF0000u,
+                      0xFFFF0000u, 0xFFFF0000u, 0xFFFF0000u, 0xFFFF0000u};
+    for (int c = 0; c < d; ++c, mx += kTile, mn += kTile) {
+      const float p = qp[c], n = qn[c];
+      const v8u a = *reinterpret_cast<const v8u*>(mx), b = *reinterpret_cast<const v8u*>(mn);
+      even += p * (v8f)(a << 16) + n * (v8f)(b << 16);
+      odd += p * (v8f)(a & high) + n * (v8f)(b & high);
+    }
+    for (int i = 0; i < 8; ++i) {
+      out[2 * i] = even[i];
+      out[2 * i + 1] = odd[i];
+    }
+  }
+  static bool has_avx2() noexcept {
+    static const bool yes = [] {
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx2") != 0;
+    }();
+    return yes;
+  }
+  template <class T>
+  static void scored_tile(const float* qp, const float* qn, const T* mx, const T* mn, int d, float* out) noexcept {
+    if (has_avx2()) {
+      bound_tile_avx2(qp, qn, mx, mn, d, out);
+    } else {
+      bound_tile(qp, qn, mx, mn, d, out);
+    }
+  }
+#else
+  template <class T>
+  static void scored_tile(const float* qp, const float* qn, const T* mx, const T* mn, int d, float* out) noexcept {
+    bound_tile(qp, qn, mx, mn, d, out);
+  }
+#endif
 
   static float widen(float x) noexcept { return x; }
   static float widen(std::uint16_t x) noexcept { return detail::from_bf16(x); }

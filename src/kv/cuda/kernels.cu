@@ -15,7 +15,8 @@
 //   half, so keys are distinct and larger means "ranked first") by radix
 //   selection, eight bits a pass, with a 256-bin histogram in shared memory;
 //   then keeps the keys at or above it and writes their indices in ascending
-//   order with a block prefix sum. Eight passes over n keys: no sort.
+//   order with a block prefix sum. At most eight passes over n keys (they
+//   stop once the k-th key's bin is kept whole, usually after three): no sort.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -57,18 +58,26 @@ __device__ __forceinline__ std::uint64_t rank_key(float score, int index) {
   return (static_cast<std::uint64_t>(b) << 32) | static_cast<std::uint32_t>(~static_cast<std::uint32_t>(index));
 }
 
-// The k-th largest (1-based, 1 <= k <= n) of key(0..n-1); every thread of the
+// A threshold t with exactly k keys >= t among key(0..n-1) (1 <= k <= n;
+// keys distinct): the k-th largest, or the leading digits it shares with the
+// keys of its bin once every key of that bin is kept (then no later digit can
+// change which keys are >= t, so the passes stop early: scores of distinct
+// pages usually part within the first three digits). Every thread of the
 // block (kThreads of them) calls it and gets the answer. Scores of one head
 // are close, so most keys share their leading digits: lanes of a warp that
-// hit the same bin add once (__match_any_sync), and the digit is found by a
-// parallel suffix sum over the 256 bins, one bin per thread.
+// hit the same bin add once (__match_any_sync); the digit is found from a
+// suffix sum over the 256 bins, one bin per thread (warp shuffles, then the
+// warps' totals).
 template <class KeyFn>
 __device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
+  constexpr int kWarps = kThreads / 32;
+  static_assert(kThreads == 256, "one bin per thread");
   __shared__ unsigned hist[256];
-  __shared__ unsigned above[256];
+  __shared__ unsigned warp_total[kWarps];
   __shared__ std::uint64_t found_prefix;
   __shared__ int found_left;
-  const int tid = static_cast<int>(threadIdx.x), lane = tid & 31;
+  __shared__ int found_done;
+  const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
   std::uint64_t prefix = 0, mask = 0;
   int left = k;
   for (int shift = 56; shift >= 0; shift -= 8) {
@@ -83,26 +92,30 @@ __device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
       if (in && lane == __ffs(peers) - 1) atomicAdd(&hist[digit], static_cast<unsigned>(__popc(peers)));
     }
     __syncthreads();
-    // above[d] = keys in bins > d (a suffix sum, Hillis-Steele).
-    unsigned mine = tid < 255 ? hist[tid + 1] : 0u;
-    above[tid] = mine;
-    __syncthreads();
-    for (int off = 1; off < 256; off <<= 1) {
-      const unsigned add = tid + off < 256 ? above[tid + off] : 0u;
-      __syncthreads();
-      above[tid] += add;
-      __syncthreads();
+    // above = keys in bins > tid: an inclusive suffix sum of hist[tid + 1].
+    const unsigned count = hist[tid];
+    unsigned above = tid < 255 ? hist[tid + 1] : 0u;
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+      const unsigned add = __shfl_down_sync(0xffffffffu, above, off);
+      if (lane + off < 32) above += add;
     }
-    const int a = static_cast<int>(above[tid]);
-    if (a < left && left <= a + static_cast<int>(hist[tid])) {
+    if (lane == 0) warp_total[warp] = above;
+    __syncthreads();
+    for (int w = warp + 1; w < kWarps; ++w) above += warp_total[w];
+    const int a = static_cast<int>(above);
+    if (a < left && left <= a + static_cast<int>(count)) {
       found_prefix = prefix | (static_cast<std::uint64_t>(tid) << shift);
       found_left = left - a;
+      found_done = left - a == static_cast<int>(count);
     }
     __syncthreads();
     prefix = found_prefix;
     left = found_left;
+    const bool done = found_done != 0;
     mask |= static_cast<std::uint64_t>(255) << shift;
     __syncthreads();
+    if (done) break;
   }
   return prefix;
 }
@@ -135,8 +148,8 @@ __device__ int compact_ascending(Pred keep, int n, std::int32_t* out) {
 }
 
 // Quest's bounds: [rows][KV][tiles][D][kTile], page p in tile p / kTile at
-// lane p % kTile (the CPU planner's layout); a warp reads two tiles' 16
-// contiguous lanes of one channel per step.
+// lane p % kTile (the CPU planner's layout); a thread scoring PPT adjacent
+// pages reads PPT contiguous lanes of one channel per load.
 constexpr int kTile = 16;
 __device__ __forceinline__ std::size_t bound_at(const layer_dims& d, const quest_state& q, int b, int kv, int page,
                                                 int c) {
@@ -290,38 +303,95 @@ __global__ void quest_bounds_kernel(layer_dims d, quest_state q, const std::int3
   }
 }
 
-// One bound row of a tile: the PPT pages a thread owns, one 16-byte load.
-__device__ __forceinline__ void load_lanes(const float* p, float (&v)[4]) {
-  const float4 x = *reinterpret_cast<const float4*>(p);
-  v[0] = x.x;
-  v[1] = x.y;
-  v[2] = x.z;
-  v[3] = x.w;
-}
-__device__ __forceinline__ void load_lanes(const std::uint16_t* p, float (&v)[8]) {
-  const uint4 x = *reinterpret_cast<const uint4*>(p);
-  const unsigned w[4] = {x.x, x.y, x.z, x.w};
-#pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    v[2 * k] = __uint_as_float(w[k] << 16);              // the lower page: the low half
-    v[2 * k + 1] = __uint_as_float(w[k] & 0xFFFF0000u);  // the next page: the high half
-  }
-}
+// One bound row of a tile for the PPT adjacent pages a thread owns: one load
+// of PPT * sizeof(T) bytes kept as loaded (`raw`, so that a bf16 pair of
+// pages holds one register until its arithmetic), then widened to PPT
+// floats (bf16: a page is a 16-bit half, the lower page in the low half).
+__device__ __forceinline__ float widen_bound(float x) { return x; }
+__device__ __forceinline__ float widen_bound(std::uint16_t x) { return from_bf16(x); }
 
-// A thread scores PPT adjacent pages of one tile (16 bytes of each channel's
-// bounds per load: 8 bf16 or 4 fp32 pages), each page's sum over channels
-// c = 0..D-1 of (q+ max + q- min) in the CPU's order; the group's q+ / q-
-// are summed per channel in query-head order (sum, mean) or kept per head (max).
-template <class T>
-__global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids,
-                                   const float* query, float* scratch) {
-  constexpr int PPT = 16 / static_cast<int>(sizeof(T));
+template <class T, int PPT>
+struct row_of;
+template <>
+struct row_of<float, 1> {
+  using raw = float;
+  __device__ static void widen(raw x, float* v) { v[0] = x; }
+};
+template <>
+struct row_of<float, 2> {
+  using raw = float2;
+  __device__ static void widen(raw x, float* v) {
+    v[0] = x.x;
+    v[1] = x.y;
+  }
+};
+template <>
+struct row_of<float, 4> {
+  using raw = float4;
+  __device__ static void widen(raw x, float* v) {
+    v[0] = x.x;
+    v[1] = x.y;
+    v[2] = x.z;
+    v[3] = x.w;
+  }
+};
+__device__ __forceinline__ void unpack2(unsigned w, float* v) {
+  v[0] = __uint_as_float(w << 16);
+  v[1] = __uint_as_float(w & 0xFFFF0000u);
+}
+template <>
+struct row_of<std::uint16_t, 2> {
+  using raw = unsigned;
+  __device__ static void widen(raw x, float* v) { unpack2(x, v); }
+};
+template <>
+struct row_of<std::uint16_t, 4> {
+  using raw = uint2;
+  __device__ static void widen(raw x, float* v) {
+    unpack2(x.x, v);
+    unpack2(x.y, v + 2);
+  }
+};
+template <>
+struct row_of<std::uint16_t, 8> {
+  using raw = uint4;
+  __device__ static void widen(raw x, float* v) {
+    unpack2(x.x, v);
+    unpack2(x.y, v + 2);
+    unpack2(x.z, v + 4);
+    unpack2(x.w, v + 6);
+  }
+};
+
+// A thread scores PPT adjacent pages of one tile, each page's sum over
+// channels c = 0..D-1 of (q+ max + q- min) in the CPU's order; the group's
+// q+ / q- are summed per channel in query-head order (sum, mean) or kept per
+// head (max).
+//
+// Why few pages per thread: the order of the sum is fixed (channel by
+// channel, one accumulator per page), so a page's channels cannot be split
+// between threads, and the bytes in flight per SM are (threads resident) x
+// (loads each has issued ahead). Two pages per thread (4-byte bf16 loads,
+// 8-byte fp32) gives 4x the threads of 8 pages per 16-byte load: at batch 32
+// x 8 KV heads x 2048 pages, 262,144 threads; the launch bounds ask for 8
+// blocks of 256 per SM (32 registers), so all 8,192 warps fit the H200's
+// 132 x 64 warp slots at once: one wave, no tail. The loads of 8 channels
+// of both bounds are written ahead of their arithmetic, kept as loaded (a
+// bf16 pair of pages is one register). Eight lanes of a warp share a tile and
+// read its 32-byte (bf16) rows; over the 8 channels they cover whole 128-byte
+// lines together. Other widths (4 and 8 bf16 pages, 1 and 4 fp32 pages, 64
+// registers) stay for measurement (quest_state::pages_per_thread).
+template <class T, int PPT>
+__global__ void __launch_bounds__(kThreads, PPT == 2 ? 8 : 4) quest_score_kernel(layer_dims d, slot_state s, quest_state q,
+                                                               const std::int32_t* seq_ids, const float* query,
+                                                               float* scratch) {
   extern __shared__ float qs[];  // [2][rows_of_q][D]
   const int r = blockIdx.x, kv = blockIdx.y;
   const int b = seq_ids[r];
   const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
   if (n_pages <= q.budget_pages) return;
   const int current = n_pages - 1;
+  if (static_cast<int>(blockIdx.z) * kThreads * PPT >= current) return;
   const int group = d.n_heads / d.n_kv_heads;
   const int D = d.head_dim;
   const int q_rows = q.gqa == fold::max ? group : 1;
@@ -347,8 +417,9 @@ __global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, co
     }
   }
   __syncthreads();
-  const int page0 = (blockIdx.z * blockDim.x + threadIdx.x) * PPT;
+  const int page0 = (blockIdx.z * kThreads + threadIdx.x) * PPT;
   if (page0 >= current) return;
+  using row = row_of<T, PPT>;
   const T* mx = static_cast<const T*>(q.page_max) + bound_at(d, q, b, kv, page0, 0);
   const T* mn = static_cast<const T*>(q.page_min) + bound_at(d, q, b, kv, page0, 0);
   float out[PPT];
@@ -358,14 +429,32 @@ __global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, co
     float acc[PPT];
 #pragma unroll
     for (int j = 0; j < PPT; ++j) acc[j] = 0.0f;
-#pragma unroll 4
-    for (int c = 0; c < D; ++c) {
-      float x[PPT], y[PPT];
-      load_lanes(mx + static_cast<std::size_t>(c) * kTile, x);
-      load_lanes(mn + static_cast<std::size_t>(c) * kTile, y);
+    int c = 0;
+    // The raw loads of 8 channels first, then their arithmetic in channel order.
+    for (; c + 8 <= D; c += 8) {
+      typename row::raw x[8], y[8];
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        x[u] = *reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c + u) * kTile);
+        y[u] = *reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c + u) * kTile);
+      }
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        float hi[PPT], lo[PPT];
+        row::widen(x[u], hi);
+        row::widen(y[u], lo);
+        const float pc = p[c + u], mc = m[c + u];
+#pragma unroll
+        for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, hi[j]), __fmul_rn(mc, lo[j])));
+      }
+    }
+    for (; c < D; ++c) {
+      float hi[PPT], lo[PPT];
+      row::widen(*reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c) * kTile), hi);
+      row::widen(*reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c) * kTile), lo);
       const float pc = p[c], mc = m[c];
 #pragma unroll
-      for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, x[j]), __fmul_rn(mc, y[j])));
+      for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, hi[j]), __fmul_rn(mc, lo[j])));
     }
 #pragma unroll
     for (int j = 0; j < PPT; ++j) out[j] = g == 0 ? acc[j] : (acc[j] > out[j] ? acc[j] : out[j]);
@@ -377,7 +466,101 @@ __global__ void quest_score_kernel(layer_dims d, slot_state s, quest_state q, co
     if (page0 + j < current) dst[page0 + j] = q.gqa == fold::mean ? __fmul_rn(out[j], inv) : out[j];
 }
 
-// Top-k reads the page scores eight times: from shared memory while they fit
+// Staged scoring (quest_state::staged; sum and mean folds): a block of 256
+// threads owns 16 tiles (256 pages) of one (row, KV head), thread t page t.
+// Per chunk of channels - 1 KB of each tile and bound (32 bf16 channels, 16
+// fp32) - the block first copies the 16 tiles' chunks of both bounds into
+// shared memory with 16-byte loads (a warp instruction reads 512 contiguous
+// bytes, a tile's chunk is 1 KB contiguous, so DRAM sees kilobyte runs rather
+// than one 32-byte row per tile at a time), then each thread runs its page
+// through the chunk's channels from shared memory, in the CPU's order. Each
+// tile's copy is padded by one row so that the two tiles a warp reads fall
+// in different banks.
+template <class T>
+__global__ void __launch_bounds__(kThreads) quest_score_staged_kernel(layer_dims d, slot_state s, quest_state q,
+                                                                      const std::int32_t* seq_ids, const float* query,
+                                                                      float* scratch) {
+  constexpr int kChunkBytes = 1024;
+  constexpr int CH = kChunkBytes / (kTile * static_cast<int>(sizeof(T)));  // channels per chunk
+  constexpr int kTiles = kThreads / kTile;                                  // 16
+  constexpr int kStride = CH * kTile + kTile;                               // elements per staged tile
+  constexpr int kVec = 16 / static_cast<int>(sizeof(T));                    // elements per 16-byte load
+  constexpr int kLoads = 2 * kTiles * (CH * kTile / kVec) / kThreads;      // 16-byte loads per thread
+  __shared__ __align__(16) T stage[2][kTiles * kStride];
+  extern __shared__ float qs[];  // [2][D]
+  const int r = blockIdx.x, kv = blockIdx.y;
+  const int b = seq_ids[r];
+  const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
+  if (n_pages <= q.budget_pages) return;
+  const int current = n_pages - 1;
+  const int tile0 = static_cast<int>(blockIdx.z) * kTiles;
+  const int tiles_needed = (current + kTile - 1) / kTile;
+  if (tile0 >= tiles_needed) return;
+  const int tiles_here = min(kTiles, tiles_needed - tile0);
+  const int group = d.n_heads / d.n_kv_heads;
+  const int D = d.head_dim;
+  const int tid = static_cast<int>(threadIdx.x);
+  float* qp = qs;
+  float* qn = qs + D;
+  const float* qrow = query + (static_cast<std::size_t>(r) * d.n_heads + kv * group) * D;
+  for (int c = tid; c < D; c += kThreads) {
+    float p = 0.0f, m = 0.0f;
+    for (int g = 0; g < group; ++g) {
+      const float x = qrow[g * D + c];
+      p = __fadd_rn(p, x > 0.0f ? x : 0.0f);
+      m = __fadd_rn(m, x < 0.0f ? x : 0.0f);
+    }
+    qp[c] = p;
+    qn[c] = m;
+  }
+  const T* const max_base = static_cast<const T*>(q.page_max);
+  const T* const min_base = static_cast<const T*>(q.page_min);
+  const int my_tile = tid / kTile, lane = tid % kTile;
+  const int page = tile0 * kTile + tid;
+  float acc = 0.0f;
+  for (int c0 = 0; c0 < D; c0 += CH) {
+    const int ch = min(CH, D - c0);
+    const int per_tile = ch * kTile / kVec;  // 16-byte loads per tile chunk
+    const int total = 2 * tiles_here * per_tile;
+    uint4 v[kLoads];
+#pragma unroll
+    for (int k = 0; k < kLoads; ++k) {
+      const int i = tid + k * kThreads;
+      if (i < total) {
+        const int bound = i / (tiles_here * per_tile), rest = i % (tiles_here * per_tile);
+        const int t = rest / per_tile, e = rest % per_tile;
+        v[k] = *reinterpret_cast<const uint4*>((bound == 0 ? max_base : min_base) +
+                                               bound_at(d, q, b, kv, (tile0 + t) * kTile, c0) +
+                                               static_cast<std::size_t>(e) * kVec);
+      }
+    }
+    __syncthreads();  // the previous chunk's reads are done (and qs is written)
+#pragma unroll
+    for (int k = 0; k < kLoads; ++k) {
+      const int i = tid + k * kThreads;
+      if (i < total) {
+        const int bound = i / (tiles_here * per_tile), rest = i % (tiles_here * per_tile);
+        const int t = rest / per_tile, e = rest % per_tile;
+        *reinterpret_cast<uint4*>(&stage[bound][t * kStride + e * kVec]) = v[k];
+      }
+    }
+    __syncthreads();
+    if (page < current) {
+      const T* hi = &stage[0][my_tile * kStride + lane];
+      const T* lo = &stage[1][my_tile * kStride + lane];
+      for (int c = 0; c < ch; ++c) {
+        const float x = widen_bound(hi[c * kTile]), y = widen_bound(lo[c * kTile]);
+        acc = __fadd_rn(acc, __fadd_rn(__fmul_rn(qp[c0 + c], x), __fmul_rn(qn[c0 + c], y)));
+      }
+    }
+  }
+  if (page < current) {
+    float* dst = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
+    dst[page] = q.gqa == fold::mean ? __fmul_rn(acc, __fdiv_rn(1.0f, static_cast<float>(group))) : acc;
+  }
+}
+
+// Top-k reads the page scores up to eight times: from shared memory while they fit
 // in 40 KB (beside the top-k's own 3 KB, under the 48 KB default).
 constexpr int kSharedPages = 10240;
 
@@ -605,6 +788,13 @@ __global__ void softmax_kernel(layer_dims d, const std::int32_t* held, const std
 
 int blocks_for(int n, int per) { return (n + per - 1) / per; }
 
+template <class T, int PPT>
+void launch_score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                  const float* query, float* scratch, std::size_t smem, cudaStream_t st) {
+  quest_score_kernel<T, PPT><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * PPT)), kThreads, smem, st>>>(
+      d, s, q, seq_ids, query, scratch);
+}
+
 }  // namespace
 
 void append(const layer_dims& d, const slot_state& s, const append_rule& rule, const std::int32_t* seq_ids, int n,
@@ -637,12 +827,32 @@ void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q
   if (n <= 0) return;
   const int group = d.n_heads / d.n_kv_heads;
   const std::size_t smem = sizeof(float) * 2 * (q.gqa == fold::max ? group : 1) * d.head_dim;
-  if (q.bf16) {
-    quest_score_kernel<std::uint16_t><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * 8)), kThreads, smem,
-                                        as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
+  cudaStream_t st = as_stream(stream);
+  const int ppt = q.pages_per_thread;
+  if (q.staged && q.gqa != fold::max) {
+    const dim3 grid(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads));
+    const std::size_t qs_bytes = sizeof(float) * 2 * d.head_dim;
+    if (q.bf16) {
+      quest_score_staged_kernel<std::uint16_t><<<grid, kThreads, qs_bytes, st>>>(d, s, q, seq_ids, query, scratch);
+    } else {
+      quest_score_staged_kernel<float><<<grid, kThreads, qs_bytes, st>>>(d, s, q, seq_ids, query, scratch);
+    }
+  } else if (q.bf16) {
+    if (ppt == 8) {
+      launch_score<std::uint16_t, 8>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    } else if (ppt == 4) {
+      launch_score<std::uint16_t, 4>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    } else {
+      launch_score<std::uint16_t, 2>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    }
   } else {
-    quest_score_kernel<float><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * 4)), kThreads, smem,
-                                as_stream(stream)>>>(d, s, q, seq_ids, query, scratch);
+    if (ppt == 4) {
+      launch_score<float, 4>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    } else if (ppt == 1) {
+      launch_score<float, 1>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    } else {
+      launch_score<float, 2>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    }
   }
   const std::size_t topk_smem = q.max_pages <= kSharedPages ? sizeof(float) * q.max_pages : 0;
   quest_topk_kernel<<<dim3(n, d.n_kv_heads), kThreads, topk_smem, as_stream(stream)>>>(d, s, q, seq_ids, scratch,

@@ -115,6 +115,15 @@ struct quest_state {
   int page_size = 16;
   int budget_pages = 0;      // budget / page_size
   fold gqa = fold::mean;
+  // Pages each thread of quest_select's scoring owns (a tuning knob; the
+  // selection is the same whatever it is): bf16 bounds 2 (0 = default), 4 or
+  // 8; fp32 bounds 1, 2 (0 = default) or 4. Fewer pages per thread: narrower
+  // loads, more threads in flight.
+  int pages_per_thread = 0;
+  // Score through shared memory instead (sum and mean folds; max keeps the
+  // per-thread kernel): a block copies 16 tiles' bounds a kilobyte-run at a
+  // time, then a thread per page sums from shared memory. Same selection.
+  bool staged = false;
 };
 
 // keys: [n][KV][D] (float, or bf16 bits when keys_bf16), slot_out from append().
