@@ -39,6 +39,12 @@ namespace kc = lil::kv::cuda;
 
 namespace {
 
+// A scoring variant as the checks below spell it: pages per thread, plus 100
+// when its loads run 16 channels ahead (quest_state::loads_ahead).
+std::string variant_name(int v) {
+  return std::to_string(v % 100) + " pages/thread" + (v > 100 ? ", 16 loads ahead" : "");
+}
+
 void check_cuda(cudaError_t e, const char* what) {
   if (e != cudaSuccess) {
     std::fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(e));
@@ -95,6 +101,7 @@ struct config {
   bool max_pool = false;
   bool per_kv_head = false;
   int ppt = 0;  // Quest: pages per scoring thread (quest_state::pages_per_thread)
+  int ahead = 0;  // Quest: quest_state::loads_ahead
   bool staged = false;  // Quest: quest_state::staged
 };
 
@@ -198,6 +205,7 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
   q.budget_pages = c.budget / c.page;
   q.gqa = c.fold;
   q.pages_per_thread = c.ppt;
+  q.loads_ahead = c.ahead;
   q.staged = c.staged;
 
   const int W = c.window;
@@ -564,7 +572,8 @@ tally quest_at_scale(bool bf16, const std::vector<int>& variants, std::uint32_t 
     ++checked_steps;
     query_d.put(query);
     for (int v : variants) {
-      q.pages_per_thread = v > 0 ? v : 0;
+      q.pages_per_thread = v > 0 ? v % 100 : 0;
+      q.loads_ahead = v > 100 ? 16 : 0;
       q.staged = v < 0;
       kc::quest_select(d, s, q, ids.p, rows, query_d.p, scratch.p, pages.p, counts.p, nullptr);
       const auto gpages = pages.get();
@@ -577,7 +586,7 @@ tally quest_at_scale(bool bf16, const std::vector<int>& variants, std::uint32_t 
             for (int slot = pg * page; slot < std::min((pg + 1) * page, step + 1); ++slot) got.push_back(slot);
           }
           t.same(want == got, at(step, seq[r], h) + ": planner table, " +
-                                  (v < 0 ? std::string("staged") : "pages_per_thread " + std::to_string(v)));
+                                  (v < 0 ? std::string("staged") : variant_name(v)));
         }
     }
   }
@@ -648,8 +657,9 @@ void time_quest_select() {
     q.page_size = page;
     q.budget_pages = 1024 / page;
     const double bytes = 2.0 * rows * KV * (held_n / page - 1) * D * (bf16 ? 2 : 4);
-    for (int v : bf16 ? std::vector<int>{2, 4, 8, -1} : std::vector<int>{1, 2, 4, -1}) {
-      q.pages_per_thread = v > 0 ? v : 0;
+    for (int v : bf16 ? std::vector<int>{2, 4, 8, 104, 108, -1} : std::vector<int>{1, 2, 4, 104, -1}) {
+      q.pages_per_thread = v > 0 ? v % 100 : 0;
+      q.loads_ahead = v > 100 ? 16 : 0;
       q.staged = v < 0;
       cudaEvent_t e0, e1;
       cudaEventCreate(&e0);
@@ -664,7 +674,7 @@ void time_quest_select() {
       float ms = 0;
       cudaEventElapsedTime(&ms, e0, e1);
       const double us = 1000.0 * ms / reps;
-      const std::string how = v < 0 ? std::string("staged") : std::to_string(v) + " pages/thread";
+      const std::string how = v < 0 ? std::string("staged") : variant_name(v);
       std::printf("  quest_select time, batch 32 x 8 KV heads, 32k tokens, page 16, %s bounds, %s: %.1f us "
                   "(bounds read at %.2f TB/s)\n",
                   bf16 ? "bf16" : "fp32", how.c_str(), us, bytes / (us * 1e-6) / 1e12);
@@ -706,13 +716,13 @@ int main(int argc, char** argv) {
     c = {}; c.name = "tova:32 per_kv_head"; c.rule = kc::victim::tova; c.weights = true; c.per_kv_head = true;
     c.tables = 4; c.score_tables = 4; add(c);
     c = {}; c.name = "quest:64 page 8 bf16 bounds"; c.quest = true; c.budget = 64; c.bf16 = true; add(c);
-    for (int v : {4, 8}) {
-      c = {}; c.name = "quest:64 page 8 bf16 bounds, " + std::to_string(v) + " pages/thread"; c.quest = true;
-      c.budget = 64; c.bf16 = true; c.ppt = v; add(c);
+    for (int v : {4, 8, 104, 108}) {
+      c = {}; c.name = "quest:64 page 8 bf16 bounds, " + variant_name(v); c.quest = true;
+      c.budget = 64; c.bf16 = true; c.ppt = v % 100; c.ahead = v > 100 ? 16 : 0; add(c);
     }
-    for (int v : {1, 4}) {
-      c = {}; c.name = "quest:64 page 8 fp32, " + std::to_string(v) + " pages/thread"; c.quest = true;
-      c.budget = 64; c.ppt = v; add(c);
+    for (int v : {1, 4, 104}) {
+      c = {}; c.name = "quest:64 page 8 fp32, " + variant_name(v); c.quest = true;
+      c.budget = 64; c.ppt = v % 100; c.ahead = v > 100 ? 16 : 0; add(c);
     }
     for (bool bf : {false, true})
       for (kc::fold f : {kc::fold::mean, kc::fold::sum}) {
@@ -738,7 +748,8 @@ int main(int argc, char** argv) {
     differ += t.differ;
   }
   for (bool bf16 : {false, true}) {
-    const tally t = quest_at_scale(bf16, bf16 ? std::vector<int>{2, 4, 8, -1} : std::vector<int>{1, 2, 4, -1}, seed++);
+    const tally t = quest_at_scale(
+        bf16, bf16 ? std::vector<int>{2, 4, 8, 104, 108, -1} : std::vector<int>{1, 2, 4, 104, -1}, seed++);
     compared += t.compared;
     differ += t.differ;
   }

@@ -160,6 +160,14 @@ def main():
             row[f"quest_{bounds}_staged_us"] = round(t2, 2)
             row[f"quest_{bounds}_staged_ratio"] = round(t2 / dense, 4)
             st.quest_staged = False
+            # The per-thread scoring widths (quest_state::pages_per_thread,
+            # loads_ahead), same step: which one the default should be.
+            variants = [(2, 0), (4, 0), (8, 0), (4, 16), (8, 16)] if bounds == "bf16" else [(1, 0), (2, 0), (4, 0), (4, 16)]
+            for ppt, ahead in variants:
+                st.quest_pages_per_thread, st.quest_loads_ahead = ppt, ahead
+                tv, _ = timed(quest_step, args.iters, args.eager)
+                row[f"quest_{bounds}_ppt{ppt}_ahead{ahead or 8}_us"] = round(tv, 2)
+            st.quest_pages_per_thread, st.quest_loads_ahead = 0, 0
             pages_read = int(st.page_counts.min()), int(st.page_counts.max())
             row["quest_pages_read"] = pages_read
             del st, lo, hi
@@ -244,6 +252,9 @@ def main():
             f" | sink {row['sink_us']:.1f} us ({100 * row['sink_ratio']:.2f}%) | snapkv prefill_done "
             f"{row['snapkv_prefill_done_us']:.1f} us ({100 * row['snapkv_prefill_done_ratio']:.1f}% of a dense step), "
             f"observe {row['snapkv_observe_us']:.1f} us")
+        log(f"context {ctx}: quest step by scoring variant (pages/thread, loads ahead): " + ", ".join(
+            f"{k[len('quest_'):-len('_us')]} {v:.1f} us ({100 * v / dense:.1f}%)" for k, v in row.items()
+            if "_ppt" in k))
     with open(os.path.join(args.out, "bench.json"), "w") as f:
         json.dump(results, f, indent=1)
         f.write("\n")

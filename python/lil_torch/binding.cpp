@@ -143,9 +143,11 @@ void quest_update_bounds(at::Tensor page_max, at::Tensor page_min, int64_t page_
 
 void quest_select(at::Tensor held, at::Tensor page_max, at::Tensor page_min, int64_t page_size, int64_t budget_pages,
                   int64_t fold, int64_t n_heads, at::Tensor seq_ids, at::Tensor query, at::Tensor scratch,
-                  at::Tensor pages_out, at::Tensor counts_out, int64_t pages_per_thread, bool staged) {
+                  at::Tensor pages_out, at::Tensor counts_out, int64_t pages_per_thread, bool staged,
+                  int64_t loads_ahead) {
   kc::quest_state q = quest(page_max, page_min, page_size, budget_pages, fold);
-  q.pages_per_thread = static_cast<int>(pages_per_thread);  // a tuning knob: the selection is the same
+  q.pages_per_thread = static_cast<int>(pages_per_thread);  // tuning knobs: the selection is the same
+  q.loads_ahead = static_cast<int>(loads_ahead);
   q.staged = staged;
   kc::layer_dims d;
   d.rows = static_cast<int>(page_max.size(0));

@@ -50,6 +50,7 @@ class LayerState:
             # quest_select's scoring kernel (kernels.hpp, quest_state): a tuning
             # knob for measurement; every choice selects the same pages.
             self.quest_pages_per_thread = 0
+            self.quest_loads_ahead = 0
             self.quest_staged = False
         if self.name == "snapkv":
             self.snap_rows = torch.zeros(rows, n_kv_heads, spec.window, C, dtype=torch.float32, device=device)
@@ -78,7 +79,8 @@ class LayerState:
         sp = self.spec
         self.ext.quest_select(self.held, self.page_max, self.page_min, sp.page_size, sp.budget_pages(), sp.fold(),
                               self.n_heads, seq_ids, query.contiguous(), self.quest_scratch, self.pages,
-                              self.page_counts, self.quest_pages_per_thread, self.quest_staged)
+                              self.page_counts, self.quest_pages_per_thread, self.quest_staged,
+                              self.quest_loads_ahead)
         return self.pages[:n], self.page_counts[:n]
 
     def read_mask(self, seq_ids=None, pages=None, counts=None):

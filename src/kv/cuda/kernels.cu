@@ -381,8 +381,8 @@ struct row_of<std::uint16_t, 8> {
 // read its 32-byte (bf16) rows; over the 8 channels they cover whole 128-byte
 // lines together. Other widths (4 and 8 bf16 pages, 1 and 4 fp32 pages, 64
 // registers) stay for measurement (quest_state::pages_per_thread).
-template <class T, int PPT>
-__global__ void __launch_bounds__(kThreads, PPT == 2 ? 8 : 4) quest_score_kernel(layer_dims d, slot_state s, quest_state q,
+template <class T, int PPT, int LA>
+__global__ void __launch_bounds__(kThreads, LA > 8 ? 2 : (PPT == 2 ? 8 : 4)) quest_score_kernel(layer_dims d, slot_state s, quest_state q,
                                                                const std::int32_t* seq_ids, const float* query,
                                                                float* scratch) {
   extern __shared__ float qs[];  // [2][rows_of_q][D]
@@ -430,16 +430,16 @@ __global__ void __launch_bounds__(kThreads, PPT == 2 ? 8 : 4) quest_score_kernel
 #pragma unroll
     for (int j = 0; j < PPT; ++j) acc[j] = 0.0f;
     int c = 0;
-    // The raw loads of 8 channels first, then their arithmetic in channel order.
-    for (; c + 8 <= D; c += 8) {
-      typename row::raw x[8], y[8];
+    // The raw loads of LA channels first, then their arithmetic in channel order.
+    for (; c + LA <= D; c += LA) {
+      typename row::raw x[LA], y[LA];
 #pragma unroll
-      for (int u = 0; u < 8; ++u) {
+      for (int u = 0; u < LA; ++u) {
         x[u] = *reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c + u) * kTile);
         y[u] = *reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c + u) * kTile);
       }
 #pragma unroll
-      for (int u = 0; u < 8; ++u) {
+      for (int u = 0; u < LA; ++u) {
         float hi[PPT], lo[PPT];
         row::widen(x[u], hi);
         row::widen(y[u], lo);
@@ -791,8 +791,12 @@ int blocks_for(int n, int per) { return (n + per - 1) / per; }
 template <class T, int PPT>
 void launch_score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
                   const float* query, float* scratch, std::size_t smem, cudaStream_t st) {
-  quest_score_kernel<T, PPT><<<dim3(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * PPT)), kThreads, smem, st>>>(
-      d, s, q, seq_ids, query, scratch);
+  const dim3 grid(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * PPT));
+  if (q.loads_ahead == 16) {
+    quest_score_kernel<T, PPT, 16><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch);
+  } else {
+    quest_score_kernel<T, PPT, 8><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch);
+  }
 }
 
 }  // namespace

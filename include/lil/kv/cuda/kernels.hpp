@@ -120,6 +120,10 @@ struct quest_state {
   // 8; fp32 bounds 1, 2 (0 = default) or 4. Fewer pages per thread: narrower
   // loads, more threads in flight.
   int pages_per_thread = 0;
+  // Channels whose loads a scoring thread issues before their arithmetic: 8
+  // (0 = default) or 16 (more bytes in flight, more registers). A tuning
+  // knob too: the sums keep their order, the selection is the same.
+  int loads_ahead = 0;
   // Score through shared memory instead (sum and mean folds; max keeps the
   // per-thread kernel): a block copies 16 tiles' bounds a kilobyte-run at a
   // time, then a thread per page sums from shared memory. Same selection.
