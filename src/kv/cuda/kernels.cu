@@ -370,17 +370,17 @@ struct row_of<std::uint16_t, 8> {
 //
 // Why few pages per thread: the order of the sum is fixed (channel by
 // channel, one accumulator per page), so a page's channels cannot be split
-// between threads, and the bytes in flight per SM are (threads resident) x
-// (loads each has issued ahead). Two pages per thread (4-byte bf16 loads,
-// 8-byte fp32) gives 4x the threads of 8 pages per 16-byte load: at batch 32
-// x 8 KV heads x 2048 pages, 262,144 threads; the launch bounds ask for 8
-// blocks of 256 per SM (32 registers), so all 8,192 warps fit the H200's
-// 132 x 64 warp slots at once: one wave, no tail. The loads of 8 channels
-// of both bounds are written ahead of their arithmetic, kept as loaded (a
-// bf16 pair of pages is one register). Eight lanes of a warp share a tile and
-// read its 32-byte (bf16) rows; over the 8 channels they cover whole 128-byte
-// lines together. Other widths (4 and 8 bf16 pages, 1 and 4 fp32 pages, 64
-// registers) stay for measurement (quest_state::pages_per_thread).
+// between threads; the parallelism is the pages (batch 32 x 8 KV heads x 2048
+// pages at 32k), and what a thread can keep in flight is its loads issued
+// ahead of their arithmetic (loads_ahead channels of both bounds, kept as
+// loaded: a bf16 pair of pages is one register). Fewer pages per thread is
+// more threads but narrower loads, more per thread the opposite; the H200
+// measured (docs/kv_gpu_run/out_quest_variants, the whole Quest step at 32k):
+// bf16 4 pages per thread (8-byte loads, 131,072 threads) 117 us against 171
+// with 2 and 138 with 8; fp32 1 page per thread (4-byte loads) 168 us, 2
+// pages 188, 4 pages 174. Those are the defaults; the other widths and 16
+// loads ahead (more registers, fewer resident warps: no faster) stay for
+// measurement (quest_state::pages_per_thread, loads_ahead).
 template <class T, int PPT, int LA>
 __global__ void __launch_bounds__(kThreads, LA > 8 ? 2 : (PPT == 2 ? 8 : 4)) quest_score_kernel(layer_dims d, slot_state s, quest_state q,
                                                                const std::int32_t* seq_ids, const float* query,
@@ -842,20 +842,23 @@ void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q
       quest_score_staged_kernel<float><<<grid, kThreads, qs_bytes, st>>>(d, s, q, seq_ids, query, scratch);
     }
   } else if (q.bf16) {
+    // Default 4 pages per thread: the fastest Quest step of the widths
+    // measured on an H200 (docs/kv_gpu_run/out_quest_variants).
     if (ppt == 8) {
       launch_score<std::uint16_t, 8>(d, s, q, seq_ids, n, query, scratch, smem, st);
-    } else if (ppt == 4) {
-      launch_score<std::uint16_t, 4>(d, s, q, seq_ids, n, query, scratch, smem, st);
-    } else {
+    } else if (ppt == 2) {
       launch_score<std::uint16_t, 2>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    } else {
+      launch_score<std::uint16_t, 4>(d, s, q, seq_ids, n, query, scratch, smem, st);
     }
   } else {
+    // Default 1 page per thread, the fastest fp32 step there.
     if (ppt == 4) {
       launch_score<float, 4>(d, s, q, seq_ids, n, query, scratch, smem, st);
-    } else if (ppt == 1) {
-      launch_score<float, 1>(d, s, q, seq_ids, n, query, scratch, smem, st);
-    } else {
+    } else if (ppt == 2) {
       launch_score<float, 2>(d, s, q, seq_ids, n, query, scratch, smem, st);
+    } else {
+      launch_score<float, 1>(d, s, q, seq_ids, n, query, scratch, smem, st);
     }
   }
   const std::size_t topk_smem = q.max_pages <= kSharedPages ? sizeof(float) * q.max_pages : 0;

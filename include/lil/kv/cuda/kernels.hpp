@@ -116,9 +116,9 @@ struct quest_state {
   int budget_pages = 0;      // budget / page_size
   fold gqa = fold::mean;
   // Pages each thread of quest_select's scoring owns (a tuning knob; the
-  // selection is the same whatever it is): bf16 bounds 2 (0 = default), 4 or
-  // 8; fp32 bounds 1, 2 (0 = default) or 4. Fewer pages per thread: narrower
-  // loads, more threads in flight.
+  // selection is the same whatever it is): bf16 bounds 2, 4 (0 = default) or
+  // 8; fp32 bounds 1 (0 = default), 2 or 4. Fewer pages per thread: narrower
+  // loads, more threads in flight; the defaults are the fastest measured.
   int pages_per_thread = 0;
   // Channels whose loads a scoring thread issues before their arithmetic: 8
   // (0 = default) or 16 (more bytes in flight, more registers). A tuning
