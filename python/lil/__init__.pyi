@@ -12,6 +12,7 @@ from ._lil import (
     GuardianBatch as GuardianBatch,
     GuardianOptions as GuardianOptions,
     IncrementalDetokenizer as IncrementalDetokenizer,
+    PieceCache as PieceCache,
     Reason as Reason,
     RepetitionDecision as RepetitionDecision,
     RepetitionDetector as RepetitionDetector,

@@ -28,8 +28,8 @@ How tokens are priced (``mode``):
   priced as the text the ids decode to. The default with a Hugging Face
   tokenizer of the byte-level BPE or sentencepiece families.
 - ``'pieces'``: ``token_bytes`` (a sequence indexed by id: a table, the same
-  fast path; a function id -> bytes: called once per token, the texts go to
-  C++ in one call per step).
+  fast path; a function id -> bytes: asked once per distinct id and kept in
+  C++ (lil.PieceCache), one call per step).
 - ``'text'``: incremental detokenization (lil.IncrementalDetokenizer) with
   the tokenizer's decode (a tokenizer the vocabulary cannot express, or
   ``text=True``) or ``decode``. Guardian reads bytes only at its checks, so
@@ -69,7 +69,7 @@ from typing import Callable, List, Optional
 import copy as _copy
 from collections.abc import Sequence as _Sequence
 
-from ._lil import Decision, GuardianBatch, IncrementalDetokenizer, Vocabulary
+from ._lil import Decision, GuardianBatch, IncrementalDetokenizer, PieceCache, Vocabulary
 from ._sequences import CONTEXT_TOKENS, MAX_PENDING_TOKENS, Options, TextSource, eos_ids, guardian_options
 from ._vocab import UnsupportedTokenizer, vocabulary_from_hf
 
@@ -154,7 +154,8 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
                 source = TextSource(None if decode is not None or callable(token_bytes) else tokenizer,
                                     decode, token_bytes if callable(token_bytes) else None)
             self._mode = source.mode
-            self._piece = source.piece
+            if source.piece is not None:  # asked once per id, kept in C++ for every later step
+                self._piece = PieceCache(source.piece, _size_hint(tokenizer))
             if self._mode == "text":
                 self._decode_batch = source.decode_batch()
         if _np is None:
@@ -285,8 +286,7 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         elif self._detok is not None:
             self._detok.step(ids, self._batch, out=self._flags)
         elif self._piece is not None:
-            piece = self._piece
-            self._flags[:] = self._batch.accept_texts([piece(i) if i >= 0 else None for i in ids.tolist()])
+            self._piece.step(ids, self._batch, out=self._flags)
         else:
             self._flags[:] = self._batch.accept_raw_ids(ids)
 
@@ -338,6 +338,14 @@ def _host(input_ids, start: int, stop: int):
     if module == "torch":
         return block.cpu().numpy()
     return _np.asarray(block)
+
+
+def _size_hint(tokenizer) -> int:
+    """The tokenizer's vocabulary size when it says (0 otherwise)."""
+    try:
+        return max(0, int(len(tokenizer))) if tokenizer is not None else 0
+    except Exception:
+        return 0
 
 
 def _pinned_flags(input_ids, batch: int):

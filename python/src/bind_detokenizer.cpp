@@ -42,6 +42,7 @@
 #include "bindings.hpp"
 #include "convert.hpp"
 #include "lil/guardian/batch.hpp"
+#include "step_flags.hpp"
 
 namespace lil::python {
 
@@ -346,22 +347,6 @@ void check_batch(const detokenizer& d, const batch_t& batch, const char* verb) {
          std::to_string(d.size()));
 }
 
-py::array_t<bool> flags_out(const detokenizer& d, py::handle out, const char* verb) {
-  if (out.is_none()) return py::array_t<bool>(static_cast<py::ssize_t>(d.size()));
-  py::array_t<bool> flags = py::array_t<bool>::ensure(out);
-  if (!flags || flags.ndim() != 1 || static_cast<std::size_t>(flags.shape(0)) != d.size() || !flags.writeable() ||
-      flags.ptr() != out.ptr())
-    fail(std::string(verb) + ": out must be a writable 1-D numpy bool array of " + std::to_string(d.size()) +
-         " slots");
-  return flags;
-}
-
-py::array_t<bool> fill_flags(py::array_t<bool>& flags, const batch_t& batch) {
-  auto f = flags.mutable_unchecked<1>();
-  for (std::size_t i = 0; i < batch.size(); ++i) f(static_cast<py::ssize_t>(i)) = batch[i].stopped();
-  return flags;
-}
-
 }  // namespace
 
 void bind_detokenizer(py::module_& m) {
@@ -431,7 +416,7 @@ the token that finishes it brings all of its bytes.
             static thread_local std::vector<std::int32_t> scratch;
             py::object keep;
             const std::int32_t* p = step_ids(ids, d.size(), scratch, keep, "IncrementalDetokenizer.step ids");
-            py::array_t<bool> flags = flags_out(d, out, "IncrementalDetokenizer.step");
+            py::array_t<bool> flags = flags_out(d.size(), out, "IncrementalDetokenizer.step");
             d.step(p, d.size(), [&](std::size_t slot, std::string_view text) { batch[slot].accept(text); });
             return fill_flags(flags, batch);
           },
@@ -449,7 +434,7 @@ the token that finishes it brings all of its bytes.
             static thread_local std::vector<std::int32_t> scratch;
             py::object keep;
             const std::int32_t* p = step_ids(ids, d.size(), scratch, keep, "IncrementalDetokenizer.step_at_checks ids");
-            py::array_t<bool> flags = flags_out(d, out, "IncrementalDetokenizer.step_at_checks");
+            py::array_t<bool> flags = flags_out(d.size(), out, "IncrementalDetokenizer.step_at_checks");
             d.step_at_checks(p, batch);
             return fill_flags(flags, batch);
           },

@@ -336,3 +336,31 @@ def test_the_hf_criterion_in_text_mode_decodes_once_a_step_or_once_a_check_and_m
         assert decisions[r].tokens == g.decision().tokens
         assert guard.stopped_at()[r] == (g.decision().stopped_at if g.stopped else None)
         assert guard._batch[r].curve() == g.curve()
+
+
+def test_a_piece_cache_asks_each_id_once_and_prices_what_the_function_says():
+    table = {5: b"ab", 7: "é", 9: b""}
+    asked = []
+
+    def token_bytes(i):
+        asked.append(i)
+        return table[i]
+
+    cache = lil.PieceCache(token_bytes)
+    batch = lil.GuardianBatch(3, check_every=2, min_gain=0)
+    singles = [lil.Guardian(check_every=2, min_gain=0) for _ in range(3)]
+    steps = [[5, 7, -1], [7, 9, 5], [5, 5, 7], [9, -1, 9]]
+    for row in steps:
+        flags = cache.step(np.array(row, np.int32), batch)
+        for s, i in enumerate(row):
+            if i >= 0:
+                singles[s].accept(table[i])
+        assert list(flags) == [g.stopped for g in singles]
+    assert sorted(asked) == [5, 7, 9] and cache.known == 3
+    assert [batch[s].curve() for s in range(3)] == [g.curve() for g in singles]
+    assert [batch[s].bytes for s in range(3)] == [g.bytes for g in singles]
+    assert cache.bytes(7) == "é".encode()
+    with pytest.raises(TypeError, match="token_bytes"):
+        lil.PieceCache(lambda i: 3).step(np.array([1, -1, -1], np.int32), batch)
+    with pytest.raises(TypeError, match="function"):
+        lil.PieceCache(b"table")
