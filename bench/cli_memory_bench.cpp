@@ -7,35 +7,11 @@
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
-#include <malloc.h>
-
-#include <atomic>
-#include <cstdlib>
 #include <fstream>
-#include <new>
 #include <string>
 
 #include "guard_tokens.hpp"
-
-namespace {
-std::atomic<std::size_t> heap_now{0}, heap_peak{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (!p) throw std::bad_alloc();
-  const std::size_t now = heap_now += malloc_usable_size(p);
-  std::size_t peak = heap_peak.load();
-  while (now > peak && !heap_peak.compare_exchange_weak(peak, now)) {
-  }
-  return p;
-}
-void operator delete(void* p) noexcept {
-  if (!p) return;
-  heap_now -= malloc_usable_size(p);
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
+#include "heap_peak.hpp"
 
 namespace {
 
@@ -54,11 +30,10 @@ const std::string& trace_text() {
 double peak_per_byte(std::size_t window) {
   const std::string& text = trace_text();
   const auto tok = lil::cli::load_sentencepiece(LIL_BENCH_TOKENIZER, window);
-  const std::size_t before = heap_now.load();
-  heap_peak = before;
+  const std::size_t before = lil_heap::start_peak();
   const auto tokens = tok->tokenize(text);
   benchmark::DoNotOptimize(tokens.ids.data());
-  return static_cast<double>(heap_peak.load() - before) / static_cast<double>(text.size());
+  return static_cast<double>(lil_heap::peak.load() - before) / static_cast<double>(text.size());
 }
 
 void tokenize_memory(benchmark::State& state) {

@@ -8,38 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <sentencepiece_processor.h>
 
-#include <malloc.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cstdlib>
 #include <fstream>
-#include <new>
 #include <string>
 
 #include "guard_tokens.hpp"
-
-// Heap bytes in use and their peak, counted by the global operator new that
-// sentencepiece's allocations go through too.
-namespace {
-std::atomic<std::size_t> heap_now{0}, heap_peak{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (!p) throw std::bad_alloc();
-  const std::size_t now = heap_now += malloc_usable_size(p);
-  std::size_t peak = heap_peak.load();
-  while (now > peak && !heap_peak.compare_exchange_weak(peak, now)) {
-  }
-  return p;
-}
-void operator delete(void* p) noexcept {
-  if (!p) return;
-  heap_now -= malloc_usable_size(p);
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
+#include "heap_peak.hpp"
 
 namespace {
 
@@ -93,11 +67,10 @@ TEST(GuardTokenizer, WindowsGiveTheTokensOfTheWholeTextAtAwkwardCuts) {
 // window: the whole text) is measured in the same run.
 std::size_t peak_heap_of_tokenizing(const std::string& text, std::size_t window) {
   const auto tok = lil::cli::load_sentencepiece(model, window);
-  const std::size_t before = heap_now.load();
-  heap_peak = before;
+  const std::size_t before = lil_heap::start_peak();
   const auto tokens = tok->tokenize(text);
   EXPECT_GT(tokens.size(), text.size() / 8);
-  return heap_peak.load() - before;
+  return lil_heap::peak.load() - before;
 }
 
 TEST(GuardTokenizer, WindowsBoundTheMemoryPerInputByte) {
