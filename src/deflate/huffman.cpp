@@ -29,7 +29,7 @@ LIL_ALWAYS_INLINE std::uint32_t freq_of(std::uint64_t e) noexcept { return stati
 LIL_ALWAYS_INLINE unsigned depth_of(std::uint64_t e) noexcept { return static_cast<unsigned>(e >> 16) & 0xffu; }
 
 struct work {
-  std::uint64_t heap[max_nodes + 2];  // 1-based min-heap; heap[len + 1] is always no_entry
+  std::uint64_t heap[max_nodes + 4];  // 1-based min-heap; heap[len + 1 .. len + 3] are no_entry
   const std::uint32_t* leaf_freq;     // the caller's, or `freq` when dummies were added
   std::uint32_t freq[max_nodes];      // the caller's plus the dummies, when there are any
   std::uint16_t parent[max_nodes];
@@ -45,10 +45,31 @@ struct work {
   // it is lighter than what moved up. Keys only grow along that path, so both
   // stop at the same place; this way costs one comparison per level on the
   // way down instead of two, and the child choice needs no branch.
+  //
+  // The hole's descent is a chain of dependent loads (which child is lighter
+  // decides where the next loads go), so it runs two levels per step: the two
+  // children and the four grandchildren are loaded at once and both choices
+  // made from them, halving the chain. Slots past the heap hold no_entry
+  // (three of them: the grandchildren of the last parent), which never wins.
   LIL_ALWAYS_INLINE void sift_down(unsigned k) noexcept {
     const std::uint64_t v = heap[k];
     unsigned hole = k;
-    for (unsigned child = 2 * k; child <= heap_len; child = 2 * hole) {
+    while (4 * hole <= heap_len) {
+      const unsigned left = 4 * hole, right = 4 * hole + 2;
+      const unsigned pick_left = left + (lighter(heap[left + 1], heap[left]) ? 1u : 0u);
+      const unsigned pick_right = right + (lighter(heap[right + 1], heap[right]) ? 1u : 0u);
+      const bool go_right = lighter(heap[2 * hole + 1], heap[2 * hole]);
+      const unsigned child = 2 * hole + (go_right ? 1u : 0u);
+      const unsigned grandchild = go_right ? pick_right : pick_left;
+      heap[hole] = heap[child];
+      if (grandchild > heap_len) {  // the right child has no children: one level only
+        hole = child;
+        break;
+      }
+      heap[child] = heap[grandchild];
+      hole = grandchild;
+    }
+    for (unsigned child = 2 * hole; child <= heap_len; child = 2 * hole) {
       child += lighter(heap[child + 1], heap[child]) ? 1u : 0u;  // heap[len + 1] never wins
       heap[hole] = heap[child];
       hole = child;
@@ -149,7 +170,7 @@ code_lengths build_code_lengths(const std::uint32_t* freq, const alphabet& a, st
     if (a.fixed_bits) dummy_fixed_bits += a.fixed_bits[node];
   }
   out.max_code = max_code;
-  w.heap[w.heap_len + 1] = no_entry;
+  w.heap[w.heap_len + 1] = w.heap[w.heap_len + 2] = w.heap[w.heap_len + 3] = no_entry;
 
   for (unsigned k = w.heap_len / 2; k >= 1; --k) w.sift_down(k);
 
