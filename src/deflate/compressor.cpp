@@ -75,6 +75,30 @@ struct engine {
   unsigned journal_len = 0;
   unsigned char eof_saved[eof_span];
 
+  // Search memo. A size report's tail parse makes the match searches that the
+  // steady parse will make again once more input arrives: it starts from the
+  // same state and, step by step, stays in the same state as long as each
+  // search gives the same answer. A search gives the same answer when it read
+  // nothing at or past the end of the input (the only bytes that differ), and
+  // the two parses take the same steps while none of the tail's end-of-input
+  // rules has fired: those concern only the last three positions (whose
+  // searches always read past the end), a window shift (the memo stops at the
+  // first one) and positions past the slide line (a slide drops the memo). So
+  // the tail's searches, up to its first one that touched the end, are kept
+  // here and the steady parse takes them instead of walking the chains again:
+  // a report's parse then costs only its last few positions. Each kept search
+  // also records its query (chain head, length to beat), checked on recall.
+  struct memo_entry {
+    std::uint16_t chain_head;
+    std::uint16_t best_so_far;
+    std::uint16_t length;  // 0: no search at this position
+    std::uint16_t start;
+  };
+  memo_entry memo[min_lookahead];
+  unsigned memo_base = 0;   // window position of memo[0]
+  unsigned memo_len = 0;    // positions covered, from memo_base on
+  bool memo_open = false;   // the tail parse of a report is still recording
+
   explicit engine(const options& o)
       : config{level_table[o.level], rules_of(o.profile)}, level(o.level), lazy(is_lazy(o.level)),
         keep_output(o.keep_output) {
@@ -102,6 +126,31 @@ struct engine {
     closed_bits = 0;
     finished = false;
     final_bytes = 0;
+    memo_len = 0;
+    memo_open = false;
+  }
+
+  // --- search memo -----------------------------------------------------------
+
+  void remember(unsigned pos, unsigned chain_head, unsigned best_so_far, const match_result& r, bool clean) noexcept {
+    if (!memo_open) return;
+    const unsigned at = pos - memo_base;
+    if (!clean || cursor.window_shift != 0 || at >= min_lookahead) {
+      memo_open = false;  // from here on the two parses may differ
+      return;
+    }
+    for (; memo_len < at; ++memo_len) memo[memo_len].length = 0;
+    memo[at] = {static_cast<std::uint16_t>(chain_head), static_cast<std::uint16_t>(best_so_far),
+                static_cast<std::uint16_t>(r.length), static_cast<std::uint16_t>(r.start)};
+    memo_len = at + 1;
+  }
+
+  LIL_ALWAYS_INLINE recalled_search recall(unsigned pos, unsigned chain_head, unsigned best_so_far) const noexcept {
+    const unsigned at = pos - memo_base;  // wraps past memo_len when pos is before the base
+    if (LIL_LIKELY(at >= memo_len)) return {false, {}};
+    const memo_entry& m = memo[at];
+    if (m.length == 0 || m.chain_head != chain_head || m.best_so_far != best_so_far) return {false, {}};
+    return {true, {m.length, m.start, m.length > best_so_far}};
   }
 
   std::uint64_t bits_so_far() const noexcept { return keep_output ? writer.bits_written() : closed_bits; }
@@ -193,6 +242,12 @@ struct engine {
       }
       return window.insert(pos, [](unsigned, chain_pos) {});
     }
+    LIL_ALWAYS_INLINE recalled_search recall(unsigned pos, unsigned head, unsigned best) const noexcept {
+      return e.recall(pos, head, best);
+    }
+    LIL_ALWAYS_INLINE void remember(unsigned pos, unsigned head, unsigned best, const match_result& r, bool clean) noexcept {
+      if (Journal) e.remember(pos, head, best, r, clean);
+    }
     LIL_ALWAYS_INLINE bool tally_literal(unsigned char c) noexcept { return e.tally_literal<Record>(c); }
     LIL_ALWAYS_INLINE bool tally_match(unsigned d, unsigned len) noexcept { return e.tally_match<Record>(d, len); }
     void close_block() { e.close_block<Record>(false, priced_bits); }
@@ -201,6 +256,7 @@ struct engine {
   // --- steady state ---------------------------------------------------------------
 
   void slide() noexcept {
+    memo_len = 0;  // its positions are the old half's
     window.slide();
     cursor.position -= window_size;
     cursor.match_start -= window_size;  // may wrap, as the reference's unsigned does
@@ -315,7 +371,11 @@ struct engine {
     const block_tally saved_tally = tally;
     std::uint64_t bits = bits_so_far();
     journal_len = 0;
+    memo_base = cursor.position;
+    memo_len = 0;
+    memo_open = true;
     run_tail<true, false>(&bits);
+    memo_open = false;
     while (journal_len > 0) {
       --journal_len;
       window.head[journal_hash[journal_len]] = journal_old[journal_len];
