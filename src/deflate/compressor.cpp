@@ -21,8 +21,12 @@
 // Size report. The end-of-input path runs on the real state with every
 // overwritten chain head and tail byte journaled (the chain links need no
 // journal: window.hpp), the open block is priced instead of written, and the
-// journal is undone. Cost: the <262-byte tail and three Huffman builds; at
-// level 6 the builds are about 60% of it, the tail parse the rest (callgrind).
+// journal is undone - but only back to the first step of the tail that more
+// input could change (in size-only mode; the steps before it are the steady
+// parse's own, and stay), and the searches made up to there are kept for the
+// steady parse (search memo). A report then parses its bytes about once, as
+// the stream would anyway, plus the last dozen or so positions again; what
+// remains is the three Huffman builds that price the open block.
 #include "lil/deflate/compressor.hpp"
 
 #include <algorithm>
@@ -99,6 +103,25 @@ struct engine {
   unsigned memo_len = 0;    // positions covered, from memo_base on
   bool memo_open = false;   // the tail parse of a report is still recording
 
+  // Keeping the tail's progress (sizes only). By the memo's argument, every
+  // step of a report's tail parse before the first one that can differ from
+  // the steady parse (a search that read the end of the input, a step with
+  // few bytes left, a window shift, a step that could reach the slide line) is exactly
+  // the step the steady parse will take. Without output to write, such a
+  // step is real progress: the report keeps it instead of undoing it, and
+  // the steady parse resumes where it ended. Only the rest of the tail is
+  // undone, so each byte is parsed about once, reports or not.
+  struct parse_point {
+    parse_cursor cursor;
+    unsigned hash;
+    unsigned journal_len;
+    std::uint64_t bits;  // the stream's bits, closed blocks priced
+  };
+  parse_point step_start;      // before the tail step now running
+  parse_point kept;            // where the steady parse resumes
+  block_tally kept_tally;
+  bool keeping = false;        // the tail's steps are still real progress
+
   explicit engine(const options& o)
       : config{level_table[o.level], rules_of(o.profile)}, level(o.level), lazy(is_lazy(o.level)),
         keep_output(o.keep_output) {
@@ -133,6 +156,7 @@ struct engine {
   // --- search memo -----------------------------------------------------------
 
   void remember(unsigned pos, unsigned chain_head, unsigned best_so_far, const match_result& r, bool clean) noexcept {
+    if (!clean && keeping) stop_keeping(step_start);  // this step may differ: keep up to its start
     if (!memo_open) return;
     const unsigned at = pos - memo_base;
     if (!clean || cursor.window_shift != 0 || at >= min_lookahead) {
@@ -143,6 +167,31 @@ struct engine {
     memo[at] = {static_cast<std::uint16_t>(chain_head), static_cast<std::uint16_t>(best_so_far),
                 static_cast<std::uint16_t>(r.length), static_cast<std::uint16_t>(r.start)};
     memo_len = at + 1;
+  }
+
+  // --- keeping the tail's progress ---------------------------------------------
+
+  // Fewer bytes than this ahead, and a step may meet an end-of-input rule.
+  static constexpr unsigned keep_margin = 16;
+
+  // Called before each step of a report's tail parse.
+  void tail_step_begins(std::uint64_t bits) noexcept {
+    if (!keeping) return;
+    step_start = {cursor, window.hash, journal_len, bits};
+    // No kept step may reach the slide line: the steady parse slides there
+    // only if the input goes on, and gzip, finding the end where the tail
+    // began, slides by where that was - a kept step must not move either.
+    if (cursor.lookahead < keep_margin || cursor.window_shift != 0 ||
+        cursor.position + max_match + 1 >= slide_threshold)
+      stop_keeping(step_start);
+  }
+
+  // The steps before `at` are kept. No step has tallied since `at` began.
+  void stop_keeping(const parse_point& at) noexcept {
+    kept = at;
+    kept.cursor.window_shift = 0;  // set by this tail only (gzip's, before its first step)
+    kept_tally = tally;
+    keeping = false;
   }
 
   LIL_ALWAYS_INLINE recalled_search recall(unsigned pos, unsigned chain_head, unsigned best_so_far) const noexcept {
@@ -242,7 +291,32 @@ struct engine {
       }
       return window.insert(pos, [](unsigned, chain_pos) {});
     }
-    LIL_ALWAYS_INLINE recalled_search recall(unsigned pos, unsigned head, unsigned best) const noexcept {
+    // --- keeping the tail's progress ---------------------------------------------
+
+  // Fewer bytes than this ahead, and a step may meet an end-of-input rule.
+  static constexpr unsigned keep_margin = 16;
+
+  // Called before each step of a report's tail parse.
+  void tail_step_begins(std::uint64_t bits) noexcept {
+    if (!keeping) return;
+    step_start = {cursor, window.hash, journal_len, bits};
+    // No kept step may reach the slide line: the steady parse slides there
+    // only if the input goes on, and gzip, finding the end where the tail
+    // began, slides by where that was - a kept step must not move either.
+    if (cursor.lookahead < keep_margin || cursor.window_shift != 0 ||
+        cursor.position + max_match + 1 >= slide_threshold)
+      stop_keeping(step_start);
+  }
+
+  // The steps before `at` are kept. No step has tallied since `at` began.
+  void stop_keeping(const parse_point& at) noexcept {
+    kept = at;
+    kept.cursor.window_shift = 0;  // set by this tail only (gzip's, before its first step)
+    kept_tally = tally;
+    keeping = false;
+  }
+
+  LIL_ALWAYS_INLINE recalled_search recall(unsigned pos, unsigned head, unsigned best) const noexcept {
       return e.recall(pos, head, best);
     }
     LIL_ALWAYS_INLINE void remember(unsigned pos, unsigned head, unsigned best, const match_result& r, bool clean) noexcept {
@@ -350,6 +424,7 @@ struct engine {
       cursor.hash_primed = true;
     }
     for (;;) {
+      if (Journal) tail_step_begins(*priced_bits);
       // zlib checks for a slide before every step, the last (empty) one too.
       if (!gzip_like && cursor.window_shift == 0 && cursor.position >= slide_threshold)
         cursor.window_shift = window_size;
@@ -366,26 +441,30 @@ struct engine {
 
   std::uint64_t size_if_finished() noexcept {
     if (finished) return final_bytes;
-    const parse_cursor saved_cursor = cursor;
-    const unsigned saved_hash = window.hash;
-    const block_tally saved_tally = tally;
+    const unsigned end = cursor.position + cursor.lookahead;
     std::uint64_t bits = bits_so_far();
     journal_len = 0;
     memo_base = cursor.position;
     memo_len = 0;
     memo_open = true;
+    // With output kept, a kept step would owe the symbol buffer its symbols
+    // and a closed block its bytes; before the hash is primed (the first 262
+    // bytes), the tail primes it over bytes not yet fed. Either way keep
+    // nothing: stop before the first step.
+    keeping = true;
+    if (keep_output || !cursor.hash_primed) stop_keeping({cursor, window.hash, 0, bits});
     run_tail<true, false>(&bits);
     memo_open = false;
-    while (journal_len > 0) {
+    if (keeping) stop_keeping(step_start);  // (the last step always stops it; for safety)
+    while (journal_len > kept.journal_len) {
       --journal_len;
       window.head[journal_hash[journal_len]] = journal_old[journal_len];
     }
-    cursor = saved_cursor;
-    if (!config.rules.slide_during_tail) {
-      std::memcpy(window.bytes + cursor.position + cursor.lookahead, eof_saved, eof_span);
-    }
-    window.hash = saved_hash;
-    tally = saved_tally;
+    cursor = kept.cursor;
+    if (!config.rules.slide_during_tail) std::memcpy(window.bytes + end, eof_saved, eof_span);
+    window.hash = kept.hash;
+    tally = kept_tally;
+    if (!keep_output) closed_bits = kept.bits;
     return (bits + 7) / 8;
   }
 
