@@ -23,8 +23,7 @@
 // journal: window.hpp), the open block is priced instead of written, and the
 // journal is undone - but only back to the first step of the tail that more
 // input could change (in size-only mode; the steps before it are the steady
-// parse's own, and stay), and the searches made up to there are kept for the
-// steady parse (search memo). A report then parses its bytes about once, as
+// parse's own, and stay). A report then parses its bytes about once, as
 // the stream would anyway, plus the last dozen or so positions again; what
 // remains is the three Huffman builds that price the open block.
 #include "lil/deflate/compressor.hpp"
@@ -79,38 +78,19 @@ struct engine {
   unsigned journal_len = 0;
   unsigned char eof_saved[eof_span];
 
-  // Search memo. A size report's tail parse makes the match searches that the
-  // steady parse will make again once more input arrives: it starts from the
-  // same state and, step by step, stays in the same state as long as each
-  // search gives the same answer. A search gives the same answer when it read
-  // nothing at or past the end of the input (the only bytes that differ), and
-  // the two parses take the same steps while none of the tail's end-of-input
-  // rules has fired: those concern only the last three positions (whose
-  // searches always read past the end), a window shift (the memo stops at the
-  // first one) and positions past the slide line (a slide drops the memo). So
-  // the tail's searches, up to its first one that touched the end, are kept
-  // here and the steady parse takes them instead of walking the chains again:
-  // a report's parse then costs only its last few positions. Each kept search
-  // also records its query (chain head, length to beat), checked on recall.
-  struct memo_entry {
-    std::uint16_t chain_head;
-    std::uint16_t best_so_far;
-    std::uint16_t length;  // 0: no search at this position
-    std::uint16_t start;
-  };
-  memo_entry memo[min_lookahead];
-  unsigned memo_base = 0;   // window position of memo[0]
-  unsigned memo_len = 0;    // positions covered, from memo_base on
-  bool memo_open = false;   // the tail parse of a report is still recording
-
-  // Keeping the tail's progress (sizes only). By the memo's argument, every
-  // step of a report's tail parse before the first one that can differ from
-  // the steady parse (a search that read the end of the input, a step with
-  // few bytes left, a window shift, a step that could reach the slide line) is exactly
-  // the step the steady parse will take. Without output to write, such a
-  // step is real progress: the report keeps it instead of undoing it, and
-  // the steady parse resumes where it ended. Only the rest of the tail is
-  // undone, so each byte is parsed about once, reports or not.
+  // Keeping the tail's progress (sizes only). A report's tail parse starts
+  // from the state the steady parse resumes from once more input arrives,
+  // and the two take the same step as long as the step's search (if any)
+  // gives the same answer and none of the tail's end-of-input rules fires.
+  // A search gives the same answer when it read nothing at or past the end of
+  // the input (the only bytes that differ); the end-of-input rules concern
+  // only the last few positions, a window shift, and the slide line. So every
+  // tail step before the first search that touched the end, the first step
+  // with few bytes left or the first that could reach the slide line, is the
+  // steady parse's own step. Without output to write, such a step is real
+  // progress: the report keeps it instead of undoing it, and the steady parse
+  // resumes where it ended. Only the rest of the tail is undone, so each byte
+  // is parsed about once, reports or not, plus a dozen or so positions again.
   struct parse_point {
     parse_cursor cursor;
     unsigned hash;
@@ -149,24 +129,13 @@ struct engine {
     closed_bits = 0;
     finished = false;
     final_bytes = 0;
-    memo_len = 0;
-    memo_open = false;
+    keeping = false;
   }
 
-  // --- search memo -----------------------------------------------------------
-
-  void remember(unsigned pos, unsigned chain_head, unsigned best_so_far, const match_result& r, bool clean) noexcept {
+  // The tail parse made a search; `clean`: it read nothing at or past the
+  // end of the input.
+  void tail_searched(bool clean) noexcept {
     if (!clean && keeping) stop_keeping(step_start);  // this step may differ: keep up to its start
-    if (!memo_open) return;
-    const unsigned at = pos - memo_base;
-    if (!clean || cursor.window_shift != 0 || at >= min_lookahead) {
-      memo_open = false;  // from here on the two parses may differ
-      return;
-    }
-    for (; memo_len < at; ++memo_len) memo[memo_len].length = 0;
-    memo[at] = {static_cast<std::uint16_t>(chain_head), static_cast<std::uint16_t>(best_so_far),
-                static_cast<std::uint16_t>(r.length), static_cast<std::uint16_t>(r.start)};
-    memo_len = at + 1;
   }
 
   // --- keeping the tail's progress ---------------------------------------------
@@ -192,14 +161,6 @@ struct engine {
     kept.cursor.window_shift = 0;  // set by this tail only (gzip's, before its first step)
     kept_tally = tally;
     keeping = false;
-  }
-
-  LIL_ALWAYS_INLINE recalled_search recall(unsigned pos, unsigned chain_head, unsigned best_so_far) const noexcept {
-    const unsigned at = pos - memo_base;  // wraps past memo_len when pos is before the base
-    if (LIL_LIKELY(at >= memo_len)) return {false, {}};
-    const memo_entry& m = memo[at];
-    if (m.length == 0 || m.chain_head != chain_head || m.best_so_far != best_so_far) return {false, {}};
-    return {true, {m.length, m.start, m.length > best_so_far}};
   }
 
   std::uint64_t bits_so_far() const noexcept { return keep_output ? writer.bits_written() : closed_bits; }
@@ -291,36 +252,8 @@ struct engine {
       }
       return window.insert(pos, [](unsigned, chain_pos) {});
     }
-    // --- keeping the tail's progress ---------------------------------------------
-
-  // Fewer bytes than this ahead, and a step may meet an end-of-input rule.
-  static constexpr unsigned keep_margin = 16;
-
-  // Called before each step of a report's tail parse.
-  void tail_step_begins(std::uint64_t bits) noexcept {
-    if (!keeping) return;
-    step_start = {cursor, window.hash, journal_len, bits};
-    // No kept step may reach the slide line: the steady parse slides there
-    // only if the input goes on, and gzip, finding the end where the tail
-    // began, slides by where that was - a kept step must not move either.
-    if (cursor.lookahead < keep_margin || cursor.window_shift != 0 ||
-        cursor.position + max_match + 1 >= slide_threshold)
-      stop_keeping(step_start);
-  }
-
-  // The steps before `at` are kept. No step has tallied since `at` began.
-  void stop_keeping(const parse_point& at) noexcept {
-    kept = at;
-    kept.cursor.window_shift = 0;  // set by this tail only (gzip's, before its first step)
-    kept_tally = tally;
-    keeping = false;
-  }
-
-  LIL_ALWAYS_INLINE recalled_search recall(unsigned pos, unsigned head, unsigned best) const noexcept {
-      return e.recall(pos, head, best);
-    }
-    LIL_ALWAYS_INLINE void remember(unsigned pos, unsigned head, unsigned best, const match_result& r, bool clean) noexcept {
-      if (Journal) e.remember(pos, head, best, r, clean);
+    LIL_ALWAYS_INLINE void tail_searched(bool clean) noexcept {
+      if (Journal) e.tail_searched(clean);
     }
     LIL_ALWAYS_INLINE bool tally_literal(unsigned char c) noexcept { return e.tally_literal<Record>(c); }
     LIL_ALWAYS_INLINE bool tally_match(unsigned d, unsigned len) noexcept { return e.tally_match<Record>(d, len); }
@@ -330,7 +263,6 @@ struct engine {
   // --- steady state ---------------------------------------------------------------
 
   void slide() noexcept {
-    memo_len = 0;  // its positions are the old half's
     window.slide();
     cursor.position -= window_size;
     cursor.match_start -= window_size;  // may wrap, as the reference's unsigned does
@@ -444,9 +376,6 @@ struct engine {
     const unsigned end = cursor.position + cursor.lookahead;
     std::uint64_t bits = bits_so_far();
     journal_len = 0;
-    memo_base = cursor.position;
-    memo_len = 0;
-    memo_open = true;
     // With output kept, a kept step would owe the symbol buffer its symbols
     // and a closed block its bytes; before the hash is primed (the first 262
     // bytes), the tail primes it over bytes not yet fed. Either way keep
@@ -454,7 +383,6 @@ struct engine {
     keeping = true;
     if (keep_output || !cursor.hash_primed) stop_keeping({cursor, window.hash, 0, bits});
     run_tail<true, false>(&bits);
-    memo_open = false;
     if (keeping) stop_keeping(step_start);  // (the last step always stops it; for safety)
     while (journal_len > kept.journal_len) {
       --journal_len;

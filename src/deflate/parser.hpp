@@ -71,21 +71,9 @@ LIL_ALWAYS_INLINE bool search_allowed(const Host& h, unsigned chain_head) noexce
   return true;
 }
 
-// A search the tail parse of a size report already made, kept for the steady
-// parse that later reaches the same position in the same state (see
-// search_memo in compressor.cpp for why the answer is then the same).
-struct recalled_search {
-  bool hit;
-  match_result result;
-};
-
 template <bool Tail, class Host>
 LIL_ALWAYS_INLINE match_result find_match(Host& h, unsigned chain_head, unsigned best_so_far) noexcept {
   const parse_cursor& c = h.cursor;
-  if (!Tail) {
-    const recalled_search m = h.recall(c.position, chain_head, best_so_far);
-    if (LIL_UNLIKELY(m.hit)) return m.result;
-  }
   match_query q{c.position,
                 chain_head,
                 best_so_far,
@@ -99,7 +87,7 @@ LIL_ALWAYS_INLINE match_result find_match(Host& h, unsigned chain_head, unsigned
     // The search read no byte at or past the end of the input when even its
     // last 8-byte comparison (reaching 7 past the final length) stayed short
     // of it; only then does it not depend on where the input ends.
-    h.remember(c.position, chain_head, best_so_far, r, r.length + 8 <= c.lookahead);
+    h.tail_searched(r.length + 8 <= c.lookahead);
     if (r.length > c.lookahead) r.length = c.lookahead;
   }
   return r;
