@@ -97,9 +97,9 @@ struct engine {
     unsigned journal_len;
     std::uint64_t bits;  // the stream's bits, closed blocks priced
   };
-  parse_point step_start;      // before the tail step now running
-  parse_point kept;            // where the steady parse resumes
-  block_tally kept_tally;
+  parse_point step_start{};    // before the tail step now running
+  parse_point kept{};          // where the steady parse resumes
+  block_tally kept_tally{};
   bool keeping = false;        // the tail's steps are still real progress
 
   explicit engine(const options& o)
