@@ -2,6 +2,7 @@
 // clones and resets - each checked against compressing from scratch.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -96,6 +97,37 @@ TEST(size_report, leaves_the_stream_unchanged) {
       EXPECT_TRUE(plain.output() == probed.output()) << profile_name(p) << " level " << level;
       EXPECT_EQ(probed.size_if_finished(), probed.output().size());
     }
+}
+
+// In sizes-only mode a report keeps the steps of its tail parse that more
+// input cannot change. A compressor that keeps output keeps none, so the two
+// must agree at every report - asked twice in a row too, and right before and
+// after the window slides (small chunks put reports on both sides of the
+// slide line) - and must end in the same stream.
+TEST(size_report, kept_tail_progress_changes_no_report_and_no_output) {
+  std::vector<bytes> inputs = {test::wordy(200000, 5), test::random_bytes(80000, 6)};
+  for (const bytes& data : inputs)
+    for (profile p : {profile::gzip, profile::zlib})
+      for (int level : {1, 4, 6, 9}) {
+        SCOPED_TRACE("level " + std::to_string(level) + " profile " + profile_name(p));
+        std::mt19937 rng(static_cast<std::uint32_t>(level * 31 + static_cast<int>(p)));
+        compressor sizes(make_options(level, p));
+        compressor kept(make_options(level, p, true));
+        for (std::size_t fed = 0; fed < data.size();) {
+          const std::size_t n = std::min<std::size_t>(data.size() - fed, 1 + rng() % 700);
+          sizes.feed(data.data() + fed, n);
+          kept.feed(data.data() + fed, n);
+          fed += n;
+          const std::uint64_t size = sizes.size_if_finished();
+          ASSERT_EQ(size, kept.size_if_finished()) << "after " << fed << " bytes";
+          if (rng() % 4 == 0) {
+            ASSERT_EQ(sizes.size_if_finished(), size) << "asked again after " << fed << " bytes";
+          }
+        }
+        sizes.finish();
+        kept.finish();
+        EXPECT_EQ(sizes.size_if_finished(), kept.output().size());
+      }
 }
 
 TEST(chunking, never_changes_the_output) {

@@ -21,8 +21,11 @@
 // Size report. The end-of-input path runs on the real state with every
 // overwritten chain head and tail byte journaled (the chain links need no
 // journal: window.hpp), the open block is priced instead of written, and the
-// journal is undone. Cost: the <262-byte tail and three Huffman builds; at
-// level 6 the builds are about 60% of it, the tail parse the rest (callgrind).
+// journal is undone - but only back to the first step of the tail that more
+// input could change (in size-only mode; the steps before it are the steady
+// parse's own, and stay). A report then parses its bytes about once, as
+// the stream would anyway, plus the last dozen or so positions again; what
+// remains is the three Huffman builds that price the open block.
 #include "lil/deflate/compressor.hpp"
 
 #include <algorithm>
@@ -75,6 +78,30 @@ struct engine {
   unsigned journal_len = 0;
   unsigned char eof_saved[eof_span];
 
+  // Keeping the tail's progress (sizes only). A report's tail parse starts
+  // from the state the steady parse resumes from once more input arrives,
+  // and the two take the same step as long as the step's search (if any)
+  // gives the same answer and none of the tail's end-of-input rules fires.
+  // A search gives the same answer when it read nothing at or past the end of
+  // the input (the only bytes that differ); the end-of-input rules concern
+  // only the last few positions, a window shift, and the slide line. So every
+  // tail step before the first search that touched the end, the first step
+  // with few bytes left or the first that could reach the slide line, is the
+  // steady parse's own step. Without output to write, such a step is real
+  // progress: the report keeps it instead of undoing it, and the steady parse
+  // resumes where it ended. Only the rest of the tail is undone, so each byte
+  // is parsed about once, reports or not, plus a dozen or so positions again.
+  struct parse_point {
+    parse_cursor cursor;
+    unsigned hash;
+    unsigned journal_len;
+    std::uint64_t bits;  // the stream's bits, closed blocks priced
+  };
+  parse_point step_start{};    // before the tail step now running
+  parse_point kept{};          // where the steady parse resumes
+  block_tally kept_tally{};
+  bool keeping = false;        // the tail's steps are still real progress
+
   explicit engine(const options& o)
       : config{level_table[o.level], rules_of(o.profile)}, level(o.level), lazy(is_lazy(o.level)),
         keep_output(o.keep_output) {
@@ -102,6 +129,38 @@ struct engine {
     closed_bits = 0;
     finished = false;
     final_bytes = 0;
+    keeping = false;
+  }
+
+  // The tail parse made a search; `clean`: it read nothing at or past the
+  // end of the input.
+  void tail_searched(bool clean) noexcept {
+    if (!clean && keeping) stop_keeping(step_start);  // this step may differ: keep up to its start
+  }
+
+  // --- keeping the tail's progress ---------------------------------------------
+
+  // Fewer bytes than this ahead, and a step may meet an end-of-input rule.
+  static constexpr unsigned keep_margin = 16;
+
+  // Called before each step of a report's tail parse.
+  void tail_step_begins(std::uint64_t bits) noexcept {
+    if (!keeping) return;
+    step_start = {cursor, window.hash, journal_len, bits};
+    // No kept step may reach the slide line: the steady parse slides there
+    // only if the input goes on, and gzip, finding the end where the tail
+    // began, slides by where that was - a kept step must not move either.
+    if (cursor.lookahead < keep_margin || cursor.window_shift != 0 ||
+        cursor.position + max_match + 1 >= slide_threshold)
+      stop_keeping(step_start);
+  }
+
+  // The steps before `at` are kept. No step has tallied since `at` began.
+  void stop_keeping(const parse_point& at) noexcept {
+    kept = at;
+    kept.cursor.window_shift = 0;  // set by this tail only (gzip's, before its first step)
+    kept_tally = tally;
+    keeping = false;
   }
 
   std::uint64_t bits_so_far() const noexcept { return keep_output ? writer.bits_written() : closed_bits; }
@@ -192,6 +251,9 @@ struct engine {
         });
       }
       return window.insert(pos, [](unsigned, chain_pos) {});
+    }
+    LIL_ALWAYS_INLINE void tail_searched(bool clean) noexcept {
+      if (Journal) e.tail_searched(clean);
     }
     LIL_ALWAYS_INLINE bool tally_literal(unsigned char c) noexcept { return e.tally_literal<Record>(c); }
     LIL_ALWAYS_INLINE bool tally_match(unsigned d, unsigned len) noexcept { return e.tally_match<Record>(d, len); }
@@ -294,6 +356,7 @@ struct engine {
       cursor.hash_primed = true;
     }
     for (;;) {
+      if (Journal) tail_step_begins(*priced_bits);
       // zlib checks for a slide before every step, the last (empty) one too.
       if (!gzip_like && cursor.window_shift == 0 && cursor.position >= slide_threshold)
         cursor.window_shift = window_size;
@@ -310,22 +373,26 @@ struct engine {
 
   std::uint64_t size_if_finished() noexcept {
     if (finished) return final_bytes;
-    const parse_cursor saved_cursor = cursor;
-    const unsigned saved_hash = window.hash;
-    const block_tally saved_tally = tally;
+    const unsigned end = cursor.position + cursor.lookahead;
     std::uint64_t bits = bits_so_far();
     journal_len = 0;
+    // With output kept, a kept step would owe the symbol buffer its symbols
+    // and a closed block its bytes; before the hash is primed (the first 262
+    // bytes), the tail primes it over bytes not yet fed. Either way keep
+    // nothing: stop before the first step.
+    keeping = true;
+    if (keep_output || !cursor.hash_primed) stop_keeping({cursor, window.hash, 0, bits});
     run_tail<true, false>(&bits);
-    while (journal_len > 0) {
+    if (keeping) stop_keeping(step_start);  // (the last step always stops it; for safety)
+    while (journal_len > kept.journal_len) {
       --journal_len;
       window.head[journal_hash[journal_len]] = journal_old[journal_len];
     }
-    cursor = saved_cursor;
-    if (!config.rules.slide_during_tail) {
-      std::memcpy(window.bytes + cursor.position + cursor.lookahead, eof_saved, eof_span);
-    }
-    window.hash = saved_hash;
-    tally = saved_tally;
+    cursor = kept.cursor;
+    if (!config.rules.slide_during_tail) std::memcpy(window.bytes + end, eof_saved, eof_span);
+    window.hash = kept.hash;
+    tally = kept_tally;
+    if (!keep_output) closed_bits = kept.bits;
     return (bits + 7) / 8;
   }
 

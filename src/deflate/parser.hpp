@@ -83,7 +83,13 @@ LIL_ALWAYS_INLINE match_result find_match(Host& h, unsigned chain_head, unsigned
                 h.config.level.nice_length,
                 Tail && h.config.rules.clamp_nice_to_lookahead};
   match_result r = longest_match(h.window, q);
-  if (Tail && r.length > c.lookahead) r.length = c.lookahead;
+  if (Tail) {
+    // The search read no byte at or past the end of the input when even its
+    // last 8-byte comparison (reaching 7 past the final length) stayed short
+    // of it; only then does it not depend on where the input ends.
+    h.tail_searched(r.length + 8 <= c.lookahead);
+    if (r.length > c.lookahead) r.length = c.lookahead;
+  }
   return r;
 }
 

@@ -23,8 +23,10 @@
 //   last <262 bytes is parsed exactly as it will be in the final stream, and
 //   blocks already closed have a known bit length. A size report runs the
 //   end-of-input path on that short tail and prices the open block (building
-//   its Huffman trees from the tallied frequencies), then undoes the tail's
-//   effect through a small journal. Its cost is the tail plus the tree build -
+//   its Huffman trees from the tallied frequencies), then undoes, through a
+//   small journal, the part of the tail's effect that more input could change;
+//   the tail steps before it are the ones the stream will take anyway, and
+//   stay (sizes-only mode). Its cost is the tree build plus a few positions -
 //   a constant - plus the bytes fed since the last report, never the prefix.
 //
 // Exactness details that matter, and where they live
@@ -81,7 +83,8 @@ class LIL_API compressor {
   void feed(std::string_view bytes) { feed(bytes.data(), bytes.size()); }
 
   // Exact size in bytes of the raw DEFLATE stream if the input ended now.
-  // Leaves the stream exactly as it was; never allocates.
+  // Leaves the stream exactly as it was (the output to come is unchanged;
+  // in size-only mode the parse may have moved on); never allocates.
   std::uint64_t size_if_finished() noexcept;
 
   // Ends the stream: the final block is written and the bit writer aligned.
