@@ -93,24 +93,10 @@ class layer_cache {
     rows.keys = k;
     rows.queries = q;
     const step_plan& plan = planner_.step(rows);
-    const model_shape& shape = planner_.shape();
-    const std::size_t d = static_cast<std::size_t>(shape.head_dim);
-    for (int h = 0; h < shape.n_kv_heads; ++h)
-      store_.write(h, plan.slots_of(0)[h], k + static_cast<std::size_t>(h) * d, v + static_cast<std::size_t>(h) * d);
+    detail::write_token(store_, planner_.shape(), plan.slots_of(0), k, v);
     const kv::policy& p = planner_.sequence(0);
-    attention_args args;
-    args.query = q;
-    args.out = out;
-    args.weights = workspace_.weights();
-    args.weights_stride = workspace_.stride();
-    args.weights_wanted = p.requirements().weights;
-    args.selected = p.last_selection();
-    args.n_heads = shape.n_heads;
-    args.n_kv_heads = shape.n_kv_heads;
-    args.head_dim = shape.head_dim;
-    args.position = position;
-    args.source = &p;
-    std::forward<Attention>(attention)(static_cast<const attention_args&>(args));
+    const attention_args args = detail::attention_args_for(p, workspace_, p.last_selection(), position, q, out);
+    std::forward<Attention>(attention)(args);
     if (args.weights_wanted) planner_.observe(args.weights, args.weights_stride);
   }
 

@@ -76,6 +76,38 @@ class step_workspace {
   std::vector<float> weights_;
 };
 
+namespace detail {
+
+// The new token's K/V rows into the store at the slots the policy gave it
+// (slots[h] for KV head h).
+template <class Store, class Slots>
+void write_token(Store& store, const model_shape& shape, const Slots& slots, const float* k, const float* v) {
+  const std::size_t d = static_cast<std::size_t>(shape.head_dim);
+  for (int h = 0; h < shape.n_kv_heads; ++h)
+    store.write(h, slots[h], k + static_cast<std::size_t>(h) * d, v + static_cast<std::size_t>(h) * d);
+}
+
+// What the attention step gets for policy p's `selected` slots.
+inline attention_args attention_args_for(const kv::policy& p, step_workspace& ws, slot_lists selected,
+                                         std::int64_t position, const float* q, float* out) {
+  const model_shape& shape = p.shape();
+  attention_args args;
+  args.query = q;
+  args.out = out;
+  args.weights = ws.weights();
+  args.weights_stride = ws.stride();
+  args.weights_wanted = p.requirements().weights;
+  args.selected = selected;
+  args.n_heads = shape.n_heads;
+  args.n_kv_heads = shape.n_kv_heads;
+  args.head_dim = shape.head_dim;
+  args.position = position;
+  args.source = &p;
+  return args;
+}
+
+}  // namespace detail
+
 // One token of one layer: append -> store.write -> select -> attention -> observe.
 // q: [n_heads][head_dim]; k, v: [n_kv_heads][head_dim] (k as q is dotted with it).
 template <class Store, class Attention>
@@ -86,24 +118,9 @@ void wrap_step(kv::policy& p, step_workspace& ws, Store& store, std::int64_t pos
     lil::detail::throw_error(std::string("kv wrap_step: the step_workspace was not made for this ") + p.name() +
                              " policy (weights stride " + detail::number(static_cast<std::int64_t>(ws.stride())) +
                              ", needs " + detail::number(p.max_selected()) + ")");
-  const append_result& placed = p.append(position, k);
-  const std::size_t d = static_cast<std::size_t>(shape.head_dim);
-  for (int h = 0; h < shape.n_kv_heads; ++h)
-    store.write(h, placed.slot[h], k + static_cast<std::size_t>(h) * d, v + static_cast<std::size_t>(h) * d);
-
-  attention_args args;
-  args.query = q;
-  args.out = out;
-  args.weights = ws.weights();
-  args.weights_stride = ws.stride();
-  args.weights_wanted = p.requirements().weights;
-  args.selected = p.select(q);
-  args.n_heads = shape.n_heads;
-  args.n_kv_heads = shape.n_kv_heads;
-  args.head_dim = shape.head_dim;
-  args.position = position;
-  args.source = &p;
-  std::forward<Attention>(attention)(static_cast<const attention_args&>(args));
+  detail::write_token(store, shape, p.append(position, k).slot, k, v);
+  const attention_args args = detail::attention_args_for(p, ws, p.select(q), position, q, out);
+  std::forward<Attention>(attention)(args);
   if (args.weights_wanted) p.observe(weights_view{args.weights, args.weights_stride});
 }
 

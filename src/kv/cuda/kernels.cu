@@ -303,6 +303,19 @@ __global__ void quest_bounds_kernel(layer_dims d, quest_state q, const std::int3
   }
 }
 
+// Channel c of the group's q+ and q- (the sum and mean folds), summed over
+// the group's query heads in order, as the CPU planner sums them.
+__device__ __forceinline__ void group_signs(const float* qrow, int group, int D, int c, float& pos, float& neg) {
+  float p = 0.0f, m = 0.0f;
+  for (int g = 0; g < group; ++g) {
+    const float x = qrow[g * D + c];
+    p = __fadd_rn(p, x > 0.0f ? x : 0.0f);
+    m = __fadd_rn(m, x < 0.0f ? x : 0.0f);
+  }
+  pos = p;
+  neg = m;
+}
+
 // One bound row of a tile for the PPT adjacent pages a thread owns: one load
 // of PPT * sizeof(T) bytes kept as loaded (`raw`, so that a bf16 pair of
 // pages holds one register until its arithmetic), then widened to PPT
@@ -406,14 +419,7 @@ __global__ void __launch_bounds__(kThreads, LA > 8 ? 2 : (PPT == 2 ? 8 : 4)) que
         qn[g * D + c] = x < 0.0f ? x : 0.0f;
       }
     } else {
-      float p = 0.0f, m = 0.0f;
-      for (int g = 0; g < group; ++g) {
-        const float x = qrow[g * D + c];
-        p = __fadd_rn(p, x > 0.0f ? x : 0.0f);
-        m = __fadd_rn(m, x < 0.0f ? x : 0.0f);
-      }
-      qp[c] = p;
-      qn[c] = m;
+      group_signs(qrow, group, D, c, qp[c], qn[c]);
     }
   }
   __syncthreads();
@@ -504,14 +510,7 @@ __global__ void __launch_bounds__(kThreads) quest_score_staged_kernel(layer_dims
   float* qn = qs + D;
   const float* qrow = query + (static_cast<std::size_t>(r) * d.n_heads + kv * group) * D;
   for (int c = tid; c < D; c += kThreads) {
-    float p = 0.0f, m = 0.0f;
-    for (int g = 0; g < group; ++g) {
-      const float x = qrow[g * D + c];
-      p = __fadd_rn(p, x > 0.0f ? x : 0.0f);
-      m = __fadd_rn(m, x < 0.0f ? x : 0.0f);
-    }
-    qp[c] = p;
-    qn[c] = m;
+    group_signs(qrow, group, D, c, qp[c], qn[c]);
   }
   const T* const max_base = static_cast<const T*>(q.page_max);
   const T* const min_base = static_cast<const T*>(q.page_min);
