@@ -26,6 +26,11 @@ a pretrained byte-level tokenizer runs.
 
     python3 criterion_timing.py --out OUT [--batches 1,16,64,256] [--new 256]
     python3 criterion_timing.py --dry-run     # no torch: the criterion's paths on a numpy loop (CPU)
+
+Floors, measured in the same run at each batch size: a criterion that only
+synchronizes (the clock's own cost), one that only copies the last two columns
+to the host, and one that also copies a flag per row back (CopyProbe): what any
+criterion reading the new ids pays before doing anything with them.
 """
 
 import argparse
@@ -109,6 +114,45 @@ class TimedCriterion:
         return flags
 
 
+class CopyProbe:
+    """The device traffic of a criterion and nothing else: the last two columns
+    of input_ids to the host (what GuardianStoppingCriteria copies each step)
+    and, with `back`, a bool per row to the device from page-locked memory. Its
+    time per call is the floor under any criterion that reads the new ids."""
+
+    def __init__(self, back):
+        self.back, self.pinned = back, None
+
+    def __call__(self, input_ids, scores=None, **kwargs):
+        input_ids[:, input_ids.shape[1] - 2:].cpu().numpy()
+        if not self.back:
+            return None
+        if self.pinned is None:
+            import torch
+
+            self.pinned = torch.zeros(input_ids.shape[0], dtype=torch.bool).pin_memory()
+        return self.pinned.to(input_ids.device, non_blocking=True)
+
+
+class ProfiledCriterion:
+    """Wraps a criterion: cProfile runs only inside its calls (after a synchronize)."""
+
+    def __init__(self, inner, prof):
+        import torch
+
+        self.inner, self.prof, self.sync, self.calls = inner, prof, torch.cuda.synchronize, []
+
+    def __call__(self, input_ids, scores=None, **kwargs):
+        self.sync()
+        start = time.perf_counter()
+        self.prof.enable()
+        flags = self.inner(input_ids, scores, **kwargs)
+        self.sync()
+        self.prof.disable()
+        self.calls.append(time.perf_counter() - start)
+        return flags
+
+
 def summary(seconds):
     if not seconds:
         return {}
@@ -144,9 +188,12 @@ def run_gpu(args):
 
     import lil
 
-    global TimedCriterion
+    global TimedCriterion, ProfiledCriterion
 
     class TimedCriterion(TimedCriterion, transformers.StoppingCriteria):  # noqa: F811 (generate wants the base)
+        pass
+
+    class ProfiledCriterion(ProfiledCriterion, transformers.StoppingCriteria):  # noqa: F811
         pass
 
     out = {"torch": torch.__version__, "transformers": transformers.__version__, "lil": lil.__version__,
@@ -185,6 +232,14 @@ def run_gpu(args):
         timer = TimedCriterion(None, sync)
         row["generate_s_sync_only"], _ = generate(batch, [timer])
         row["step"] = summary(timer.gaps)
+        row["sync_only_call"] = summary(timer.calls[1:])  # the clock's own floor: two synchronizes
+        for probe, back in (("copy_in", False), ("copy_in_and_back", True)):
+            t = TimedCriterion(CopyProbe(back), sync)
+            generate(batch, [t])
+            row[probe] = summary(t.calls[1:])
+        print(f"batch {batch:4d} floors: sync-only call {row['sync_only_call']['median_ms']:.3f} ms, ids to the "
+              f"host {row['copy_in']['median_ms']:.3f} ms, and flags back {row['copy_in_and_back']['median_ms']:.3f} ms "
+              f"(medians)", flush=True)
         for mode in args.modes:
             crit = make_criterion(mode, tokenizer, pieces, vocabulary)
             timed = TimedCriterion(crit, sync)
@@ -223,40 +278,33 @@ def run_gpu(args):
         with open(os.path.join(args.out, "criterion_timing.json"), "w") as f:
             json.dump(out, f, indent=1)
     if args.profile:
-        profile_calls(args, tokenizer, pieces, vocabulary)
+        profile_calls(args, generate, lambda m: make_criterion(m, tokenizer, pieces, vocabulary),
+                      sorted({min(args.batches), max(args.batches)}))
     return out
 
 
-def profile_calls(args, tokenizer, pieces, vocabulary):
-    """Where a call's time goes: cProfile over 200 calls per mode at the largest
-    batch, outside generate (a random GPU input growing one column a call).
-    Writes OUT/profile_<mode>.txt."""
+def profile_calls(args, generate, make, batches):
+    """Where a call's time goes, inside generate (the caches as the model's
+    step leaves them): cProfile switched on only around each criterion call,
+    at the smallest and the largest batch. Writes OUT/profile_<batch>_<mode>.txt."""
     import cProfile
     import io
     import pstats
 
-    import torch
-
-    batch = max(args.batches)
-    ids = torch.randint(3, args.vocab, (batch, 16 + 210), device="cuda")
-    for mode in args.modes:
-        crit = make_criterion(mode, tokenizer, pieces, vocabulary)
-        crit(ids[:, :17], None)
-        torch.cuda.synchronize()
-        prof = cProfile.Profile()
-        t = time.perf_counter()
-        prof.enable()
-        for k in range(18, 218):
-            crit(ids[:, :k], None)
-            torch.cuda.synchronize()
-        prof.disable()
-        per_call = (time.perf_counter() - t) / 200
-        text = io.StringIO()
-        pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(14)
-        with open(os.path.join(args.out, f"profile_{mode}.txt"), "w") as f:
-            f.write(f"batch {batch} mode {mode}: {1e3 * per_call:.3f} ms per call under cProfile (200 calls)\n")
-            f.write(text.getvalue())
-        print(f"profile batch {batch} {mode:9s} {1e3 * per_call:.3f} ms/call under cProfile", flush=True)
+    for batch in batches:
+        for mode in args.modes:
+            crit = make(mode)
+            prof = cProfile.Profile()
+            timed = ProfiledCriterion(crit, prof)
+            generate(batch, [timed])
+            per_call = statistics.median(timed.calls[1:])
+            text = io.StringIO()
+            pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(16)
+            with open(os.path.join(args.out, f"profile_{batch}_{mode}.txt"), "w") as f:
+                f.write(f"batch {batch} mode {mode}: {1e3 * per_call:.3f} ms per call (median, under cProfile, "
+                        f"{len(timed.calls)} calls inside generate)\n")
+                f.write(text.getvalue())
+            print(f"profile batch {batch} {mode:14s} {1e3 * per_call:.3f} ms/call under cProfile", flush=True)
 
 
 def dry_run(args):
@@ -326,7 +374,7 @@ def main():
     p.add_argument("--new", type=int, default=256)
     p.add_argument("--vocab", type=int, default=32000)
     p.add_argument("--dry-run", action="store_true")
-    p.add_argument("--profile", action="store_true", help="also profile each mode's calls at the largest batch")
+    p.add_argument("--profile", action="store_true", help="also profile each mode's calls inside generate at the smallest and largest batch")
     p.add_argument("--table", metavar="JSON", help="print docs/python.md's table from a run's criterion_timing.json")
     args = p.parse_args()
     args.batches = [int(b) for b in args.batches.split(",")]

@@ -13,6 +13,7 @@ from ._lil import (
     GuardianOptions as GuardianOptions,
     IncrementalDetokenizer as IncrementalDetokenizer,
     PieceCache as PieceCache,
+    ColumnFeed as ColumnFeed,
     Reason as Reason,
     RepetitionDecision as RepetitionDecision,
     RepetitionDetector as RepetitionDetector,

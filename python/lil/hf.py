@@ -20,12 +20,15 @@ its last column is the prompt; pass ``prompt_length`` when it is known (e.g.
 assisted decoding, which can add several tokens per call). With left padding
 (the usual for decoder-only batches) the prompts end at the same column.
 
+Every step, in every mode, is one device-to-host copy of the new column (and
+the one before it) and one C++ call for the whole batch (lil.ColumnFeed: EOS,
+ended rows, the beam-search check and the mode's step); on CUDA the flags go
+back from page-locked memory by an asynchronous copy.
+
 How tokens are priced (``mode``):
 
 - ``'ids'``: a lil.Vocabulary (given, or built from ``tokenizer`` by
-  ``lil.vocabulary_from_hf``): each step makes one device-to-host copy of the
-  new column and one C++ call for the whole batch (``GuardianBatch.step``),
-  priced as the text the ids decode to. The default with a Hugging Face
+  ``lil.vocabulary_from_hf``), priced as the text the ids decode to. The default with a Hugging Face
   tokenizer of the byte-level BPE or sentencepiece families.
 - ``'pieces'``: ``token_bytes`` (a sequence indexed by id: a table, the same
   fast path; a function id -> bytes: asked once per distinct id and kept in
@@ -69,7 +72,7 @@ from typing import Callable, List, Optional
 import copy as _copy
 from collections.abc import Sequence as _Sequence
 
-from ._lil import Decision, GuardianBatch, IncrementalDetokenizer, PieceCache, Vocabulary
+from ._lil import ColumnFeed, Decision, GuardianBatch, IncrementalDetokenizer, PieceCache, Vocabulary
 from ._sequences import CONTEXT_TOKENS, MAX_PENDING_TOKENS, Options, TextSource, eos_ids, guardian_options
 from ._vocab import UnsupportedTokenizer, vocabulary_from_hf
 
@@ -165,7 +168,6 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         if pad_token_id is None and tokenizer is not None:
             pad_token_id = getattr(tokenizer, "pad_token_id", None)
         self._eos = eos_ids(eos_token_id)
-        self._eos_array = _np.array(sorted(self._eos), dtype=_np.int64) if _np is not None else None
         self._not_context = self._eos | eos_ids(pad_token_id)
         if prompt_length is not None and prompt_length < 0:
             raise ValueError(f"prompt_length must be >= 0, got {prompt_length}")
@@ -193,24 +195,24 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         """Forgets the current generation (the next call starts a new one)."""
         self._batch: Optional[GuardianBatch] = None
         self._detok: Optional[IncrementalDetokenizer] = None
+        self._feed: Optional[ColumnFeed] = None
+        self._source = None
         self._start = 0
         self._seen = 0
-        self._finished = None
         self._flags = None
         self._pinned = None
-        self._last = None
+        self._torch = False
 
     def __deepcopy__(self, memo):
         # transformers deep-copies criteria on some paths: the copy gets its own
         # guardians and windows and shares what is immutable (vocabulary,
         # tokenizer, decode).
         other = _copy.copy(self)
-        for name in ("_batch", "_detok"):
+        for name in ("_batch", "_detok", "_feed"):
             value = getattr(self, name)
             setattr(other, name, None if value is None else _copy.deepcopy(value))
-        for name in ("_finished", "_flags", "_last"):
-            value = getattr(self, name)
-            setattr(other, name, None if value is None else value.copy())
+        other._source = other._detok if self._source is self._detok and self._detok is not None else self._source
+        other._flags = None if self._flags is None else self._flags.copy()
         other._pinned = None  # the copy's flags are its own numpy array
         return other
 
@@ -230,12 +232,21 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
                                                  self.options.check_every if self._at_checks else None)
             for i, row in enumerate(_columns(input_ids, max(0, start - CONTEXT_TOKENS), start)):
                 self._detok.reset(i, [t for t in row if t not in self._not_context])
-        self._finished = _np.zeros(batch, dtype=bool)
+        self._feed = ColumnFeed(batch, sorted(self._eos))
+        # What the feed hands each step's ids to (ColumnFeed.take's source).
+        if self._vocabulary is not None:
+            self._source = None
+        elif self._detok is not None:
+            self._source = self._detok
+        elif self._piece is not None:
+            self._source = self._piece
+        else:
+            self._source = "raw_ids"
         self._flags = _np.zeros(batch, dtype=bool)
         self._pinned = _pinned_flags(input_ids, batch)
         if self._pinned is not None:
             self._flags = self._pinned.numpy()  # C++ writes the flags straight into page-locked memory
-        self._last = None
+        self._torch = type(input_ids).__module__.split(".")[0] == "torch"
         self._start = start
         self._seen = start
 
@@ -245,29 +256,13 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
             self._begin(input_ids, batch, width)  # a new generation
         if width > self._seen:
             # One device-to-host copy: the new columns and, to catch reordered
-            # rows, the column before them.
-            first = self._seen - 1 if self._last is not None else self._seen
-            cols = _host(input_ids, first, width)
-            if self._last is not None:
-                moved = cols[:, 0] != self._last
-                if moved.any():
-                    raise RuntimeError(
-                        "lil.hf.GuardianStoppingCriteria: rows of input_ids changed their earlier tokens between "
-                        f"calls (row {int(_np.flatnonzero(moved)[0])}): beam search reorders its candidates every "
-                        "step, so a row is not one sequence; Guardian follows sequences: use num_beams=1 "
-                        "(greedy or sampling)")
-                cols = cols[:, 1:]
-            for k in range(cols.shape[1]):
-                column = cols[:, k]
-                ids = column.astype(_np.int32)
-                if self._eos_array.size:
-                    ended = _np.isin(column, self._eos_array)
-                    ids[self._finished | ended | self._flags] = -1  # a stopped or ended row takes no more
-                    self._finished |= ended
-                else:
-                    ids[self._flags] = -1
-                self._take(ids)
-            self._last = cols[:, -1].copy() if cols.shape[1] else self._last
+            # rows, the column before them; then one C++ call.
+            first = self._seen - 1 if self._feed.has_last else self._seen
+            if self._torch:
+                cols = input_ids[:, first:width].cpu().numpy()
+            else:
+                cols = _host(input_ids, first, width)
+            self._feed.take(cols, self._batch, self._flags, self._source, self._at_checks)
             self._seen = width
         if self._pinned is not None:
             # An asynchronous copy from page-locked memory. The next call writes
@@ -275,20 +270,6 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
             # the stream runs after this copy: it never overwrites them early.
             return self._pinned.to(input_ids.device, non_blocking=True)
         return _flags_like(input_ids, self._flags)
-
-    def _take(self, ids) -> None:
-        """One step's ids (-1: no token) into the guardians, by the mode's path;
-        fills self._flags."""
-        if self._vocabulary is not None:
-            self._batch.step(ids, out=self._flags)
-        elif self._detok is not None and self._at_checks:
-            self._detok.step_at_checks(ids, self._batch, out=self._flags)
-        elif self._detok is not None:
-            self._detok.step(ids, self._batch, out=self._flags)
-        elif self._piece is not None:
-            self._piece.step(ids, self._batch, out=self._flags)
-        else:
-            self._flags[:] = self._batch.accept_raw_ids(ids)
 
     # --- what a caller reads afterwards -------------------------------------------
     def _guardians(self):
@@ -330,14 +311,11 @@ def _columns(input_ids, start: int, stop: int) -> list:
 
 
 def _host(input_ids, start: int, stop: int):
-    """Columns [start, stop) as one numpy array on the host (one copy from a GPU)."""
+    """Columns [start, stop) of a numpy array or of lists of ids, as a numpy
+    array (torch tensors are copied by the caller, the fast path)."""
     if not hasattr(input_ids, "shape"):  # plain lists of ids
         return _np.array([list(row[start:stop]) for row in input_ids], dtype=_np.int64).reshape(len(input_ids), -1)
-    block = input_ids[:, start:stop]
-    module = type(input_ids).__module__.split(".")[0]
-    if module == "torch":
-        return block.cpu().numpy()
-    return _np.asarray(block)
+    return _np.asarray(input_ids[:, start:stop])
 
 
 def _size_hint(tokenizer) -> int:

@@ -43,6 +43,7 @@
 #include "convert.hpp"
 #include "lil/guardian/batch.hpp"
 #include "step_flags.hpp"
+#include "step_sources.hpp"
 
 namespace lil::python {
 
@@ -347,7 +348,29 @@ void check_batch(const detokenizer& d, const batch_t& batch, const char* verb) {
          std::to_string(d.size()));
 }
 
+// A step by either rule, with its checks (what step, step_at_checks and
+// ColumnFeed share).
+void step_into(detokenizer& d, const std::int32_t* ids, batch_t& batch, bool at_checks) {
+  if (!at_checks) {
+    check_batch(d, batch, "IncrementalDetokenizer.step");
+    d.step(ids, d.size(), [&](std::size_t slot, std::string_view text) { batch[slot].accept(text); });
+    return;
+  }
+  check_batch(d, batch, "IncrementalDetokenizer.step_at_checks");
+  if (d.check_every() == 0 || batch.size() == 0 || batch[0].interval() > d.check_every())
+    fail("IncrementalDetokenizer.step_at_checks: the detokenizer was made for check_every=" +
+         std::to_string(d.check_every()) + ", the batch checks every " +
+         std::to_string(batch.size() ? batch[0].interval() : 0) + " tokens (make it with check_every >= f)");
+  d.step_at_checks(ids, batch);
+}
+
 }  // namespace
+
+bool step_detokenizer(py::handle source, const std::int32_t* ids, batch_t& batch, bool at_checks) {
+  if (!py::isinstance<detokenizer>(source)) return false;
+  step_into(source.cast<detokenizer&>(), ids, batch, at_checks);
+  return true;
+}
 
 void bind_detokenizer(py::module_& m) {
   py::class_<detokenizer>(m, "IncrementalDetokenizer", R"doc(
@@ -417,7 +440,7 @@ the token that finishes it brings all of its bytes.
             py::object keep;
             const std::int32_t* p = step_ids(ids, d.size(), scratch, keep, "IncrementalDetokenizer.step ids");
             py::array_t<bool> flags = flags_out(d.size(), out, "IncrementalDetokenizer.step");
-            d.step(p, d.size(), [&](std::size_t slot, std::string_view text) { batch[slot].accept(text); });
+            step_into(d, p, batch, false);
             return fill_flags(flags, batch);
           },
           py::arg("ids"), py::arg("batch"), py::arg("out") = py::none(),
@@ -427,15 +450,11 @@ the token that finishes it brings all of its bytes.
           "step_at_checks",
           [](detokenizer& d, py::handle ids, batch_t& batch, py::handle out) {
             check_batch(d, batch, "IncrementalDetokenizer.step_at_checks");
-            if (d.check_every() == 0 || batch.size() == 0 || batch[0].interval() > d.check_every())
-              fail("IncrementalDetokenizer.step_at_checks: the detokenizer was made for check_every=" +
-                   std::to_string(d.check_every()) + ", the batch checks every " +
-                   std::to_string(batch.size() ? batch[0].interval() : 0) + " tokens (make it with check_every >= f)");
             static thread_local std::vector<std::int32_t> scratch;
             py::object keep;
             const std::int32_t* p = step_ids(ids, d.size(), scratch, keep, "IncrementalDetokenizer.step_at_checks ids");
             py::array_t<bool> flags = flags_out(d.size(), out, "IncrementalDetokenizer.step_at_checks");
-            d.step_at_checks(p, batch);
+            step_into(d, p, batch, true);
             return fill_flags(flags, batch);
           },
           py::arg("ids"), py::arg("batch"), py::arg("out") = py::none(),

@@ -15,6 +15,7 @@
 #include "convert.hpp"
 #include "lil/guardian/batch.hpp"
 #include "lil/guardian/guardian.hpp"
+#include "step_sources.hpp"
 
 namespace lil::python {
 
@@ -221,6 +222,11 @@ std::size_t slot_index(const batch_t& b, long long i) {
 }
 
 }  // namespace
+
+void step_by_vocabulary(batch_t& batch, const std::int32_t* ids, const char* verb) {
+  check_ids(needs_vocabulary(batch.bound_vocabulary(), verb), ids, 0, batch.size(), true, verb);
+  batch.accept_ids(ids);
+}
 
 void bind_guardian(py::module_& m) {
   py::enum_<verdict>(m, "Verdict", "A guardian's answer: go on, or stop. Truthy when it is stop.")

@@ -19,6 +19,7 @@
 #include "convert.hpp"
 #include "lil/guardian/batch.hpp"
 #include "step_flags.hpp"
+#include "step_sources.hpp"
 
 namespace lil::python {
 
@@ -58,7 +59,18 @@ class piece_cache {
   std::size_t known_count_ = 0;
 };
 
+void step_into(piece_cache& c, const std::int32_t* ids, batch_t& batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    if (ids[i] >= 0) batch[i].accept(c.bytes_of(ids[i]));
+}
+
 }  // namespace
+
+bool step_piece_cache(py::handle source, const std::int32_t* ids, batch_t& batch) {
+  if (!py::isinstance<piece_cache>(source)) return false;
+  step_into(source.cast<piece_cache&>(), ids, batch);
+  return true;
+}
 
 void bind_piece_cache(py::module_& m) {
   py::class_<piece_cache>(m, "PieceCache", R"doc(
@@ -91,8 +103,7 @@ decode step; each id's bytes are asked of the function once and kept.
             py::object keep;
             const std::int32_t* p = step_ids(ids, batch.size(), scratch, keep, "PieceCache.step ids");
             py::array_t<bool> flags = flags_out(batch.size(), out, "PieceCache.step");
-            for (std::size_t i = 0; i < batch.size(); ++i)
-              if (p[i] >= 0) batch[i].accept(c.bytes_of(p[i]));
+            step_into(c, p, batch);
             return fill_flags(flags, batch);
           },
           py::arg("ids"), py::arg("batch"), py::arg("out") = py::none(),

@@ -15,6 +15,7 @@ PYBIND11_MODULE(_lil, m) {
   lil::python::bind_guardian(m);
   lil::python::bind_detokenizer(m);
   lil::python::bind_piece_cache(m);
+  lil::python::bind_column_feed(m);
   lil::python::bind_repetition(m);
   lil::python::bind_deflate(m);
   auto kv = m.def_submodule("kv", "Sparse-attention KV-cache policies (H2O, Quest, StreamingLLM, SnapKV, TOVA).");
