@@ -29,7 +29,8 @@ a pretrained byte-level tokenizer runs.
 
 Floors, measured in the same run at each batch size: a criterion that only
 synchronizes (the clock's own cost), one that only copies the last two columns
-to the host, and one that also copies a flag per row back (CopyProbe): what any
+to the host (by a blocking .cpu(), and by the criterion's own page-locked
+copy), and one that also copies a flag per row back (CopyProbe): what a
 criterion reading the new ids pays before doing anything with them.
 """
 
@@ -116,22 +117,26 @@ class TimedCriterion:
 
 class CopyProbe:
     """The device traffic of a criterion and nothing else: the last two columns
-    of input_ids to the host (what GuardianStoppingCriteria copies each step)
-    and, with `back`, a bool per row to the device from page-locked memory. Its
-    time per call is the floor under any criterion that reads the new ids."""
+    of input_ids to the host and, for "pinned_both", a bool per row back to the
+    device. "pageable": a blocking .cpu() copy; "pinned" and "pinned_both":
+    GuardianStoppingCriteria's own transfers (lil.hf._CudaTransfers: page-locked
+    buffers, an event). Its time per call is the floor under a criterion that
+    reads the new ids that way."""
 
-    def __init__(self, back):
-        self.back, self.pinned = back, None
+    def __init__(self, kind):
+        self.kind, self.io = kind, None
 
     def __call__(self, input_ids, scores=None, **kwargs):
-        input_ids[:, input_ids.shape[1] - 2:].cpu().numpy()
-        if not self.back:
+        width = input_ids.shape[1]
+        if self.kind == "pageable":
+            input_ids[:, width - 2:].cpu().numpy()
             return None
-        if self.pinned is None:
-            import torch
+        if self.io is None:
+            from lil.hf import _CudaTransfers
 
-            self.pinned = torch.zeros(input_ids.shape[0], dtype=torch.bool).pin_memory()
-        return self.pinned.to(input_ids.device, non_blocking=True)
+            self.io = _CudaTransfers.make(input_ids, input_ids.shape[0])
+        self.io.columns(input_ids, width - 2, width)
+        return self.io.flags_to_device() if self.kind == "pinned_both" else None
 
 
 class ProfiledCriterion:
@@ -233,13 +238,14 @@ def run_gpu(args):
         row["generate_s_sync_only"], _ = generate(batch, [timer])
         row["step"] = summary(timer.gaps)
         row["sync_only_call"] = summary(timer.calls[1:])  # the clock's own floor: two synchronizes
-        for probe, back in (("copy_in", False), ("copy_in_and_back", True)):
-            t = TimedCriterion(CopyProbe(back), sync)
+        for kind in ("pageable", "pinned", "pinned_both"):
+            t = TimedCriterion(CopyProbe(kind), sync)
             generate(batch, [t])
-            row[probe] = summary(t.calls[1:])
-        print(f"batch {batch:4d} floors: sync-only call {row['sync_only_call']['median_ms']:.3f} ms, ids to the "
-              f"host {row['copy_in']['median_ms']:.3f} ms, and flags back {row['copy_in_and_back']['median_ms']:.3f} ms "
-              f"(medians)", flush=True)
+            row["copy_" + kind] = summary(t.calls[1:])
+        print(f"batch {batch:4d} floors (medians): sync-only call {row['sync_only_call']['median_ms']:.3f} ms; ids to "
+              f"the host by .cpu() {row['copy_pageable']['median_ms']:.3f} ms, by lil's page-locked copy "
+              f"{row['copy_pinned']['median_ms']:.3f} ms, and the flags back {row['copy_pinned_both']['median_ms']:.3f} ms",
+              flush=True)
         for mode in args.modes:
             crit = make_criterion(mode, tokenizer, pieces, vocabulary)
             timed = TimedCriterion(crit, sync)
@@ -258,6 +264,15 @@ def run_gpu(args):
             curves = [[p.size for p in g.curve()] for g in crit._guardians()]
             if mode == "ids":
                 ids_curves = curves
+                # The generated ids fed on the host, column by column: what the
+                # criterion read from the device each step must be those ids.
+                ref = lil.GuardianBatch(batch, check_every=250, min_gain=0, vocabulary=vocabulary)
+                host = res[:, 16:].cpu().numpy().astype("int32")
+                for k in range(host.shape[1]):
+                    ref.step(host[:, k].copy())
+                call["sequences_as_on_the_host"] = sum(
+                    a == [p.size for p in ref[i].curve()] for i, a in enumerate(curves))
+                assert call["sequences_as_on_the_host"] == batch, "ids mode read other ids than generate made"
             else:  # the same tokens priced the same way: every C(n) alike (invalid UTF-8 may differ)
                 call["sequences_with_the_ids_curve"] = sum(a == b for a, b in zip(curves, ids_curves))
             row[mode] = call

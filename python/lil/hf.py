@@ -199,8 +199,9 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         self._source = None
         self._start = 0
         self._seen = 0
+        self._rows = -1
         self._flags = None
-        self._pinned = None
+        self._cuda: Optional[_CudaTransfers] = None
         self._torch = False
 
     def __deepcopy__(self, memo):
@@ -213,7 +214,7 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
             setattr(other, name, None if value is None else _copy.deepcopy(value))
         other._source = other._detok if self._source is self._detok and self._detok is not None else self._source
         other._flags = None if self._flags is None else self._flags.copy()
-        other._pinned = None  # the copy's flags are its own numpy array
+        other._cuda = None  # the copy's flags are its own numpy array (plain copies each step)
         return other
 
     def _begin(self, input_ids, batch: int, width: int) -> None:
@@ -242,33 +243,32 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
             self._source = self._piece
         else:
             self._source = "raw_ids"
-        self._flags = _np.zeros(batch, dtype=bool)
-        self._pinned = _pinned_flags(input_ids, batch)
-        if self._pinned is not None:
-            self._flags = self._pinned.numpy()  # C++ writes the flags straight into page-locked memory
         self._torch = type(input_ids).__module__.split(".")[0] == "torch"
+        self._cuda = _CudaTransfers.make(input_ids, batch) if self._torch else None
+        # C++ writes the flags straight into page-locked memory on CUDA.
+        self._flags = self._cuda.flags if self._cuda is not None else _np.zeros(batch, dtype=bool)
+        self._rows = batch
         self._start = start
         self._seen = start
 
     def __call__(self, input_ids, scores=None, **kwargs):
         batch, width = _shape(input_ids)
-        if self._batch is None or batch != len(self._batch) or width < self._seen:
+        if batch != self._rows or width < self._seen:
             self._begin(input_ids, batch, width)  # a new generation
         if width > self._seen:
             # One device-to-host copy: the new columns and, to catch reordered
             # rows, the column before them; then one C++ call.
             first = self._seen - 1 if self._feed.has_last else self._seen
-            if self._torch:
+            if self._cuda is not None:
+                cols = self._cuda.columns(input_ids, first, width)
+            elif self._torch:
                 cols = input_ids[:, first:width].cpu().numpy()
             else:
                 cols = _host(input_ids, first, width)
             self._feed.take(cols, self._batch, self._flags, self._source, self._at_checks)
             self._seen = width
-        if self._pinned is not None:
-            # An asynchronous copy from page-locked memory. The next call writes
-            # the flags only after its device-to-host copy of input_ids, which
-            # the stream runs after this copy: it never overwrites them early.
-            return self._pinned.to(input_ids.device, non_blocking=True)
+        if self._cuda is not None:
+            return self._cuda.flags_to_device()
         return _flags_like(input_ids, self._flags)
 
     # --- what a caller reads afterwards -------------------------------------------
@@ -326,17 +326,57 @@ def _size_hint(tokenizer) -> int:
         return 0
 
 
-def _pinned_flags(input_ids, batch: int):
-    """A page-locked host bool tensor for the flags when input_ids is on a CUDA
-    device (None otherwise, or where pinning is not available)."""
-    if type(input_ids).__module__.split(".")[0] != "torch" or input_ids.device.type != "cuda":
-        return None
-    try:
-        import torch
+class _CudaTransfers:
+    """The criterion's traffic with a CUDA device, through page-locked host
+    memory allocated once per generation.
 
-        return torch.zeros(batch, dtype=torch.bool).pin_memory()
-    except Exception:  # pragma: no cover - no pinned memory: the plain copy works
-        return None
+    The ids come back by an asynchronous copy into a page-locked buffer and an
+    event on the stream: measured inside generate, a blocking ``.cpu()`` of
+    two columns was most of a call at batch 1 (a pageable copy, a new host
+    tensor and its numpy view every step). The flags go out by an
+    asynchronous copy from page-locked memory that C++ fills in place; the
+    next call writes them only after its own copy of input_ids has completed
+    on the stream, which runs after the flags' copy, so they are never
+    overwritten early."""
+
+    COLUMNS = 2  # the overlap column and the new one: every step of generate
+
+    def __init__(self, torch, rows: int, device):
+        self.device = device
+        self._torch = torch
+        self._flags_host = torch.zeros(rows, dtype=torch.bool).pin_memory()
+        self.flags = self._flags_host.numpy()
+        ids_host = torch.zeros(rows * self.COLUMNS, dtype=torch.int64).pin_memory()
+        flat = ids_host.numpy()
+        self._views = {n: (ids_host[: rows * n].view(rows, n), flat[: rows * n].reshape(rows, n))
+                       for n in range(1, self.COLUMNS + 1)}
+        self._event = torch.cuda.Event()
+
+    @classmethod
+    def make(cls, input_ids, rows: int):
+        """For a tensor on a CUDA device; None otherwise, or where page-locked
+        memory is not available (the plain copies then work)."""
+        if input_ids.device.type != "cuda":
+            return None
+        try:
+            import torch
+
+            return cls(torch, rows, input_ids.device)
+        except Exception:  # pragma: no cover - no pinned memory
+            return None
+
+    def columns(self, input_ids, first: int, width: int):
+        """Columns [first, width) as a numpy array (valid until the next call)."""
+        views = self._views.get(width - first)
+        if views is None:  # several tokens in one call (assisted decoding): a plain copy
+            return input_ids[:, first:width].cpu().numpy()
+        views[0].copy_(input_ids.narrow(1, first, width - first), non_blocking=True)
+        self._event.record(self._torch.cuda.current_stream(self.device))
+        self._event.synchronize()
+        return views[1]
+
+    def flags_to_device(self):
+        return self._flags_host.to(self.device, non_blocking=True)
 
 
 def _flags_like(input_ids, flags):
