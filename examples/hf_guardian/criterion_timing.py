@@ -29,9 +29,9 @@ a pretrained byte-level tokenizer runs.
 
 Floors, measured in the same run at each batch size: a criterion that only
 synchronizes (the clock's own cost), one that only copies the last two columns
-to the host (by a blocking .cpu(), and by the criterion's own page-locked
-copy), and one that also copies a flag per row back (CopyProbe): what a
-criterion reading the new ids pays before doing anything with them.
+to the host, and one that also copies a flag per row back, both by the
+criterion's own transfers (CopyProbe): what the criterion pays before doing
+anything with the ids.
 """
 
 import argparse
@@ -116,27 +116,22 @@ class TimedCriterion:
 
 
 class CopyProbe:
-    """The device traffic of a criterion and nothing else: the last two columns
-    of input_ids to the host and, for "pinned_both", a bool per row back to the
-    device. "pageable": a blocking .cpu() copy; "pinned" and "pinned_both":
-    GuardianStoppingCriteria's own transfers (lil.hf._CudaTransfers: page-locked
-    buffers, an event). Its time per call is the floor under a criterion that
-    reads the new ids that way."""
+    """The device traffic of GuardianStoppingCriteria and nothing else (its own
+    lil.hf._CudaTransfers): the last two columns of input_ids to the host and,
+    with `back`, a bool per row back to the device from page-locked memory. Its
+    time per call is the floor under the criterion."""
 
-    def __init__(self, kind):
-        self.kind, self.io = kind, None
+    def __init__(self, back):
+        self.back, self.io = back, None
 
     def __call__(self, input_ids, scores=None, **kwargs):
-        width = input_ids.shape[1]
-        if self.kind == "pageable":
-            input_ids[:, width - 2:].cpu().numpy()
-            return None
         if self.io is None:
             from lil.hf import _CudaTransfers
 
             self.io = _CudaTransfers.make(input_ids, input_ids.shape[0])
+        width = input_ids.shape[1]
         self.io.columns(input_ids, width - 2, width)
-        return self.io.flags_to_device() if self.kind == "pinned_both" else None
+        return self.io.flags_to_device() if self.back else None
 
 
 class ProfiledCriterion:
@@ -238,14 +233,13 @@ def run_gpu(args):
         row["generate_s_sync_only"], _ = generate(batch, [timer])
         row["step"] = summary(timer.gaps)
         row["sync_only_call"] = summary(timer.calls[1:])  # the clock's own floor: two synchronizes
-        for kind in ("pageable", "pinned", "pinned_both"):
-            t = TimedCriterion(CopyProbe(kind), sync)
+        for probe, back in (("copy_in", False), ("copy_in_and_back", True)):
+            t = TimedCriterion(CopyProbe(back), sync)
             generate(batch, [t])
-            row["copy_" + kind] = summary(t.calls[1:])
+            row[probe] = summary(t.calls[1:])
         print(f"batch {batch:4d} floors (medians): sync-only call {row['sync_only_call']['median_ms']:.3f} ms; ids to "
-              f"the host by .cpu() {row['copy_pageable']['median_ms']:.3f} ms, by lil's page-locked copy "
-              f"{row['copy_pinned']['median_ms']:.3f} ms, and the flags back {row['copy_pinned_both']['median_ms']:.3f} ms",
-              flush=True)
+              f"the host {row['copy_in']['median_ms']:.3f} ms, and the flags back "
+              f"{row['copy_in_and_back']['median_ms']:.3f} ms", flush=True)
         for mode in args.modes:
             crit = make_criterion(mode, tokenizer, pieces, vocabulary)
             timed = TimedCriterion(crit, sync)

@@ -11,7 +11,9 @@ import sys
 
 import pytest
 
-SHARED = os.environ.get("LIL_SHARED_DIR") or os.path.join(os.environ.get("LIL_TEST_REPO", "."), "..", "shared")
+# Absolute, so that leave() recognises the stand-ins by their files' paths.
+SHARED = os.path.abspath(os.environ.get("LIL_SHARED_DIR")
+                         or os.path.join(os.environ.get("LIL_TEST_REPO", "."), "..", "shared"))
 UPSTREAM = os.path.join(SHARED, "upstream")
 STUBS = os.path.join(UPSTREAM, "stubs")
 
