@@ -3,13 +3,12 @@
 # command on the `device` machine (Python 3.12, torch, transformers, no
 # network):
 #   1. build lil for that Python: `pip install` of lil's sources (its own build
-#      backend, CMake, pybind11 from the machine's Python); if that fails,
-#      lil over its C ABI (ctypes_lil/, a shared library built with g++);
+#      backend, CMake, pybind11 from the machine's Python); the run stops with
+#      the build log's tail if that fails (the criterion needs the extension);
 #   2. gpu_run.py: the checks, then generate with and without the criterion.
 # lil's sources: LIL_SRC, else ./lil-src (a copy made for a checkout that does
 # not have the module yet), else the repository (LIL_REPO, default ../..).
 # Writes $OUT/gpu_run.json, gpu_run_log.txt, gpu_samples.txt, build_log.txt.
-# LIL_FORCE_CTYPES=1 skips step 1's extension (to test the fallback).
 set -u
 export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")"
@@ -27,17 +26,14 @@ echo "Python.h: $(ls "$include/Python.h" 2>&1); pybind11 cmake dir: ${pybind:-no
 
 site=/tmp/lil-site
 rm -rf "$site"
-if [ -z "${LIL_FORCE_CTYPES:-}" ] && LIL_CMAKE_ARGS="${pybind:+-Dpybind11_DIR=$pybind}" \
+if LIL_CMAKE_ARGS="${pybind:+-Dpybind11_DIR=$pybind}" \
    CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} \
    timeout ${BUILD_LIMIT:-200} python3 -m pip install --no-deps --no-index --target "$site" "$LIL_SRC" >"$OUT/build_log.txt" 2>&1 \
    && PYTHONPATH=$site python3 -c "import lil; lil.Guardian()"; then
   echo "lil: the extension, built by pip install"
 else
-  echo "lil: pip install failed (tail of build_log.txt below); using lil over the C ABI"
-  tail -n 15 "$OUT/build_log.txt"
-  rm -rf "$site" && mkdir -p "$site/lil"
-  cp ctypes_lil/*.py "$LIL_SRC/python/lil/_sequences.py" "$LIL_SRC/python/lil/hf.py" "$site/lil/"
-  g++ -O2 -std=c++17 -shared -fPIC -I"$LIL_SRC/include" "$LIL_SRC/src/c_api.cpp" "$LIL_SRC/src/error.cpp" \
-      "$LIL_SRC"/src/deflate/*.cpp -o "$site/lil/liblil_c.so" >>"$OUT/build_log.txt" 2>&1 || { echo "g++ failed"; exit 1; }
+  echo "lil: pip install failed (tail of $OUT/build_log.txt):"
+  tail -n 30 "$OUT/build_log.txt"
+  exit 1
 fi
 PYTHONPATH=$site timeout "${RUN_LIMIT:-300}" python3 gpu_run.py --out "$OUT" "$@"
