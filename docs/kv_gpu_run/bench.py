@@ -10,7 +10,10 @@ bf16 K/V), batch 32, contexts 4k / 16k / 32k, budget 1024 tokens.
            length, which reads each K/V row once); the baseline of the ratios
   quest    append (slot, page min/max of the new key) + page scores + top-k
            pages, bounds in bf16 (the cache's precision, as the paper keeps
-           them) and in fp32
+           them) and in fp32; beside the default, the scoring variants
+           (quest_state knobs: widths, staged, L2 prefetch hint, the fused
+           one-launch step), each in the whole step, and the default step's
+           launches timed alone (append, bounds update, scoring, top-k)
   h2o      lil's attention weights over the 1024 held slots from q and the
            cached keys (flash attention returns none) + score accumulation +
            the eviction scan
@@ -143,31 +146,74 @@ def main():
             st.appended.fill_(ctx)
             keys = torch.randn(B, KV, D, device=dev, dtype=torch.bfloat16)
 
+            def reset():
+                # Every timing starts from the same held count (each call
+                # appends one token), so every variant scores the same pages.
+                st.held.fill_(ctx)
+                st.appended.fill_(ctx)
+
             def quest_step():
                 st.append(ids, positions, keys)
                 st.select(ids, qf)
 
-            t, _ = timed(quest_step, args.iters, args.eager)
-            # the held count grew by one per call; the page count barely moves
+            def knobs(ppt=0, ahead=0, staged=False, prefetch=0, fused=False):
+                st.quest_pages_per_thread, st.quest_loads_ahead, st.quest_staged = ppt, ahead, staged
+                st.quest_prefetch, st.quest_fused = prefetch, fused
+
+            def step_us(fn):
+                reset()
+                t, _ = timed(fn, args.iters, args.eager)
+                return t
+
+            t = step_us(quest_step)
             row[f"quest_{bounds}_us"] = round(t, 2)
             row[f"quest_{bounds}_ratio"] = round(t / dense, 4)
-            ts, _ = timed(lambda: st.select(ids, qf), args.iters, args.eager)
+            ts = step_us(lambda: st.select(ids, qf))
             row[f"quest_{bounds}_select_only_us"] = round(ts, 2)
             # The staged scoring kernel (quest_state::staged), same step: the
             # library's default is the one above.
-            st.quest_staged = True
-            t2, _ = timed(quest_step, args.iters, args.eager)
+            knobs(staged=True)
+            t2 = step_us(quest_step)
             row[f"quest_{bounds}_staged_us"] = round(t2, 2)
             row[f"quest_{bounds}_staged_ratio"] = round(t2 / dense, 4)
-            st.quest_staged = False
+            knobs()
             # The per-thread scoring widths (quest_state::pages_per_thread,
             # loads_ahead), same step: which one the default should be.
             variants = [(2, 0), (4, 0), (8, 0), (4, 16), (8, 16)] if bounds == "bf16" else [(1, 0), (2, 0), (4, 0), (4, 16)]
             for ppt, ahead in variants:
-                st.quest_pages_per_thread, st.quest_loads_ahead = ppt, ahead
-                tv, _ = timed(quest_step, args.iters, args.eager)
+                knobs(ppt=ppt, ahead=ahead)
+                tv = step_us(quest_step)
                 row[f"quest_{bounds}_ppt{ppt}_ahead{ahead or 8}_us"] = round(tv, 2)
-            st.quest_pages_per_thread, st.quest_loads_ahead = 0, 0
+            knobs()
+            # The L2 prefetch hint (quest_state::prefetch) and the fused step
+            # (quest_state::fused, through quest_step), same step; the
+            # default once more at the end, for the spread between two
+            # timings of one kernel in one run.
+            news = [("pf128", dict(prefetch=128), quest_step), ("pf256", dict(prefetch=256), quest_step),
+                    ("ahead16_pf256", dict(ahead=16, prefetch=256), quest_step),
+                    ("step_unfused", dict(), lambda: st.quest_step(ids, positions, keys, qf)),
+                    ("fused", dict(fused=True), lambda: st.quest_step(ids, positions, keys, qf)),
+                    ("fused_pf128", dict(fused=True, prefetch=128), lambda: st.quest_step(ids, positions, keys, qf)),
+                    ("fused_pf256", dict(fused=True, prefetch=256), lambda: st.quest_step(ids, positions, keys, qf)),
+                    ("default_again", dict(), quest_step)]
+            if bounds == "fp32":
+                news.insert(5, ("fused_ppt4", dict(fused=True, ppt=4), lambda: st.quest_step(ids, positions, keys, qf)))
+            for name, kw, fn in news:
+                knobs(**kw)
+                tv = step_us(fn)
+                row[f"quest_{bounds}_new_{name}_us"] = round(tv, 2)
+            knobs()
+            # Where the default step's time goes: each launch (or pair) alone.
+            row[f"quest_{bounds}_part_append_us"] = round(step_us(lambda: st.append(ids, positions)), 2)
+            row[f"quest_{bounds}_part_bounds_us"] = round(step_us(lambda: st.update_bounds(ids, keys)), 2)
+            row[f"quest_{bounds}_part_scoring_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
+            row[f"quest_{bounds}_part_topk_us"] = round(step_us(lambda: st.select(ids, qf, parts=2)), 2)
+            knobs(prefetch=256)
+            row[f"quest_{bounds}_part_scoring_pf256_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
+            knobs()
+            reset()
+            st.append(ids, positions, keys)
+            st.select(ids, qf)
             pages_read = int(st.page_counts.min()), int(st.page_counts.max())
             row["quest_pages_read"] = pages_read
             del st, lo, hi
@@ -255,6 +301,16 @@ def main():
         log(f"context {ctx}: quest step by scoring variant (pages/thread, loads ahead): " + ", ".join(
             f"{k[len('quest_'):-len('_us')]} {v:.1f} us ({100 * v / dense:.1f}%)" for k, v in row.items()
             if "_ppt" in k))
+        for bounds in ("bf16", "fp32"):
+            pre = f"quest_{bounds}_new_"
+            log(f"context {ctx}: quest {bounds} step by new variant (prefetch = L2 fetch hint, fused = one launch): "
+                f"default {row[f'quest_{bounds}_us']:.1f} us ({100 * row[f'quest_{bounds}_ratio']:.1f}%), " + ", ".join(
+                    f"{k[len(pre):-len('_us')]} {v:.1f} us ({100 * v / dense:.1f}%)" for k, v in row.items()
+                    if k.startswith(pre)))
+            pre = f"quest_{bounds}_part_"
+            log(f"context {ctx}: quest {bounds} default step's launches alone: " + ", ".join(
+                f"{k[len(pre):-len('_us')]} {v:.1f} us" for k, v in row.items() if k.startswith(pre))
+                + f"; select (scoring + top-k) {row[f'quest_{bounds}_select_only_us']:.1f} us")
     with open(os.path.join(args.out, "bench.json"), "w") as f:
         json.dump(results, f, indent=1)
         f.write("\n")

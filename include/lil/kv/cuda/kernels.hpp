@@ -48,7 +48,8 @@
 //   append(...)            slot and eviction per KV head of the new token
 //   advance(...)           held += 1 (up to capacity), appended += 1
 //   quest_update_bounds(..) Quest: the new key into its page's min/max
-//   quest_select(...)      Quest: pages to read per KV head
+//   quest_select(...)      Quest: pages to read per KV head (or quest_step:
+//                          both Quest calls, one launch when fused)
 //   [engine's attention over the slots; attention_probs if it gives no weights]
 //   observe_scores(...)    H2O, TOVA; snapkv_observe + snapkv_advance in prefill
 //   snapkv_prefill_done(...) + snapkv_finish(...)   once per sequence, end of prompt
@@ -128,6 +129,18 @@ struct quest_state {
   // per-thread kernel): a block copies 16 tiles' bounds a kilobyte-run at a
   // time, then a thread per page sums from shared memory. Same selection.
   bool staged = false;
+  // L2 fetch size the per-thread scoring asks for on each bound load: 0
+  // (default: plain loads), 128 or 256 bytes (ld.global.L2::128B / ::256B).
+  // A thread's next channels of a tile follow the one it loads (a bf16 row
+  // of a tile is 32 bytes, 8 rows 256), so the hint asks DRAM for whole runs
+  // instead of 32-byte sectors 4 KB apart. Same loads, same sums, same
+  // selection; not used by the staged kernel.
+  int prefetch = 0;
+  // quest_step in one launch instead of three: a block of 512 threads per
+  // (row, KV head) applies the new key, scores (the per-thread kernel's
+  // width and prefetch; 8 loads ahead) and runs the top-k on the scores in
+  // shared memory. Only n x KV blocks: for large batches. Same selection.
+  bool fused = false;
 };
 
 // keys: [n][KV][D] (float, or bf16 bits when keys_bf16), slot_out from append().
@@ -137,6 +150,18 @@ void quest_update_bounds(const layer_dims& d, const quest_state& q, const std::i
 // ascending (the current page last), counts_out: [n][KV]. Reads held after advance().
 void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
                   const float* query, float* scratch, std::int32_t* pages_out, std::int32_t* counts_out, void* stream);
+// quest_select's two launches apart (quest_select = quest_score, then
+// quest_topk), for timing them separately: the page scores into scratch,
+// then the top-k from them.
+void quest_score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                 const float* query, float* scratch, void* stream);
+void quest_topk(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                const float* scratch, std::int32_t* pages_out, std::int32_t* counts_out, void* stream);
+// quest_update_bounds then quest_select, after append() and advance(): one
+// launch when q.fused, else those two calls. Same arguments as theirs.
+void quest_step(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                const std::int32_t* slot_out, const void* keys, bool keys_bf16, const float* query, float* scratch,
+                std::int32_t* pages_out, std::int32_t* counts_out, void* stream);
 
 struct snapkv_state {
   float* rows = nullptr;           // [rows][KV][W][C]
