@@ -46,15 +46,17 @@ struct variant {
   int ahead = 0;     // loads_ahead
   int prefetch = 0;  // L2 fetch size hint of the bound loads
   bool staged = false;
-  bool fused = false;  // quest_step in one launch
+  int fused = 0;  // quest_step in one launch: 1 a block per (row, KV head), 2 the scoring grid
+  bool tail_first = false;
 };
 
 std::string variant_name(const variant& v) {
   if (v.staged) return "staged";
-  std::string s = v.fused ? "fused, " : "";
+  std::string s = v.fused == 1 ? "fused (block per head), " : v.fused == 2 ? "fused (grid), " : "";
   s += v.ppt ? std::to_string(v.ppt) + " pages/thread" : "default width";
   if (v.ahead == 16) s += ", 16 loads ahead";
   if (v.prefetch) s += ", L2 prefetch " + std::to_string(v.prefetch) + " B";
+  if (v.tail_first) s += ", tail first";
   return s;
 }
 
@@ -64,6 +66,7 @@ void apply(kc::quest_state& q, const variant& v) {
   q.prefetch = v.prefetch;
   q.staged = v.staged;
   q.fused = v.fused;
+  q.tail_first = v.tail_first;
 }
 
 void check_cuda(cudaError_t e, const char* what) {
@@ -226,7 +229,7 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
   q.gqa = c.fold;
   apply(q, c.var);
   // quest_step applies the key in the select call below (one launch when fused).
-  const bool via_step = c.quest && (c.step || c.var.fused);
+  const bool via_step = c.quest && (c.step || c.var.fused != 0);
 
   const int W = c.window;
   dev<float> srows(c.snapkv ? static_cast<std::size_t>(rows) * KV * W * C : 1);
@@ -601,7 +604,7 @@ tally quest_at_scale(bool bf16, const std::vector<variant>& variants, std::uint3
     query_d.put(query);
     for (const variant& v : variants) {
       apply(q, v);
-      if (v.fused) {
+      if (v.fused != 0) {
         kc::quest_step(d, s, q, ids.p, rows, slot_out.p, keys_d.p, false, query_d.p, scratch.p, pages.p, counts.p,
                        nullptr);
       } else {
@@ -714,13 +717,15 @@ void time_quest_select() {
     const double bytes = 2.0 * rows * KV * (held_n / page - 1) * D * (bf16 ? 2 : 4);
     const char* bn = bf16 ? "bf16" : "fp32";
     std::vector<variant> widths;
-    for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) widths.push_back(variant{w, 0, 0, false, false});
-    widths.push_back(variant{4, 16, 0, false, false});
-    if (bf16) widths.push_back(variant{8, 16, 0, false, false});
-    widths.push_back(variant{0, 0, 0, true, false});
-    widths.push_back(variant{0, 0, 128, false, false});
-    widths.push_back(variant{0, 0, 256, false, false});
-    widths.push_back(variant{0, 16, 256, false, false});
+    for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) widths.push_back(variant{w, 0, 0, false, 0});
+    widths.push_back(variant{4, 16, 0, false, 0});
+    if (bf16) widths.push_back(variant{8, 16, 0, false, 0});
+    widths.push_back(variant{0, 0, 0, true, 0});
+    widths.push_back(variant{0, 0, 128, false, 0});
+    widths.push_back(variant{0, 0, 256, false, 0});
+    widths.push_back(variant{0, 16, 256, false, 0});
+    widths.push_back(variant{0, 0, 0, false, 0, true});
+    widths.push_back(variant{0, 0, 256, false, 0, true});
     for (const variant& v : widths) {
       apply(q, v);
       const double us =
@@ -730,19 +735,20 @@ void time_quest_select() {
                   bn, variant_name(v).c_str(), us, bytes / (us * 1e-6) / 1e12);
     }
     for (int pf : {0, 256}) {
-      apply(q, variant{0, 0, pf, false, false});
+      apply(q, variant{0, 0, pf, false, 0});
       const double score = time_us([&] { kc::quest_score(d, s, q, ids.p, rows, query_d.p, scratch.p, nullptr); });
       const double topk =
           time_us([&] { kc::quest_topk(d, s, q, ids.p, rows, scratch.p, pages.p, counts.p, nullptr); });
       const double bounds =
           time_us([&] { kc::quest_update_bounds(d, q, ids.p, rows, slot_out.p, keys_d.p, false, nullptr); });
       std::printf("  quest parts alone, %s bounds, %s: scoring %.1f us (%.2f TB/s), top-k %.1f us, bounds update %.1f us\n",
-                  bn, variant_name(variant{0, 0, pf, false, false}).c_str(), score, bytes / (score * 1e-6) / 1e12,
+                  bn, variant_name(variant{0, 0, pf, false, 0}).c_str(), score, bytes / (score * 1e-6) / 1e12,
                   topk, bounds);
     }
-    for (const variant& v : {variant{0, 0, 0, false, false}, variant{0, 0, 256, false, false},
-                             variant{0, 0, 0, false, true}, variant{0, 0, 128, false, true},
-                             variant{0, 0, 256, false, true}}) {
+    for (const variant& v : {variant{0, 0, 0, false, 0}, variant{0, 0, 256, false, 0}, variant{0, 0, 256, false, 0, true},
+                             variant{0, 0, 0, false, 1}, variant{0, 0, 128, false, 1}, variant{0, 0, 256, false, 1},
+                             variant{0, 0, 0, false, 2}, variant{0, 0, 0, false, 2, true},
+                             variant{0, 0, 256, false, 2, true}}) {
       apply(q, v);
       const double us = time_us([&] {
         kc::quest_step(d, s, q, ids.p, rows, slot_out.p, keys_d.p, false, query_d.p, scratch.p, pages.p, counts.p,
@@ -785,15 +791,15 @@ int main(int argc, char** argv) {
     c = {}; c.name = "tova:32 per_kv_head"; c.rule = kc::victim::tova; c.weights = true; c.per_kv_head = true;
     c.tables = 4; c.score_tables = 4; add(c);
     c = {}; c.name = "quest:64 page 8 bf16 bounds"; c.quest = true; c.budget = 64; c.bf16 = true; add(c);
-    for (const variant& v : {variant{4, 0, 0, false, false}, variant{8, 0, 0, false, false},
-                             variant{4, 16, 0, false, false}, variant{8, 16, 0, false, false},
-                             variant{0, 0, 128, false, false}, variant{0, 0, 256, false, false},
-                             variant{8, 0, 256, false, false}, variant{0, 16, 256, false, false}}) {
+    for (const variant& v : {variant{4, 0, 0, false, 0}, variant{8, 0, 0, false, 0},
+                             variant{4, 16, 0, false, 0}, variant{8, 16, 0, false, 0},
+                             variant{0, 0, 128, false, 0}, variant{0, 0, 256, false, 0},
+                             variant{8, 0, 256, false, 0}, variant{0, 16, 256, false, 0}}) {
       c = {}; c.name = "quest:64 page 8 bf16 bounds, " + variant_name(v); c.quest = true;
       c.budget = 64; c.bf16 = true; c.var = v; add(c);
     }
-    for (const variant& v : {variant{1, 0, 0, false, false}, variant{4, 0, 0, false, false},
-                             variant{4, 16, 0, false, false}, variant{0, 0, 256, false, false}}) {
+    for (const variant& v : {variant{1, 0, 0, false, 0}, variant{4, 0, 0, false, 0},
+                             variant{4, 16, 0, false, 0}, variant{0, 0, 256, false, 0}}) {
       c = {}; c.name = "quest:64 page 8 fp32, " + variant_name(v); c.quest = true;
       c.budget = 64; c.var = v; add(c);
     }
@@ -805,21 +811,28 @@ int main(int argc, char** argv) {
       }
     c = {}; c.name = "quest:64 page 8 bf16 bounds, quest_step unfused"; c.quest = true; c.budget = 64; c.bf16 = true;
     c.step = true; add(c);
-    for (bool bf : {false, true})
-      for (kc::fold f : {kc::fold::mean, kc::fold::sum, kc::fold::max}) {
-        const char* fn = f == kc::fold::mean ? "mean" : f == kc::fold::sum ? "sum" : "max";
-        c = {}; c.name = std::string("quest:64 page 8 ") + (bf ? "bf16" : "fp32") + " gqa=" + fn + ", fused";
-        c.quest = true; c.budget = 64; c.bf16 = bf; c.fold = f; c.var.fused = true; add(c);
-      }
-    for (const variant& v : {variant{0, 0, 256, false, true}, variant{2, 0, 128, false, true},
-                             variant{8, 0, 0, false, true}}) {
+    for (int mode : {1, 2})
+      for (bool bf : {false, true})
+        for (kc::fold f : {kc::fold::mean, kc::fold::sum, kc::fold::max}) {
+          const char* fn = f == kc::fold::mean ? "mean" : f == kc::fold::sum ? "sum" : "max";
+          c = {}; c.name = std::string("quest:64 page 8 ") + (bf ? "bf16" : "fp32") + " gqa=" + fn + ", fused " +
+                           (mode == 1 ? "block per head" : "grid");
+          c.quest = true; c.budget = 64; c.bf16 = bf; c.fold = f; c.var.fused = mode; add(c);
+        }
+    for (const variant& v : {variant{0, 0, 256, false, 1}, variant{2, 0, 128, false, 1}, variant{8, 0, 0, false, 1},
+                             variant{0, 0, 256, false, 2, true}, variant{2, 0, 0, false, 2, true},
+                             variant{0, 0, 0, false, 0, true}, variant{0, 0, 256, false, 0, true}}) {
       c = {}; c.name = "quest:64 page 8 bf16 bounds, " + variant_name(v); c.quest = true;
       c.budget = 64; c.bf16 = true; c.var = v; add(c);
     }
     c = {}; c.name = "quest:48 page 1 fp32 gqa=max, fused, 4 pages/thread"; c.quest = true; c.budget = 48; c.page = 1;
-    c.fold = kc::fold::max; c.var = variant{4, 0, 256, false, true}; add(c);
-    c = {}; c.name = "quest:16 page 16 (current page only), fused"; c.quest = true; c.budget = 16; c.page = 16;
-    c.var.fused = true; add(c);
+    c.fold = kc::fold::max; c.var = variant{4, 0, 256, false, 1}; add(c);
+    c = {}; c.name = "quest:48 page 1 fp32 gqa=max, fused grid, tail first"; c.quest = true; c.budget = 48;
+    c.page = 1; c.fold = kc::fold::max; c.var = variant{0, 0, 0, false, 2, true}; add(c);
+    for (int mode : {1, 2}) {
+      c = {}; c.name = std::string("quest:16 page 16 (current page only), fused ") + (mode == 1 ? "block" : "grid");
+      c.quest = true; c.budget = 16; c.page = 16; c.var.fused = mode; add(c);
+    }
     c = {}; c.name = "quest:48 page 1 fp32 gqa=max"; c.quest = true; c.budget = 48; c.page = 1;
     c.fold = kc::fold::max; add(c);
     c = {}; c.name = "quest:16 page 16 (current page only)"; c.quest = true; c.budget = 16; c.page = 16; add(c);
@@ -839,21 +852,29 @@ int main(int argc, char** argv) {
   }
   for (bool bf16 : {false, true}) {
     std::vector<variant> vs;
-    for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) vs.push_back(variant{w, 0, 0, false, false});
-    vs.push_back(variant{4, 16, 0, false, false});
-    if (bf16) vs.push_back(variant{8, 16, 0, false, false});
-    vs.push_back(variant{0, 0, 0, true, false});
-    for (int pf : {128, 256}) vs.push_back(variant{0, 0, pf, false, false});
-    vs.push_back(variant{8, 16, 256, false, false});
-    for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) vs.push_back(variant{w, 0, 0, false, true});
-    vs.push_back(variant{0, 0, 256, false, true});
+    for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) vs.push_back(variant{w, 0, 0, false, 0});
+    vs.push_back(variant{4, 16, 0, false, 0});
+    if (bf16) vs.push_back(variant{8, 16, 0, false, 0});
+    vs.push_back(variant{0, 0, 0, true, 0});
+    for (int pf : {128, 256}) vs.push_back(variant{0, 0, pf, false, 0});
+    vs.push_back(variant{0, 16, 256, false, 0});
+    vs.push_back(variant{0, 0, 0, false, 0, true});
+    vs.push_back(variant{0, 0, 256, false, 0, true});
+    for (int mode : {1, 2})
+      for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) vs.push_back(variant{w, 0, 0, false, mode});
+    vs.push_back(variant{0, 0, 256, false, 1});
+    vs.push_back(variant{0, 0, 256, false, 2, true});
+    vs.push_back(variant{0, 0, 0, false, 2, true});
     const tally t = quest_at_scale(bf16, vs, seed++);
     compared += t.compared;
     differ += t.differ;
   }
   for (bool bf16 : {false, true}) {
     // Bounds for 12,288 pages: the fused kernel's scores go through scratch.
-    const tally t = quest_at_scale(bf16, {variant{0, 0, 0, false, true}, variant{0, 0, 256, false, true}}, seed++, 12288);
+    const tally t = quest_at_scale(bf16,
+                                   {variant{0, 0, 0, false, 1}, variant{0, 0, 256, false, 1}, variant{0, 0, 0, false, 2},
+                                    variant{0, 0, 256, false, 2, true}},
+                                   seed++, 12288);
     compared += t.compared;
     differ += t.differ;
   }

@@ -146,22 +146,22 @@ def main():
             st.appended.fill_(ctx)
             keys = torch.randn(B, KV, D, device=dev, dtype=torch.bfloat16)
 
-            def reset():
+            def reset(back=0):
                 # Every timing starts from the same held count (each call
                 # appends one token), so every variant scores the same pages.
-                st.held.fill_(ctx)
-                st.appended.fill_(ctx)
+                st.held.fill_(ctx - back)
+                st.appended.fill_(ctx - back)
 
             def quest_step():
                 st.append(ids, positions, keys)
                 st.select(ids, qf)
 
-            def knobs(ppt=0, ahead=0, staged=False, prefetch=0, fused=False):
+            def knobs(ppt=0, ahead=0, staged=False, prefetch=0, tail_first=False, fused=0):
                 st.quest_pages_per_thread, st.quest_loads_ahead, st.quest_staged = ppt, ahead, staged
-                st.quest_prefetch, st.quest_fused = prefetch, fused
+                st.quest_prefetch, st.quest_tail_first, st.quest_fused = prefetch, tail_first, fused
 
-            def step_us(fn):
-                reset()
+            def step_us(fn, back=0):
+                reset(back)
                 t, _ = timed(fn, args.iters, args.eager)
                 return t
 
@@ -185,31 +185,47 @@ def main():
                 tv = step_us(quest_step)
                 row[f"quest_{bounds}_ppt{ppt}_ahead{ahead or 8}_us"] = round(tv, 2)
             knobs()
-            # The L2 prefetch hint (quest_state::prefetch) and the fused step
-            # (quest_state::fused, through quest_step), same step; the
-            # default once more at the end, for the spread between two
-            # timings of one kernel in one run.
+            # The L2 prefetch hint (quest_state::prefetch), the partial block
+            # dispatched first (tail_first) and the fused step (quest_state::
+            # fused through quest_step: 1 a block per head, 2 the scoring
+            # grid), same step; the default once more at the end, for the
+            # spread between two timings of one kernel in one run.
+            def one_call():
+                st.quest_step(ids, positions, keys, qf)
+
             news = [("pf128", dict(prefetch=128), quest_step), ("pf256", dict(prefetch=256), quest_step),
                     ("ahead16_pf256", dict(ahead=16, prefetch=256), quest_step),
-                    ("step_unfused", dict(), lambda: st.quest_step(ids, positions, keys, qf)),
-                    ("fused", dict(fused=True), lambda: st.quest_step(ids, positions, keys, qf)),
-                    ("fused_pf128", dict(fused=True, prefetch=128), lambda: st.quest_step(ids, positions, keys, qf)),
-                    ("fused_pf256", dict(fused=True, prefetch=256), lambda: st.quest_step(ids, positions, keys, qf)),
+                    ("tail_first", dict(tail_first=True), quest_step),
+                    ("pf256_tail_first", dict(prefetch=256, tail_first=True), quest_step),
+                    ("step_unfused", dict(), one_call),
+                    ("fused_block", dict(fused=1), one_call),
+                    ("fused_block_pf256", dict(fused=1, prefetch=256), one_call),
+                    ("fused_grid", dict(fused=2), one_call),
+                    ("fused_grid_tail_first", dict(fused=2, tail_first=True), one_call),
+                    ("fused_grid_pf128_tail_first", dict(fused=2, prefetch=128, tail_first=True), one_call),
+                    ("fused_grid_pf256_tail_first", dict(fused=2, prefetch=256, tail_first=True), one_call),
                     ("default_again", dict(), quest_step)]
-            if bounds == "fp32":
-                news.insert(5, ("fused_ppt4", dict(fused=True, ppt=4), lambda: st.quest_step(ids, positions, keys, qf)))
             for name, kw, fn in news:
                 knobs(**kw)
                 tv = step_us(fn)
                 row[f"quest_{bounds}_new_{name}_us"] = round(tv, 2)
             knobs()
+            # From `ctx` on, the timed calls hold ctx+1..ctx+57 tokens; past
+            # ctx+16 the pages below the current one overflow the default
+            # grid's last full block by a few wherever ctx/16 is a multiple
+            # of a block's pages (bf16 1,024: 16k, 32k; fp32 256: all three),
+            # which leaves a late, nearly empty block (what tail_first
+            # addresses). From ctx-64 on the calls never have that block.
+            row[f"quest_{bounds}_new_default_from_ctx_minus_64_us"] = round(step_us(quest_step, back=64), 2)
             # Where the default step's time goes: each launch (or pair) alone.
             row[f"quest_{bounds}_part_append_us"] = round(step_us(lambda: st.append(ids, positions)), 2)
             row[f"quest_{bounds}_part_bounds_us"] = round(step_us(lambda: st.update_bounds(ids, keys)), 2)
             row[f"quest_{bounds}_part_scoring_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
             row[f"quest_{bounds}_part_topk_us"] = round(step_us(lambda: st.select(ids, qf, parts=2)), 2)
-            knobs(prefetch=256)
-            row[f"quest_{bounds}_part_scoring_pf256_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
+            for name, kw in (("pf256", dict(prefetch=256)), ("tail_first", dict(tail_first=True)),
+                             ("pf256_tail_first", dict(prefetch=256, tail_first=True))):
+                knobs(**kw)
+                row[f"quest_{bounds}_part_scoring_{name}_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
             knobs()
             reset()
             st.append(ids, positions, keys)

@@ -160,6 +160,7 @@ __device__ int compact_ascending(Pred keep, int n, std::int32_t* out) {
 // lane p % kTile (the CPU planner's layout); a thread scoring PPT adjacent
 // pages reads PPT contiguous lanes of one channel per load.
 constexpr int kTile = 16;
+__device__ __forceinline__ int blocks_for_device(int n, int per) { return (n + per - 1) / per; }
 __device__ __forceinline__ std::size_t bound_at(const layer_dims& d, const quest_state& q, int b, int kv, int page,
                                                 int c) {
   const std::size_t tiles = static_cast<std::size_t>(q.max_pages) / kTile;
@@ -417,9 +418,8 @@ struct row_of<std::uint16_t, 8> {
 // each load instruction of a warp asks for 32-byte sectors 4 KB apart; a
 // thread's next channels follow in the same tile (LA rows = 256 contiguous
 // bytes in bf16), and the hint turns their separate sector misses into one
-// DRAM request of the whole run. Not .nc: the fused step writes bounds in the
-// same launch (the current page, which no thread scores, but the read-only
-// path would make that an argument about addresses rather than order).
+// DRAM request of the whole run. Not .nc (the read-only path): the variant
+// differs from the plain load by the hint alone.
 template <int PF, class Raw>
 __device__ __forceinline__ Raw load_row(const Raw* p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
@@ -536,6 +536,16 @@ constexpr int score_blocks(int threads, int ppt, int la) {
   return (la > 8 ? 512 : (ppt == 2 ? 2048 : 1024)) / threads;
 }
 
+// The part of the pages a scoring block owns: blockIdx.z, or with
+// quest_state::tail_first the reverse, so that the last, partial block of
+// each (row, KV head) - the one past a multiple of kThreads * PPT pages -
+// is dispatched with the first wave rather than after it. (Blocks start in
+// index order, z last; a late block with a handful of threads still runs a
+// whole chain of head_dim channels of loads, mostly alone, at the end.)
+__device__ __forceinline__ int block_z(const quest_state& q) {
+  return q.tail_first ? static_cast<int>(gridDim.z - 1 - blockIdx.z) : static_cast<int>(blockIdx.z);
+}
+
 template <class T, int PPT, int LA, int PF>
 __global__ void __launch_bounds__(kThreads, score_blocks(kThreads, PPT, LA)) quest_score_kernel(
     layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids, const float* query, float* scratch) {
@@ -545,10 +555,11 @@ __global__ void __launch_bounds__(kThreads, score_blocks(kThreads, PPT, LA)) que
   const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
   if (n_pages <= q.budget_pages) return;
   const int current = n_pages - 1;
-  if (static_cast<int>(blockIdx.z) * kThreads * PPT >= current) return;
+  const int z = block_z(q);
+  if (z * kThreads * PPT >= current) return;
   stage_signs(d, q, r, kv, query, qs);
   __syncthreads();
-  const int page0 = (blockIdx.z * kThreads + threadIdx.x) * PPT;
+  const int page0 = (z * kThreads + static_cast<int>(threadIdx.x)) * PPT;
   if (page0 >= current) return;
   float out[PPT];
   score_pages<T, PPT, LA, PF>(d, q, b, kv, page0, qs, out);
@@ -735,6 +746,82 @@ __global__ void __launch_bounds__(kFusedThreads, 2) quest_fused_kernel(
     auto key = [sc](int p) { return rank_key(sc[p], p); };
     const std::uint64_t threshold = kth_largest<kFusedThreads>(key, current, keep);
     kept = compact_ascending<kFusedThreads>([&](int p) { return key(p) >= threshold; }, current, out);
+  }
+  if (tid == 0) {
+    out[kept] = current;
+    counts_out[r * d.n_kv_heads + kv] = kept + 1;
+  }
+}
+
+// The fused step over the scoring grid (quest_state::fused = 2): the default
+// kernel's blocks (any number of rows keeps its parallelism), the first part
+// of each (row, KV head) also applying the new key; each block writes its
+// scores to scratch and counts itself done, and the last of a (row, KV
+// head)'s blocks to finish runs the top-k there, so one launch does the
+// three and a top-k overlaps the other heads' scoring. The count lives in
+// the last float of the scratch row, which no score uses (scores fill
+// 0..current-1, current < max_pages): zero before the first call, and the
+// last block sets it back to zero.
+template <class T, int PPT, int PF>
+__global__ void __launch_bounds__(kThreads, score_blocks(kThreads, PPT, 8)) quest_grid_fused_kernel(
+    layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids, const std::int32_t* slot_out,
+    const void* keys, bool keys_bf16, const float* query, float* scratch, bool scores_shared,
+    std::int32_t* pages_out, std::int32_t* counts_out) {
+  extern __shared__ float sh[];  // q+/q- [2][rows_of_q][D], then the scores [max_pages] if scores_shared
+  __shared__ int last;
+  const int r = blockIdx.x, kv = blockIdx.y;
+  const int b = seq_ids[r];
+  const int tid = static_cast<int>(threadIdx.x);
+  const int z = block_z(q);
+  if (z == 0) apply_key(d, q, r, b, kv, slot_out, keys, keys_bf16, tid, kThreads);
+  const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
+  std::int32_t* out = pages_out + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.budget_pages;
+  if (n_pages <= q.budget_pages) {
+    if (z == 0) {
+      for (int p = tid; p < n_pages; p += kThreads) out[p] = p;
+      if (tid == 0) counts_out[r * d.n_kv_heads + kv] = n_pages;
+    }
+    return;
+  }
+  const int current = n_pages - 1;
+  const int active = blocks_for_device(current, kThreads * PPT);
+  if (z >= active) return;
+  const int q_rows = q.gqa == fold::max ? d.n_heads / d.n_kv_heads : 1;
+  float* row_scores = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
+  stage_signs(d, q, r, kv, query, sh);
+  __syncthreads();
+  const int page0 = (z * kThreads + tid) * PPT;
+  if (page0 < current) {
+    float o[PPT];
+    score_pages<T, PPT, 8, PF>(d, q, b, kv, page0, sh, o);
+    const float inv = __fdiv_rn(1.0f, static_cast<float>(d.n_heads / d.n_kv_heads));
+#pragma unroll
+    for (int j = 0; j < PPT; ++j)
+      if (page0 + j < current) row_scores[page0 + j] = q.gqa == fold::mean ? __fmul_rn(o[j], inv) : o[j];
+  }
+  // Every thread's scores visible device-wide before the block counts itself.
+  __threadfence();
+  __syncthreads();
+  unsigned* done = reinterpret_cast<unsigned*>(row_scores + q.max_pages - 1);
+  if (tid == 0) last = atomicAdd(done, 1u) == static_cast<unsigned>(active - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  if (tid == 0) *done = 0u;
+  // Other blocks' scores: read through L2 (__ldcg), never a stale L1 line.
+  const float* sc = row_scores;
+  float* staged_scores = sh + 2 * q_rows * d.head_dim;
+  if (scores_shared) {
+    for (int p = tid; p < current; p += kThreads) staged_scores[p] = __ldcg(row_scores + p);
+    __syncthreads();
+    sc = staged_scores;
+  }
+  const int keep = q.budget_pages - 1;
+  int kept = 0;
+  if (keep > 0) {
+    auto key = [sc, scores_shared](int p) { return rank_key(scores_shared ? sc[p] : __ldcg(sc + p), p); };
+    const std::uint64_t threshold = kth_largest<kThreads>(key, current, keep);
+    kept = compact_ascending<kThreads>([&](int p) { return key(p) >= threshold; }, current, out);
   }
   if (tid == 0) {
     out[kept] = current;
@@ -974,6 +1061,20 @@ void launch_fused(const layer_dims& d, const slot_state& s, const quest_state& q
   const std::size_t scores = sizeof(float) * static_cast<std::size_t>(q.max_pages);
   const bool shared = signs + scores + 4096 <= 48 * 1024;
   const std::size_t smem = signs + (shared ? scores : 0);
+  if (q.fused == 2) {
+    const dim3 grid(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * PPT));
+    if (q.prefetch == 256) {
+      quest_grid_fused_kernel<T, PPT, 256><<<grid, kThreads, smem, st>>>(
+          d, s, q, seq_ids, slot_out, keys, keys_bf16, query, scratch, shared, pages_out, counts_out);
+    } else if (q.prefetch == 128) {
+      quest_grid_fused_kernel<T, PPT, 128><<<grid, kThreads, smem, st>>>(
+          d, s, q, seq_ids, slot_out, keys, keys_bf16, query, scratch, shared, pages_out, counts_out);
+    } else {
+      quest_grid_fused_kernel<T, PPT, 0><<<grid, kThreads, smem, st>>>(
+          d, s, q, seq_ids, slot_out, keys, keys_bf16, query, scratch, shared, pages_out, counts_out);
+    }
+    return;
+  }
   const dim3 grid(n, d.n_kv_heads);
   if (q.prefetch == 256) {
     quest_fused_kernel<T, PPT, 256><<<grid, kFusedThreads, smem, st>>>(d, s, q, seq_ids, slot_out, keys, keys_bf16,
@@ -1068,7 +1169,7 @@ void quest_step(const layer_dims& d, const slot_state& s, const quest_state& q, 
                 const std::int32_t* slot_out, const void* keys, bool keys_bf16, const float* query, float* scratch,
                 std::int32_t* pages_out, std::int32_t* counts_out, void* stream) {
   if (n <= 0) return;
-  if (!q.fused) {
+  if (q.fused != 1 && q.fused != 2) {
     quest_update_bounds(d, q, seq_ids, n, slot_out, keys, keys_bf16, stream);
     quest_select(d, s, q, seq_ids, n, query, scratch, pages_out, counts_out, stream);
     return;

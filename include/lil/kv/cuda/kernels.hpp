@@ -136,11 +136,24 @@ struct quest_state {
   // instead of 32-byte sectors 4 KB apart. Same loads, same sums, same
   // selection; not used by the staged kernel.
   int prefetch = 0;
-  // quest_step in one launch instead of three: a block of 512 threads per
-  // (row, KV head) applies the new key, scores (the per-thread kernel's
-  // width and prefetch; 8 loads ahead) and runs the top-k on the scores in
-  // shared memory. Only n x KV blocks: for large batches. Same selection.
-  bool fused = false;
+  // Dispatch the last, partial scoring block of each (row, KV head) first
+  // (blocks in reverse order of their pages), so that it runs with the first
+  // wave instead of alone after it. Per-thread and grid-fused kernels.
+  bool tail_first = false;
+  // quest_step in one launch instead of three (bounds, scoring, top-k), with
+  // the per-thread kernel's width and prefetch (8 loads ahead):
+  //   0  (default) quest_update_bounds then quest_select
+  //   1  a block of 512 threads per (row, KV head) applies the new key,
+  //      scores in rounds and runs the top-k on the scores in shared memory
+  //      (only n x KV blocks: for large batches)
+  //   2  the scoring grid of quest_select; the first block of a (row, KV
+  //      head) applies the key, the last one to finish runs the top-k. It
+  //      counts finished blocks in the last float of each (row, KV head)'s
+  //      scratch row (max_pages floats; scores never use it), which must be
+  //      0 before the first call (cudaMemset, torch.zeros); each call leaves
+  //      it 0.
+  // Same selection whichever.
+  int fused = 0;
 };
 
 // keys: [n][KV][D] (float, or bf16 bits when keys_bf16), slot_out from append().
