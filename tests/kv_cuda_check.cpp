@@ -48,6 +48,7 @@ struct variant {
   bool staged = false;
   int fused = 0;  // quest_step in one launch: 1 a block per (row, KV head), 2 the scoring grid
   bool tail_first = false;
+  bool pack_tails = false;
 };
 
 std::string variant_name(const variant& v) {
@@ -57,6 +58,7 @@ std::string variant_name(const variant& v) {
   if (v.ahead == 16) s += ", 16 loads ahead";
   if (v.prefetch) s += ", L2 prefetch " + std::to_string(v.prefetch) + " B";
   if (v.tail_first) s += ", tail first";
+  if (v.pack_tails) s += ", packed tails";
   return s;
 }
 
@@ -67,6 +69,7 @@ void apply(kc::quest_state& q, const variant& v) {
   q.staged = v.staged;
   q.fused = v.fused;
   q.tail_first = v.tail_first;
+  q.pack_tails = v.pack_tails;
 }
 
 void check_cuda(cudaError_t e, const char* what) {
@@ -714,47 +717,60 @@ void time_quest_select() {
     q.max_pages = P;
     q.page_size = page;
     q.budget_pages = 1024 / page;
-    const double bytes = 2.0 * rows * KV * (held_n / page - 1) * D * (bf16 ? 2 : 4);
     const char* bn = bf16 ? "bf16" : "fp32";
-    std::vector<variant> widths;
-    for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) widths.push_back(variant{w, 0, 0, false, 0});
-    widths.push_back(variant{4, 16, 0, false, 0});
-    if (bf16) widths.push_back(variant{8, 16, 0, false, 0});
-    widths.push_back(variant{0, 0, 0, true, 0});
-    widths.push_back(variant{0, 0, 128, false, 0});
-    widths.push_back(variant{0, 0, 256, false, 0});
-    widths.push_back(variant{0, 16, 256, false, 0});
-    widths.push_back(variant{0, 0, 0, false, 0, true});
-    widths.push_back(variant{0, 0, 256, false, 0, true});
-    for (const variant& v : widths) {
-      apply(q, v);
-      const double us =
-          time_us([&] { kc::quest_select(d, s, q, ids.p, rows, query_d.p, scratch.p, pages.p, counts.p, nullptr); });
-      std::printf("  quest_select time, batch 32 x 8 KV heads, 32k tokens, page 16, %s bounds, %s: %.1f us "
-                  "(bounds read at %.2f TB/s)\n",
-                  bn, variant_name(v).c_str(), us, bytes / (us * 1e-6) / 1e12);
-    }
-    for (int pf : {0, 256}) {
-      apply(q, variant{0, 0, pf, false, 0});
-      const double score = time_us([&] { kc::quest_score(d, s, q, ids.p, rows, query_d.p, scratch.p, nullptr); });
-      const double topk =
-          time_us([&] { kc::quest_topk(d, s, q, ids.p, rows, scratch.p, pages.p, counts.p, nullptr); });
-      const double bounds =
-          time_us([&] { kc::quest_update_bounds(d, q, ids.p, rows, slot_out.p, keys_d.p, false, nullptr); });
-      std::printf("  quest parts alone, %s bounds, %s: scoring %.1f us (%.2f TB/s), top-k %.1f us, bounds update %.1f us\n",
-                  bn, variant_name(variant{0, 0, pf, false, 0}).c_str(), score, bytes / (score * 1e-6) / 1e12,
-                  topk, bounds);
-    }
-    for (const variant& v : {variant{0, 0, 0, false, 0}, variant{0, 0, 256, false, 0}, variant{0, 0, 256, false, 0, true},
-                             variant{0, 0, 0, false, 1}, variant{0, 0, 128, false, 1}, variant{0, 0, 256, false, 1},
-                             variant{0, 0, 0, false, 2}, variant{0, 0, 0, false, 2, true},
-                             variant{0, 0, 256, false, 2, true}}) {
-      apply(q, v);
-      const double us = time_us([&] {
-        kc::quest_step(d, s, q, ids.p, rows, slot_out.p, keys_d.p, false, query_d.p, scratch.p, pages.p, counts.p,
-                       nullptr);
-      });
-      std::printf("  quest_step time (bounds + select), %s bounds, %s: %.1f us\n", bn, variant_name(v).c_str(), us);
+    // 32k tokens, and 48 more: past the default grid's last full block (bf16
+    // 1,024 pages, fp32 256) by 3 pages, what tail_first and pack_tails are for.
+    for (int extra : {0, 48}) {
+      const int held_now = held_n + extra;
+      held.put(std::vector<std::int32_t>(rows, held_now));
+      slot_out.put(std::vector<std::int32_t>(static_cast<std::size_t>(rows) * KV, held_now - 1));
+      const double bytes = 2.0 * rows * KV * ((held_now + page - 1) / page - 1) * D * (bf16 ? 2 : 4);
+      const std::string tokens = extra ? "32k + 48 tokens" : "32k tokens";
+      std::vector<variant> widths;
+      for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) widths.push_back(variant{w, 0, 0, false, 0});
+      widths.push_back(variant{4, 16, 0, false, 0});
+      if (bf16) widths.push_back(variant{8, 16, 0, false, 0});
+      widths.push_back(variant{0, 0, 0, true, 0});
+      widths.push_back(variant{0, 0, 128, false, 0});
+      widths.push_back(variant{0, 0, 256, false, 0});
+      widths.push_back(variant{0, 16, 256, false, 0});
+      widths.push_back(variant{0, 0, 0, false, 0, true});
+      widths.push_back(variant{0, 0, 256, false, 0, true});
+      widths.push_back(variant{0, 0, 0, false, 0, false, true});
+      widths.push_back(variant{0, 0, 256, false, 0, false, true});
+      for (const variant& v : widths) {
+        apply(q, v);
+        const double us =
+            time_us([&] { kc::quest_select(d, s, q, ids.p, rows, query_d.p, scratch.p, pages.p, counts.p, nullptr); });
+        std::printf("  quest_select time, batch 32 x 8 KV heads, %s, page 16, %s bounds, %s: %.1f us "
+                    "(bounds read at %.2f TB/s)\n",
+                    tokens.c_str(), bn, variant_name(v).c_str(), us, bytes / (us * 1e-6) / 1e12);
+      }
+      for (int pf : {0, 256}) {
+        apply(q, variant{0, 0, pf, false, 0});
+        const double score = time_us([&] { kc::quest_score(d, s, q, ids.p, rows, query_d.p, scratch.p, nullptr); });
+        const double topk =
+            time_us([&] { kc::quest_topk(d, s, q, ids.p, rows, scratch.p, pages.p, counts.p, nullptr); });
+        const double bounds =
+            time_us([&] { kc::quest_update_bounds(d, q, ids.p, rows, slot_out.p, keys_d.p, false, nullptr); });
+        std::printf("  quest parts alone, %s, %s bounds, %s: scoring %.1f us (%.2f TB/s), top-k %.1f us, bounds update "
+                    "%.1f us\n",
+                    tokens.c_str(), bn, variant_name(variant{0, 0, pf, false, 0}).c_str(), score,
+                    bytes / (score * 1e-6) / 1e12, topk, bounds);
+      }
+      for (const variant& v : {variant{0, 0, 0, false, 0}, variant{0, 0, 256, false, 0}, variant{0, 0, 256, false, 0, true},
+                               variant{0, 0, 0, false, 0, false, true}, variant{0, 0, 256, false, 0, false, true},
+                               variant{0, 0, 0, false, 1}, variant{0, 0, 128, false, 1}, variant{0, 0, 256, false, 1},
+                               variant{0, 0, 0, false, 2}, variant{0, 0, 0, false, 2, true},
+                               variant{0, 0, 256, false, 2, true}}) {
+        apply(q, v);
+        const double us = time_us([&] {
+          kc::quest_step(d, s, q, ids.p, rows, slot_out.p, keys_d.p, false, query_d.p, scratch.p, pages.p, counts.p,
+                         nullptr);
+        });
+        std::printf("  quest_step time (bounds + select), %s, %s bounds, %s: %.1f us\n", tokens.c_str(), bn,
+                    variant_name(v).c_str(), us);
+      }
     }
   }
 }
@@ -821,12 +837,21 @@ int main(int argc, char** argv) {
         }
     for (const variant& v : {variant{0, 0, 256, false, 1}, variant{2, 0, 128, false, 1}, variant{8, 0, 0, false, 1},
                              variant{0, 0, 256, false, 2, true}, variant{2, 0, 0, false, 2, true},
-                             variant{0, 0, 0, false, 0, true}, variant{0, 0, 256, false, 0, true}}) {
+                             variant{0, 0, 0, false, 0, true}, variant{0, 0, 256, false, 0, true},
+                             variant{0, 0, 0, false, 0, false, true}, variant{0, 0, 256, false, 0, false, true},
+                             variant{8, 0, 0, false, 0, false, true}, variant{0, 16, 0, false, 0, false, true}}) {
       c = {}; c.name = "quest:64 page 8 bf16 bounds, " + variant_name(v); c.quest = true;
       c.budget = 64; c.bf16 = true; c.var = v; add(c);
     }
     c = {}; c.name = "quest:48 page 1 fp32 gqa=max, fused, 4 pages/thread"; c.quest = true; c.budget = 48; c.page = 1;
     c.fold = kc::fold::max; c.var = variant{4, 0, 256, false, 1}; add(c);
+    for (kc::fold f : {kc::fold::mean, kc::fold::sum, kc::fold::max}) {
+      const char* fn = f == kc::fold::mean ? "mean" : f == kc::fold::sum ? "sum" : "max";
+      c = {}; c.name = std::string("quest:64 page 8 fp32 gqa=") + fn + ", packed tails"; c.quest = true;
+      c.budget = 64; c.fold = f; c.var.pack_tails = true; add(c);
+    }
+    c = {}; c.name = "quest:48 page 1 fp32 gqa=max, packed tails, 4 pages/thread"; c.quest = true; c.budget = 48;
+    c.page = 1; c.fold = kc::fold::max; c.var = variant{4, 0, 0, false, 0, false, true}; add(c);
     c = {}; c.name = "quest:48 page 1 fp32 gqa=max, fused grid, tail first"; c.quest = true; c.budget = 48;
     c.page = 1; c.fold = kc::fold::max; c.var = variant{0, 0, 0, false, 2, true}; add(c);
     for (int mode : {1, 2}) {
@@ -860,6 +885,9 @@ int main(int argc, char** argv) {
     vs.push_back(variant{0, 16, 256, false, 0});
     vs.push_back(variant{0, 0, 0, false, 0, true});
     vs.push_back(variant{0, 0, 256, false, 0, true});
+    for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4})
+      vs.push_back(variant{w, 0, 0, false, 0, false, true});
+    vs.push_back(variant{0, 0, 256, false, 0, false, true});
     for (int mode : {1, 2})
       for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) vs.push_back(variant{w, 0, 0, false, mode});
     vs.push_back(variant{0, 0, 256, false, 1});

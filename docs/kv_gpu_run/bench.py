@@ -156,9 +156,10 @@ def main():
                 st.append(ids, positions, keys)
                 st.select(ids, qf)
 
-            def knobs(ppt=0, ahead=0, staged=False, prefetch=0, tail_first=False, fused=0):
+            def knobs(ppt=0, ahead=0, staged=False, prefetch=0, tail_first=False, pack_tails=False, fused=0):
                 st.quest_pages_per_thread, st.quest_loads_ahead, st.quest_staged = ppt, ahead, staged
                 st.quest_prefetch, st.quest_tail_first, st.quest_fused = prefetch, tail_first, fused
+                st.quest_pack_tails = pack_tails
 
             def step_us(fn, back=0):
                 reset(back)
@@ -186,7 +187,8 @@ def main():
                 row[f"quest_{bounds}_ppt{ppt}_ahead{ahead or 8}_us"] = round(tv, 2)
             knobs()
             # The L2 prefetch hint (quest_state::prefetch), the partial block
-            # dispatched first (tail_first) and the fused step (quest_state::
+            # dispatched first (tail_first) or packed with the other heads'
+            # (pack_tails) and the fused step (quest_state::
             # fused through quest_step: 1 a block per head, 2 the scoring
             # grid), same step; the default once more at the end, for the
             # spread between two timings of one kernel in one run.
@@ -197,6 +199,9 @@ def main():
                     ("ahead16_pf256", dict(ahead=16, prefetch=256), quest_step),
                     ("tail_first", dict(tail_first=True), quest_step),
                     ("pf256_tail_first", dict(prefetch=256, tail_first=True), quest_step),
+                    ("pack_tails", dict(pack_tails=True), quest_step),
+                    ("pf128_pack_tails", dict(prefetch=128, pack_tails=True), quest_step),
+                    ("pf256_pack_tails", dict(prefetch=256, pack_tails=True), quest_step),
                     ("step_unfused", dict(), one_call),
                     ("fused_block", dict(fused=1), one_call),
                     ("fused_block_pf256", dict(fused=1, prefetch=256), one_call),
@@ -223,7 +228,8 @@ def main():
             row[f"quest_{bounds}_part_scoring_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
             row[f"quest_{bounds}_part_topk_us"] = round(step_us(lambda: st.select(ids, qf, parts=2)), 2)
             for name, kw in (("pf256", dict(prefetch=256)), ("tail_first", dict(tail_first=True)),
-                             ("pf256_tail_first", dict(prefetch=256, tail_first=True))):
+                             ("pack_tails", dict(pack_tails=True)),
+                             ("pf256_pack_tails", dict(prefetch=256, pack_tails=True))):
                 knobs(**kw)
                 row[f"quest_{bounds}_part_scoring_{name}_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
             knobs()

@@ -55,6 +55,7 @@ class LayerState:
             self.quest_staged = False
             self.quest_prefetch = 0  # L2 fetch size hint of the bound loads: 0, 128 or 256
             self.quest_tail_first = False  # the partial scoring block of each head dispatched first
+            self.quest_pack_tails = False  # the heads' partial blocks packed into shared blocks
             # quest_step in one launch: 0 no, 1 a block per (row, KV head), 2 the scoring grid
             # (its count of finished blocks lives in quest_scratch, zeroed here)
             self.quest_fused = 0
@@ -91,7 +92,8 @@ class LayerState:
         self.ext.quest_select(self.held, self.page_max, self.page_min, sp.page_size, sp.budget_pages(), sp.fold(),
                               self.n_heads, seq_ids, query.contiguous(), self.quest_scratch, self.pages,
                               self.page_counts, self.quest_pages_per_thread, self.quest_staged,
-                              self.quest_loads_ahead, self.quest_prefetch, self.quest_tail_first, parts)
+                              self.quest_loads_ahead, self.quest_prefetch, self.quest_tail_first,
+                              self.quest_pack_tails, parts)
         return self.pages[:n], self.page_counts[:n]
 
     def quest_step(self, seq_ids, positions, keys, query):
@@ -105,7 +107,7 @@ class LayerState:
                             self.n_heads, seq_ids, self.slot_out, keys.contiguous(), query.contiguous(),
                             self.quest_scratch, self.pages, self.page_counts, self.quest_pages_per_thread,
                             self.quest_staged, self.quest_loads_ahead, self.quest_prefetch, self.quest_tail_first,
-                            int(self.quest_fused))
+                            self.quest_pack_tails, int(self.quest_fused))
         return slots, evicted, self.pages[:n], self.page_counts[:n]
 
     def read_mask(self, seq_ids=None, pages=None, counts=None):
