@@ -739,8 +739,8 @@ __global__ void __launch_bounds__(kThreads, score_blocks(kThreads, PPT, 8)) ques
         my_off = g - pre[lo];
       }
       base += total;
-      if (base > (static_cast<int>(blockIdx.y) * static_cast<int>(gridDim.x) + static_cast<int>(blockIdx.x) + 1) *
-                     kThreads)
+      if (base >= (static_cast<int>(blockIdx.y) * static_cast<int>(gridDim.x) + static_cast<int>(blockIdx.x) + 1) *
+                      kThreads)
         break;  // every group of this block is found (uniform: base is the same in every thread)
       __syncthreads();
     }
