@@ -110,62 +110,45 @@ def main():
         print(msg, flush=True)
         lines.append(msg)
 
-    log(f"{results['device']}, torch {torch.__version__}; batch {B}, {H} heads / {KV} KV heads, head_dim {D}, "
-        f"budget {budget}, bf16 K/V; mean of {args.iters} replays")
-    for ctx in [int(c) for c in args.contexts.split(",")]:
-        row = {"context": ctx}
-        # --- dense decode attention over the whole context ---
-        q = torch.randn(B, H, 1, D, device=dev, dtype=torch.bfloat16)
-        k = torch.randn(B, KV, ctx, D, device=dev, dtype=torch.bfloat16)
-        v = torch.randn(B, KV, ctx, D, device=dev, dtype=torch.bfloat16)
-        qg = q.view(B, KV, g, D)
-        t_gqa, _ = timed(lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True), args.iters, args.eager)
-        t_fold, how = timed(lambda: F.scaled_dot_product_attention(qg, k, v), args.iters, args.eager)
-        dense = min(t_gqa, t_fold)
-        row.update(dense_us=round(dense, 2), dense_enable_gqa_us=round(t_gqa, 2), dense_folded_us=round(t_fold, 2),
-                   timing=how)
-        kv_bytes = 2 * B * KV * ctx * D * 2
-        row["dense_read_TBps"] = round(kv_bytes / (dense * 1e-6) / 1e12, 2)
-        del k, v
-        qf = torch.randn(B, H, D, device=dev)
-        positions = torch.full((B,), ctx, dtype=torch.int32, device=dev)
+    def quest_bench(ctx, bounds, qf, positions, row, dense, new):
+        """Quest's step at `ctx` with `bounds`: the default, staged and
+        widths (new False), or the newer knobs and the default step's
+        launches alone (new True, a second pass: see main)."""
+        spec = Spec(f"quest:{budget},bounds={bounds}", ctx + 4096)
+        st = LayerState(spec, B, H, KV, D, ctx + 4096, dev)
+        lo = torch.randn(st.page_max.shape, device=dev)
+        hi = lo + torch.rand(st.page_max.shape, device=dev)
+        if bounds == "bf16":
+            st.page_max.copy_(bf16_bits(hi))
+            st.page_min.copy_(bf16_bits(lo))
+        else:
+            st.page_max.copy_(hi)
+            st.page_min.copy_(lo)
+        st.held.fill_(ctx)
+        st.appended.fill_(ctx)
+        keys = torch.randn(B, KV, D, device=dev, dtype=torch.bfloat16)
 
-        # --- Quest ---
-        for bounds in ("bf16", "fp32"):
-            spec = Spec(f"quest:{budget},bounds={bounds}", ctx + 4096)
-            st = LayerState(spec, B, H, KV, D, ctx + 4096, dev)
-            lo = torch.randn(st.page_max.shape, device=dev)
-            hi = lo + torch.rand(st.page_max.shape, device=dev)
-            if bounds == "bf16":
-                st.page_max.copy_(bf16_bits(hi))
-                st.page_min.copy_(bf16_bits(lo))
-            else:
-                st.page_max.copy_(hi)
-                st.page_min.copy_(lo)
-            st.held.fill_(ctx)
-            st.appended.fill_(ctx)
-            keys = torch.randn(B, KV, D, device=dev, dtype=torch.bfloat16)
+        def reset(back=0):
+            # Every timing starts from the same held count (each call
+            # appends one token), so every variant scores the same pages.
+            st.held.fill_(ctx - back)
+            st.appended.fill_(ctx - back)
 
-            def reset(back=0):
-                # Every timing starts from the same held count (each call
-                # appends one token), so every variant scores the same pages.
-                st.held.fill_(ctx - back)
-                st.appended.fill_(ctx - back)
+        def quest_step():
+            st.append(ids, positions, keys)
+            st.select(ids, qf)
 
-            def quest_step():
-                st.append(ids, positions, keys)
-                st.select(ids, qf)
+        def knobs(ppt=0, ahead=0, staged=False, prefetch=0, tail_first=False, pack_tails=False, fused=0):
+            st.quest_pages_per_thread, st.quest_loads_ahead, st.quest_staged = ppt, ahead, staged
+            st.quest_prefetch, st.quest_tail_first, st.quest_fused = prefetch, tail_first, fused
+            st.quest_pack_tails = pack_tails
 
-            def knobs(ppt=0, ahead=0, staged=False, prefetch=0, tail_first=False, pack_tails=False, fused=0):
-                st.quest_pages_per_thread, st.quest_loads_ahead, st.quest_staged = ppt, ahead, staged
-                st.quest_prefetch, st.quest_tail_first, st.quest_fused = prefetch, tail_first, fused
-                st.quest_pack_tails = pack_tails
+        def step_us(fn, back=0):
+            reset(back)
+            t, _ = timed(fn, args.iters, args.eager)
+            return t
 
-            def step_us(fn, back=0):
-                reset(back)
-                t, _ = timed(fn, args.iters, args.eager)
-                return t
-
+        if not new:
             t = step_us(quest_step)
             row[f"quest_{bounds}_us"] = round(t, 2)
             row[f"quest_{bounds}_ratio"] = round(t / dense, 4)
@@ -186,16 +169,17 @@ def main():
                 tv = step_us(quest_step)
                 row[f"quest_{bounds}_ppt{ppt}_ahead{ahead or 8}_us"] = round(tv, 2)
             knobs()
+        else:
             # The L2 prefetch hint (quest_state::prefetch), the partial block
             # dispatched first (tail_first) or packed with the other heads'
-            # (pack_tails) and the fused step (quest_state::
-            # fused through quest_step: 1 a block per head, 2 the scoring
-            # grid), same step; the default once more at the end, for the
-            # spread between two timings of one kernel in one run.
+            # (pack_tails) and the fused step (quest_state::fused through
+            # quest_step: 1 a block per head, 2 the scoring grid), same step,
+            # between two timings of the default (their spread: that of one
+            # kernel timed twice in one run).
             def one_call():
                 st.quest_step(ids, positions, keys, qf)
 
-            news = [("pf128", dict(prefetch=128), quest_step), ("pf256", dict(prefetch=256), quest_step),
+            news = [("default", dict(), quest_step), ("pf128", dict(prefetch=128), quest_step), ("pf256", dict(prefetch=256), quest_step),
                     ("ahead16_pf256", dict(ahead=16, prefetch=256), quest_step),
                     ("tail_first", dict(tail_first=True), quest_step),
                     ("pf256_tail_first", dict(prefetch=256, tail_first=True), quest_step),
@@ -233,12 +217,35 @@ def main():
                 knobs(**kw)
                 row[f"quest_{bounds}_part_scoring_{name}_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
             knobs()
-            reset()
-            st.append(ids, positions, keys)
-            st.select(ids, qf)
-            pages_read = int(st.page_counts.min()), int(st.page_counts.max())
-            row["quest_pages_read"] = pages_read
-            del st, lo, hi
+        reset()
+        st.append(ids, positions, keys)
+        st.select(ids, qf)
+        row["quest_pages_read"] = int(st.page_counts.min()), int(st.page_counts.max())
+        del st, lo, hi
+
+    log(f"{results['device']}, torch {torch.__version__}; batch {B}, {H} heads / {KV} KV heads, head_dim {D}, "
+        f"budget {budget}, bf16 K/V; mean of {args.iters} replays")
+    for ctx in [int(c) for c in args.contexts.split(",")]:
+        row = {"context": ctx}
+        # --- dense decode attention over the whole context ---
+        q = torch.randn(B, H, 1, D, device=dev, dtype=torch.bfloat16)
+        k = torch.randn(B, KV, ctx, D, device=dev, dtype=torch.bfloat16)
+        v = torch.randn(B, KV, ctx, D, device=dev, dtype=torch.bfloat16)
+        qg = q.view(B, KV, g, D)
+        t_gqa, _ = timed(lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True), args.iters, args.eager)
+        t_fold, how = timed(lambda: F.scaled_dot_product_attention(qg, k, v), args.iters, args.eager)
+        dense = min(t_gqa, t_fold)
+        row.update(dense_us=round(dense, 2), dense_enable_gqa_us=round(t_gqa, 2), dense_folded_us=round(t_fold, 2),
+                   timing=how)
+        kv_bytes = 2 * B * KV * ctx * D * 2
+        row["dense_read_TBps"] = round(kv_bytes / (dense * 1e-6) / 1e12, 2)
+        del k, v
+        qf = torch.randn(B, H, D, device=dev)
+        positions = torch.full((B,), ctx, dtype=torch.int32, device=dev)
+
+        # --- Quest ---
+        for bounds in ("bf16", "fp32"):
+            quest_bench(ctx, bounds, qf, positions, row, dense, False)
 
         # --- H2O and TOVA: weights from q and the held keys, scores, eviction ---
         kcache = torch.randn(B, KV, budget, D, device=dev, dtype=torch.bfloat16)
@@ -323,21 +330,39 @@ def main():
         log(f"context {ctx}: quest step by scoring variant (pages/thread, loads ahead): " + ", ".join(
             f"{k[len('quest_'):-len('_us')]} {v:.1f} us ({100 * v / dense:.1f}%)" for k, v in row.items()
             if "_ppt" in k))
-        for bounds in ("bf16", "fp32"):
-            pre = f"quest_{bounds}_new_"
-            log(f"context {ctx}: quest {bounds} step by new variant (prefetch = L2 fetch hint, fused = one launch): "
-                f"default {row[f'quest_{bounds}_us']:.1f} us ({100 * row[f'quest_{bounds}_ratio']:.1f}%), " + ", ".join(
-                    f"{k[len(pre):-len('_us')]} {v:.1f} us ({100 * v / dense:.1f}%)" for k, v in row.items()
-                    if k.startswith(pre)))
-            pre = f"quest_{bounds}_part_"
-            log(f"context {ctx}: quest {bounds} default step's launches alone: " + ", ".join(
-                f"{k[len(pre):-len('_us')]} {v:.1f} us" for k, v in row.items() if k.startswith(pre))
-                + f"; select (scoring + top-k) {row[f'quest_{bounds}_select_only_us']:.1f} us")
-    with open(os.path.join(args.out, "bench.json"), "w") as f:
-        json.dump(results, f, indent=1)
-        f.write("\n")
-    with open(os.path.join(args.out, "bench.txt"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    def save():
+        with open(os.path.join(args.out, "bench.json"), "w") as f:
+            json.dump(results, f, indent=1)
+            f.write("\n")
+        with open(os.path.join(args.out, "bench.txt"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    save()
+    # A second pass for Quest's newer knobs (quest_state::prefetch,
+    # tail_first, pack_tails, fused) and the default step's launches alone,
+    # after everything else: should one of them fail on the device, the
+    # figures above are written already.
+    try:
+        for row in results["rows"]:
+            ctx, dense = row["context"], row["dense_us"]
+            qf = torch.randn(B, H, D, device=dev)
+            positions = torch.full((B,), ctx, dtype=torch.int32, device=dev)
+            for bounds in ("bf16", "fp32"):
+                quest_bench(ctx, bounds, qf, positions, row, dense, True)
+                pre = f"quest_{bounds}_new_"
+                log(f"context {ctx}: quest {bounds} step by new variant (pf = L2 prefetch hint, fused = one launch; "
+                    f"first pass default {row[f'quest_{bounds}_us']:.1f} us): " + ", ".join(
+                        f"{k[len(pre):-len('_us')]} {v:.1f} us ({100 * v / dense:.1f}%)" for k, v in row.items()
+                        if k.startswith(pre)))
+                pre = f"quest_{bounds}_part_"
+                log(f"context {ctx}: quest {bounds} default step's launches alone: " + ", ".join(
+                    f"{k[len(pre):-len('_us')]} {v:.1f} us" for k, v in row.items() if k.startswith(pre))
+                    + f"; select (scoring + top-k, first pass) {row[f'quest_{bounds}_select_only_us']:.1f} us")
+            torch.cuda.empty_cache()
+            save()
+    except Exception as e:  # noqa: BLE001 - report it; the figures so far are saved
+        log(f"newer Quest knobs: stopped by {type(e).__name__}: {e}")
+    save()
 
 
 if __name__ == "__main__":
