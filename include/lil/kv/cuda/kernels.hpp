@@ -143,8 +143,9 @@ struct quest_state {
   // Give no (row, KV head) a block of its own for the pages past its last
   // full scoring block: those remainders, all heads together, are packed
   // into shared blocks that start first (the full blocks as before; 8 loads
-  // ahead; tail_first does not apply). At batch 32 and 32k + a few tokens:
-  // 513 blocks instead of 768, one wave of the 528 an H200 holds.
+  // ahead; quest_select's per-thread scoring only: tail_first and the fused
+  // steps do not apply). At batch 32 and 32k + a few tokens: 513 blocks with
+  // work instead of 768, one wave of the 528 an H200 holds.
   bool pack_tails = false;
   // quest_step in one launch instead of three (bounds, scoring, top-k), with
   // the per-thread kernel's width and prefetch (8 loads ahead):
