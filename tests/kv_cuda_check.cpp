@@ -39,10 +39,37 @@ namespace kc = lil::kv::cuda;
 
 namespace {
 
-// A scoring variant as the checks below spell it: pages per thread, plus 100
-// when its loads run 16 channels ahead (quest_state::loads_ahead).
-std::string variant_name(int v) {
-  return std::to_string(v % 100) + " pages/thread" + (v > 100 ? ", 16 loads ahead" : "");
+// A Quest scoring variant: the tuning knobs of kc::quest_state (every one
+// must select the CPU's pages). ppt 0 and ahead 0 are the defaults.
+struct variant {
+  int ppt = 0;       // pages_per_thread
+  int ahead = 0;     // loads_ahead
+  int prefetch = 0;  // L2 fetch size hint of the bound loads
+  bool staged = false;
+  int fused = 0;  // quest_step in one launch: 1 a block per (row, KV head), 2 the scoring grid
+  bool tail_first = false;
+  bool pack_tails = false;
+};
+
+std::string variant_name(const variant& v) {
+  if (v.staged) return "staged";
+  std::string s = v.fused == 1 ? "fused (block per head), " : v.fused == 2 ? "fused (grid), " : "";
+  s += v.ppt ? std::to_string(v.ppt) + " pages/thread" : "default width";
+  if (v.ahead == 16) s += ", 16 loads ahead";
+  if (v.prefetch) s += ", L2 prefetch " + std::to_string(v.prefetch) + " B";
+  if (v.tail_first) s += ", tail first";
+  if (v.pack_tails) s += ", packed tails";
+  return s;
+}
+
+void apply(kc::quest_state& q, const variant& v) {
+  q.pages_per_thread = v.ppt;
+  q.loads_ahead = v.ahead;
+  q.prefetch = v.prefetch;
+  q.staged = v.staged;
+  q.fused = v.fused;
+  q.tail_first = v.tail_first;
+  q.pack_tails = v.pack_tails;
 }
 
 void check_cuda(cudaError_t e, const char* what) {
@@ -100,9 +127,8 @@ struct config {
   int window = 8, kernel = 5;
   bool max_pool = false;
   bool per_kv_head = false;
-  int ppt = 0;  // Quest: pages per scoring thread (quest_state::pages_per_thread)
-  int ahead = 0;  // Quest: quest_state::loads_ahead
-  bool staged = false;  // Quest: quest_state::staged
+  variant var;  // Quest: the scoring knobs
+  bool step = false;  // Quest: through quest_step (implied by var.fused)
 };
 
 kv::policy_spec spec_of(const config& c) {
@@ -204,9 +230,9 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
   q.page_size = c.page;
   q.budget_pages = c.budget / c.page;
   q.gqa = c.fold;
-  q.pages_per_thread = c.ppt;
-  q.loads_ahead = c.ahead;
-  q.staged = c.staged;
+  apply(q, c.var);
+  // quest_step applies the key in the select call below (one launch when fused).
+  const bool via_step = c.quest && (c.step || c.var.fused != 0);
 
   const int W = c.window;
   dev<float> srows(c.snapkv ? static_cast<std::size_t>(rows) * KV * W * C : 1);
@@ -257,7 +283,7 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
     // append
     kc::append(d, s, rule, ids.p, n, pos_in.p, slot_out.p, evicted_out.p, nullptr);
     kc::advance(d, s, ids.p, n, nullptr);
-    if (c.quest) kc::quest_update_bounds(d, q, ids.p, n, slot_out.p, keys_d.p, false, nullptr);
+    if (c.quest && !via_step) kc::quest_update_bounds(d, q, ids.p, n, slot_out.p, keys_d.p, false, nullptr);
     const auto gslot = slot_out.get(static_cast<std::size_t>(n) * KV);
     const auto gevict = evicted_out.get(static_cast<std::size_t>(n) * KV);
     for (int r = 0; r < n; ++r) {
@@ -275,7 +301,11 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
 
     // select
     const auto gheld = held.get();
-    if (c.quest) kc::quest_select(d, s, q, ids.p, n, query_d.p, scratch.p, pages.p, counts.p, nullptr);
+    if (via_step) {
+      kc::quest_step(d, s, q, ids.p, n, slot_out.p, keys_d.p, false, query_d.p, scratch.p, pages.p, counts.p, nullptr);
+    } else if (c.quest) {
+      kc::quest_select(d, s, q, ids.p, n, query_d.p, scratch.p, pages.p, counts.p, nullptr);
+    }
     const auto gpages = c.quest ? pages.get(static_cast<std::size_t>(n) * KV * q.budget_pages) : std::vector<std::int32_t>{};
     const auto gcounts = c.quest ? counts.get(static_cast<std::size_t>(n) * KV) : std::vector<std::int32_t>{};
     for (int r = 0; r < n; ++r) {
@@ -490,9 +520,13 @@ tally check_probs(bool bf16, std::uint32_t seed) {
 // (1,300 pages: 6 blocks of 256 threads at one page per thread, 3 at two)
 // and head_dim leaves a tail after the 8-channel unroll (100): 4 sequences
 // fed together, every step through the CPU planner; every 25 steps once the
-// pages exceed the budget, each pages_per_thread variant's selection on the
-// GPU against the planner's table (variant -1: the staged kernel).
-tally quest_at_scale(bool bf16, const std::vector<int>& variants, std::uint32_t seed) {
+// pages exceed the budget, each variant's selection on the GPU against the
+// planner's table. A fused variant runs quest_step, which applies the step's
+// key once more: a no-op (the bounds already hold it; min/max are
+// idempotent), so it is the selection that is compared. With pad_pages the
+// GPU's bounds have room for that many pages (the fused kernel then keeps
+// its scores in scratch: they no longer fit in shared memory).
+tally quest_at_scale(bool bf16, const std::vector<variant>& variants, std::uint32_t seed, int pad_pages = 0) {
   tally t;
   kv::model_shape shape;
   shape.n_layers = 1;
@@ -524,7 +558,7 @@ tally quest_at_scale(bool bf16, const std::vector<int>& variants, std::uint32_t 
   s.appended = appended.p;
   s.arrival = arrival.p;
   s.position = position.p;
-  const int P = ((C + page - 1) / page + 15) / 16 * 16;
+  const int P = std::max(((C + page - 1) / page + 15) / 16 * 16, (pad_pages + 15) / 16 * 16);
   const std::size_t bound_n = static_cast<std::size_t>(rows) * KV * D * P;
   dev<float> qmax(bf16 ? 1 : bound_n), qmin(bf16 ? 1 : bound_n);
   dev<std::uint16_t> qmax16(bf16 ? bound_n : 1), qmin16(bf16 ? bound_n : 1);
@@ -571,11 +605,14 @@ tally quest_at_scale(bool bf16, const std::vector<int>& variants, std::uint32_t 
     if (n_pages <= q.budget_pages || step % 25 != 0) continue;
     ++checked_steps;
     query_d.put(query);
-    for (int v : variants) {
-      q.pages_per_thread = v > 0 ? v % 100 : 0;
-      q.loads_ahead = v > 100 ? 16 : 0;
-      q.staged = v < 0;
-      kc::quest_select(d, s, q, ids.p, rows, query_d.p, scratch.p, pages.p, counts.p, nullptr);
+    for (const variant& v : variants) {
+      apply(q, v);
+      if (v.fused != 0) {
+        kc::quest_step(d, s, q, ids.p, rows, slot_out.p, keys_d.p, false, query_d.p, scratch.p, pages.p, counts.p,
+                       nullptr);
+      } else {
+        kc::quest_select(d, s, q, ids.p, rows, query_d.p, scratch.p, pages.p, counts.p, nullptr);
+      }
       const auto gpages = pages.get();
       const auto gcounts = counts.get();
       for (int r = 0; r < rows; ++r)
@@ -585,13 +622,15 @@ tally quest_at_scale(bool bf16, const std::vector<int>& variants, std::uint32_t 
             const int pg = gpages[(static_cast<std::size_t>(r) * KV + h) * q.budget_pages + i];
             for (int slot = pg * page; slot < std::min((pg + 1) * page, step + 1); ++slot) got.push_back(slot);
           }
-          t.same(want == got, at(step, seq[r], h) + ": planner table, " +
-                                  (v < 0 ? std::string("staged") : variant_name(v)));
+          t.same(want == got, at(step, seq[r], h) + ": planner table, " + variant_name(v));
         }
     }
   }
   std::printf("  %-48s %2d sequences, %3d steps checked x %zu variants: %8ld decisions compared, %ld differ\n",
-              (std::string("quest:256 page 2, 1300 pages, ") + (bf16 ? "bf16" : "fp32")).c_str(), rows, checked_steps,
+              (std::string("quest:256 page 2, 1300 pages, ") + (bf16 ? "bf16" : "fp32") +
+               (pad_pages ? ", bounds for " + std::to_string(P) + " pages" : std::string()))
+                  .c_str(),
+              rows, checked_steps,
               variants.size(), t.compared, t.differ);
   return t;
 }
@@ -599,7 +638,10 @@ tally quest_at_scale(bool bf16, const std::vector<int>& variants, std::uint32_t 
 // quest_select's time per variant at the bench's size (batch 32, 32 heads,
 // 8 KV heads, head_dim 128, 32k tokens held, page 16, budget 1024) on
 // random bounds: the mean of 50 launches after 5 of warm-up, CUDA events.
-// Bytes: both bounds of every page below the current one.
+// Bytes: both bounds of every page below the current one. Then its parts
+// alone (scoring, top-k, the bounds update) and the whole Quest step
+// (quest_step: bounds + select) unfused and fused; every key goes to the
+// current page (slot held - 1), as after an append.
 void time_quest_select() {
   const int rows = 32, H = 32, KV = 8, D = 128, page = 16, held_n = 32768, C = held_n + 4096;
   const int P = (C / page + 15) / 16 * 16;
@@ -627,8 +669,27 @@ void time_quest_select() {
     return static_cast<float>(x >> 8) * (1.0f / 16777216.0f) - 0.5f;
   };
   for (auto& v : query) v = next();
-  dev<float> query_d(query.size()), scratch(static_cast<std::size_t>(rows) * KV * P);
+  dev<float> query_d(query.size()), scratch(static_cast<std::size_t>(rows) * KV * P),
+      keys_d(static_cast<std::size_t>(rows) * KV * D);
   query_d.put(query);
+  dev<std::int32_t> slot_out(static_cast<std::size_t>(rows) * KV);
+  slot_out.put(std::vector<std::int32_t>(static_cast<std::size_t>(rows) * KV, held_n - 1));
+  auto time_us = [](auto&& fn) {
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    for (int i = 0; i < 5; ++i) fn();
+    cudaEventRecord(e0);
+    constexpr int reps = 50;
+    for (int i = 0; i < reps; ++i) fn();
+    cudaEventRecord(e1);
+    cudaEventSynchronize(e1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return 1000.0 * ms / reps;
+  };
   for (bool bf16 : {true, false}) {
     std::vector<float> lo(bound_n), hi(bound_n);
     for (std::size_t i = 0; i < bound_n; ++i) {
@@ -656,30 +717,60 @@ void time_quest_select() {
     q.max_pages = P;
     q.page_size = page;
     q.budget_pages = 1024 / page;
-    const double bytes = 2.0 * rows * KV * (held_n / page - 1) * D * (bf16 ? 2 : 4);
-    for (int v : bf16 ? std::vector<int>{2, 4, 8, 104, 108, -1} : std::vector<int>{1, 2, 4, 104, -1}) {
-      q.pages_per_thread = v > 0 ? v % 100 : 0;
-      q.loads_ahead = v > 100 ? 16 : 0;
-      q.staged = v < 0;
-      cudaEvent_t e0, e1;
-      cudaEventCreate(&e0);
-      cudaEventCreate(&e1);
-      for (int i = 0; i < 5; ++i) kc::quest_select(d, s, q, ids.p, rows, query_d.p, scratch.p, pages.p, counts.p, nullptr);
-      cudaEventRecord(e0);
-      constexpr int reps = 50;
-      for (int i = 0; i < reps; ++i)
-        kc::quest_select(d, s, q, ids.p, rows, query_d.p, scratch.p, pages.p, counts.p, nullptr);
-      cudaEventRecord(e1);
-      cudaEventSynchronize(e1);
-      float ms = 0;
-      cudaEventElapsedTime(&ms, e0, e1);
-      const double us = 1000.0 * ms / reps;
-      const std::string how = v < 0 ? std::string("staged") : variant_name(v);
-      std::printf("  quest_select time, batch 32 x 8 KV heads, 32k tokens, page 16, %s bounds, %s: %.1f us "
-                  "(bounds read at %.2f TB/s)\n",
-                  bf16 ? "bf16" : "fp32", how.c_str(), us, bytes / (us * 1e-6) / 1e12);
-      cudaEventDestroy(e0);
-      cudaEventDestroy(e1);
+    const char* bn = bf16 ? "bf16" : "fp32";
+    // 32k tokens, and 48 more: past the default grid's last full block (bf16
+    // 1,024 pages, fp32 256) by 3 pages, what tail_first and pack_tails are for.
+    for (int extra : {0, 48}) {
+      const int held_now = held_n + extra;
+      held.put(std::vector<std::int32_t>(rows, held_now));
+      slot_out.put(std::vector<std::int32_t>(static_cast<std::size_t>(rows) * KV, held_now - 1));
+      const double bytes = 2.0 * rows * KV * ((held_now + page - 1) / page - 1) * D * (bf16 ? 2 : 4);
+      const std::string tokens = extra ? "32k + 48 tokens" : "32k tokens";
+      std::vector<variant> widths;
+      for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) widths.push_back(variant{w, 0, 0, false, 0});
+      widths.push_back(variant{4, 16, 0, false, 0});
+      if (bf16) widths.push_back(variant{8, 16, 0, false, 0});
+      widths.push_back(variant{0, 0, 0, true, 0});
+      widths.push_back(variant{0, 0, 128, false, 0});
+      widths.push_back(variant{0, 0, 256, false, 0});
+      widths.push_back(variant{0, 16, 256, false, 0});
+      widths.push_back(variant{0, 0, 0, false, 0, true});
+      widths.push_back(variant{0, 0, 256, false, 0, true});
+      widths.push_back(variant{0, 0, 0, false, 0, false, true});
+      widths.push_back(variant{0, 0, 256, false, 0, false, true});
+      for (const variant& v : widths) {
+        apply(q, v);
+        const double us =
+            time_us([&] { kc::quest_select(d, s, q, ids.p, rows, query_d.p, scratch.p, pages.p, counts.p, nullptr); });
+        std::printf("  quest_select time, batch 32 x 8 KV heads, %s, page 16, %s bounds, %s: %.1f us "
+                    "(bounds read at %.2f TB/s)\n",
+                    tokens.c_str(), bn, variant_name(v).c_str(), us, bytes / (us * 1e-6) / 1e12);
+      }
+      for (int pf : {0, 256}) {
+        apply(q, variant{0, 0, pf, false, 0});
+        const double score = time_us([&] { kc::quest_score(d, s, q, ids.p, rows, query_d.p, scratch.p, nullptr); });
+        const double topk =
+            time_us([&] { kc::quest_topk(d, s, q, ids.p, rows, scratch.p, pages.p, counts.p, nullptr); });
+        const double bounds =
+            time_us([&] { kc::quest_update_bounds(d, q, ids.p, rows, slot_out.p, keys_d.p, false, nullptr); });
+        std::printf("  quest parts alone, %s, %s bounds, %s: scoring %.1f us (%.2f TB/s), top-k %.1f us, bounds update "
+                    "%.1f us\n",
+                    tokens.c_str(), bn, variant_name(variant{0, 0, pf, false, 0}).c_str(), score,
+                    bytes / (score * 1e-6) / 1e12, topk, bounds);
+      }
+      for (const variant& v : {variant{0, 0, 0, false, 0}, variant{0, 0, 256, false, 0}, variant{0, 0, 256, false, 0, true},
+                               variant{0, 0, 0, false, 0, false, true}, variant{0, 0, 256, false, 0, false, true},
+                               variant{0, 0, 0, false, 1}, variant{0, 0, 128, false, 1}, variant{0, 0, 256, false, 1},
+                               variant{0, 0, 0, false, 2}, variant{0, 0, 0, false, 2, true},
+                               variant{0, 0, 256, false, 2, true}}) {
+        apply(q, v);
+        const double us = time_us([&] {
+          kc::quest_step(d, s, q, ids.p, rows, slot_out.p, keys_d.p, false, query_d.p, scratch.p, pages.p, counts.p,
+                         nullptr);
+        });
+        std::printf("  quest_step time (bounds + select), %s, %s bounds, %s: %.1f us\n", tokens.c_str(), bn,
+                    variant_name(v).c_str(), us);
+      }
     }
   }
 }
@@ -716,20 +807,57 @@ int main(int argc, char** argv) {
     c = {}; c.name = "tova:32 per_kv_head"; c.rule = kc::victim::tova; c.weights = true; c.per_kv_head = true;
     c.tables = 4; c.score_tables = 4; add(c);
     c = {}; c.name = "quest:64 page 8 bf16 bounds"; c.quest = true; c.budget = 64; c.bf16 = true; add(c);
-    for (int v : {4, 8, 104, 108}) {
+    for (const variant& v : {variant{4, 0, 0, false, 0}, variant{8, 0, 0, false, 0},
+                             variant{4, 16, 0, false, 0}, variant{8, 16, 0, false, 0},
+                             variant{0, 0, 128, false, 0}, variant{0, 0, 256, false, 0},
+                             variant{8, 0, 256, false, 0}, variant{0, 16, 256, false, 0}}) {
       c = {}; c.name = "quest:64 page 8 bf16 bounds, " + variant_name(v); c.quest = true;
-      c.budget = 64; c.bf16 = true; c.ppt = v % 100; c.ahead = v > 100 ? 16 : 0; add(c);
+      c.budget = 64; c.bf16 = true; c.var = v; add(c);
     }
-    for (int v : {1, 4, 104}) {
+    for (const variant& v : {variant{1, 0, 0, false, 0}, variant{4, 0, 0, false, 0},
+                             variant{4, 16, 0, false, 0}, variant{0, 0, 256, false, 0}}) {
       c = {}; c.name = "quest:64 page 8 fp32, " + variant_name(v); c.quest = true;
-      c.budget = 64; c.ppt = v % 100; c.ahead = v > 100 ? 16 : 0; add(c);
+      c.budget = 64; c.var = v; add(c);
     }
     for (bool bf : {false, true})
       for (kc::fold f : {kc::fold::mean, kc::fold::sum}) {
         c = {}; c.name = std::string("quest:64 page 8 staged ") + (bf ? "bf16" : "fp32") +
                          (f == kc::fold::sum ? " gqa=sum" : ""); c.quest = true; c.budget = 64; c.bf16 = bf;
-        c.fold = f; c.staged = true; add(c);
+        c.fold = f; c.var.staged = true; add(c);
       }
+    c = {}; c.name = "quest:64 page 8 bf16 bounds, quest_step unfused"; c.quest = true; c.budget = 64; c.bf16 = true;
+    c.step = true; add(c);
+    for (int mode : {1, 2})
+      for (bool bf : {false, true})
+        for (kc::fold f : {kc::fold::mean, kc::fold::sum, kc::fold::max}) {
+          const char* fn = f == kc::fold::mean ? "mean" : f == kc::fold::sum ? "sum" : "max";
+          c = {}; c.name = std::string("quest:64 page 8 ") + (bf ? "bf16" : "fp32") + " gqa=" + fn + ", fused " +
+                           (mode == 1 ? "block per head" : "grid");
+          c.quest = true; c.budget = 64; c.bf16 = bf; c.fold = f; c.var.fused = mode; add(c);
+        }
+    for (const variant& v : {variant{0, 0, 256, false, 1}, variant{2, 0, 128, false, 1}, variant{8, 0, 0, false, 1},
+                             variant{0, 0, 256, false, 2, true}, variant{2, 0, 0, false, 2, true},
+                             variant{0, 0, 0, false, 0, true}, variant{0, 0, 256, false, 0, true},
+                             variant{0, 0, 0, false, 0, false, true}, variant{0, 0, 256, false, 0, false, true},
+                             variant{8, 0, 0, false, 0, false, true}, variant{0, 16, 0, false, 0, false, true}}) {
+      c = {}; c.name = "quest:64 page 8 bf16 bounds, " + variant_name(v); c.quest = true;
+      c.budget = 64; c.bf16 = true; c.var = v; add(c);
+    }
+    c = {}; c.name = "quest:48 page 1 fp32 gqa=max, fused, 4 pages/thread"; c.quest = true; c.budget = 48; c.page = 1;
+    c.fold = kc::fold::max; c.var = variant{4, 0, 256, false, 1}; add(c);
+    for (kc::fold f : {kc::fold::mean, kc::fold::sum, kc::fold::max}) {
+      const char* fn = f == kc::fold::mean ? "mean" : f == kc::fold::sum ? "sum" : "max";
+      c = {}; c.name = std::string("quest:64 page 8 fp32 gqa=") + fn + ", packed tails"; c.quest = true;
+      c.budget = 64; c.fold = f; c.var.pack_tails = true; add(c);
+    }
+    c = {}; c.name = "quest:48 page 1 fp32 gqa=max, packed tails, 4 pages/thread"; c.quest = true; c.budget = 48;
+    c.page = 1; c.fold = kc::fold::max; c.var = variant{4, 0, 0, false, 0, false, true}; add(c);
+    c = {}; c.name = "quest:48 page 1 fp32 gqa=max, fused grid, tail first"; c.quest = true; c.budget = 48;
+    c.page = 1; c.fold = kc::fold::max; c.var = variant{0, 0, 0, false, 2, true}; add(c);
+    for (int mode : {1, 2}) {
+      c = {}; c.name = std::string("quest:16 page 16 (current page only), fused ") + (mode == 1 ? "block" : "grid");
+      c.quest = true; c.budget = 16; c.page = 16; c.var.fused = mode; add(c);
+    }
     c = {}; c.name = "quest:48 page 1 fp32 gqa=max"; c.quest = true; c.budget = 48; c.page = 1;
     c.fold = kc::fold::max; add(c);
     c = {}; c.name = "quest:16 page 16 (current page only)"; c.quest = true; c.budget = 16; c.page = 16; add(c);
@@ -748,8 +876,33 @@ int main(int argc, char** argv) {
     differ += t.differ;
   }
   for (bool bf16 : {false, true}) {
-    const tally t = quest_at_scale(
-        bf16, bf16 ? std::vector<int>{2, 4, 8, 104, 108, -1} : std::vector<int>{1, 2, 4, 104, -1}, seed++);
+    std::vector<variant> vs;
+    for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) vs.push_back(variant{w, 0, 0, false, 0});
+    vs.push_back(variant{4, 16, 0, false, 0});
+    if (bf16) vs.push_back(variant{8, 16, 0, false, 0});
+    vs.push_back(variant{0, 0, 0, true, 0});
+    for (int pf : {128, 256}) vs.push_back(variant{0, 0, pf, false, 0});
+    vs.push_back(variant{0, 16, 256, false, 0});
+    vs.push_back(variant{0, 0, 0, false, 0, true});
+    vs.push_back(variant{0, 0, 256, false, 0, true});
+    for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4})
+      vs.push_back(variant{w, 0, 0, false, 0, false, true});
+    vs.push_back(variant{0, 0, 256, false, 0, false, true});
+    for (int mode : {1, 2})
+      for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) vs.push_back(variant{w, 0, 0, false, mode});
+    vs.push_back(variant{0, 0, 256, false, 1});
+    vs.push_back(variant{0, 0, 256, false, 2, true});
+    vs.push_back(variant{0, 0, 0, false, 2, true});
+    const tally t = quest_at_scale(bf16, vs, seed++);
+    compared += t.compared;
+    differ += t.differ;
+  }
+  for (bool bf16 : {false, true}) {
+    // Bounds for 12,288 pages: the fused kernel's scores go through scratch.
+    const tally t = quest_at_scale(bf16,
+                                   {variant{0, 0, 0, false, 1}, variant{0, 0, 256, false, 1}, variant{0, 0, 0, false, 2},
+                                    variant{0, 0, 256, false, 2, true}},
+                                   seed++, 12288);
     compared += t.compared;
     differ += t.differ;
   }

@@ -10,7 +10,10 @@ bf16 K/V), batch 32, contexts 4k / 16k / 32k, budget 1024 tokens.
            length, which reads each K/V row once); the baseline of the ratios
   quest    append (slot, page min/max of the new key) + page scores + top-k
            pages, bounds in bf16 (the cache's precision, as the paper keeps
-           them) and in fp32
+           them) and in fp32; beside the default, the scoring variants
+           (quest_state knobs: widths, staged, L2 prefetch hint, the fused
+           one-launch step), each in the whole step, and the default step's
+           launches timed alone (append, bounds update, scoring, top-k)
   h2o      lil's attention weights over the 1024 held slots from q and the
            cached keys (flash attention returns none) + score accumulation +
            the eviction scan
@@ -107,6 +110,119 @@ def main():
         print(msg, flush=True)
         lines.append(msg)
 
+    def quest_bench(ctx, bounds, qf, positions, row, dense, new):
+        """Quest's step at `ctx` with `bounds`: the default, staged and
+        widths (new False), or the newer knobs and the default step's
+        launches alone (new True, a second pass: see main)."""
+        spec = Spec(f"quest:{budget},bounds={bounds}", ctx + 4096)
+        st = LayerState(spec, B, H, KV, D, ctx + 4096, dev)
+        lo = torch.randn(st.page_max.shape, device=dev)
+        hi = lo + torch.rand(st.page_max.shape, device=dev)
+        if bounds == "bf16":
+            st.page_max.copy_(bf16_bits(hi))
+            st.page_min.copy_(bf16_bits(lo))
+        else:
+            st.page_max.copy_(hi)
+            st.page_min.copy_(lo)
+        st.held.fill_(ctx)
+        st.appended.fill_(ctx)
+        keys = torch.randn(B, KV, D, device=dev, dtype=torch.bfloat16)
+
+        def reset(back=0):
+            # Every timing starts from the same held count (each call
+            # appends one token), so every variant scores the same pages.
+            st.held.fill_(ctx - back)
+            st.appended.fill_(ctx - back)
+
+        def quest_step():
+            st.append(ids, positions, keys)
+            st.select(ids, qf)
+
+        def knobs(ppt=0, ahead=0, staged=False, prefetch=0, tail_first=False, pack_tails=False, fused=0):
+            st.quest_pages_per_thread, st.quest_loads_ahead, st.quest_staged = ppt, ahead, staged
+            st.quest_prefetch, st.quest_tail_first, st.quest_fused = prefetch, tail_first, fused
+            st.quest_pack_tails = pack_tails
+
+        def step_us(fn, back=0):
+            reset(back)
+            t, _ = timed(fn, args.iters, args.eager)
+            return t
+
+        if not new:
+            t = step_us(quest_step)
+            row[f"quest_{bounds}_us"] = round(t, 2)
+            row[f"quest_{bounds}_ratio"] = round(t / dense, 4)
+            ts = step_us(lambda: st.select(ids, qf))
+            row[f"quest_{bounds}_select_only_us"] = round(ts, 2)
+            # The staged scoring kernel (quest_state::staged), same step: the
+            # library's default is the one above.
+            knobs(staged=True)
+            t2 = step_us(quest_step)
+            row[f"quest_{bounds}_staged_us"] = round(t2, 2)
+            row[f"quest_{bounds}_staged_ratio"] = round(t2 / dense, 4)
+            knobs()
+            # The per-thread scoring widths (quest_state::pages_per_thread,
+            # loads_ahead), same step: which one the default should be.
+            variants = [(2, 0), (4, 0), (8, 0), (4, 16), (8, 16)] if bounds == "bf16" else [(1, 0), (2, 0), (4, 0), (4, 16)]
+            for ppt, ahead in variants:
+                knobs(ppt=ppt, ahead=ahead)
+                tv = step_us(quest_step)
+                row[f"quest_{bounds}_ppt{ppt}_ahead{ahead or 8}_us"] = round(tv, 2)
+            knobs()
+        else:
+            # The L2 prefetch hint (quest_state::prefetch), the partial block
+            # dispatched first (tail_first) or packed with the other heads'
+            # (pack_tails) and the fused step (quest_state::fused through
+            # quest_step: 1 a block per head, 2 the scoring grid), same step,
+            # between two timings of the default (their spread: that of one
+            # kernel timed twice in one run).
+            def one_call():
+                st.quest_step(ids, positions, keys, qf)
+
+            news = [("default", dict(), quest_step), ("pf128", dict(prefetch=128), quest_step), ("pf256", dict(prefetch=256), quest_step),
+                    ("ahead16_pf256", dict(ahead=16, prefetch=256), quest_step),
+                    ("tail_first", dict(tail_first=True), quest_step),
+                    ("pf256_tail_first", dict(prefetch=256, tail_first=True), quest_step),
+                    ("pack_tails", dict(pack_tails=True), quest_step),
+                    ("pf128_pack_tails", dict(prefetch=128, pack_tails=True), quest_step),
+                    ("pf256_pack_tails", dict(prefetch=256, pack_tails=True), quest_step),
+                    ("step_unfused", dict(), one_call),
+                    ("fused_block", dict(fused=1), one_call),
+                    ("fused_block_pf256", dict(fused=1, prefetch=256), one_call),
+                    ("fused_grid", dict(fused=2), one_call),
+                    ("fused_grid_tail_first", dict(fused=2, tail_first=True), one_call),
+                    ("fused_grid_pf128_tail_first", dict(fused=2, prefetch=128, tail_first=True), one_call),
+                    ("fused_grid_pf256_tail_first", dict(fused=2, prefetch=256, tail_first=True), one_call),
+                    ("default_again", dict(), quest_step)]
+            for name, kw, fn in news:
+                knobs(**kw)
+                tv = step_us(fn)
+                row[f"quest_{bounds}_new_{name}_us"] = round(tv, 2)
+            knobs()
+            # From `ctx` on, the timed calls hold ctx+1..ctx+57 tokens; past
+            # ctx+16 the pages below the current one overflow the default
+            # grid's last full block by a few wherever ctx/16 is a multiple
+            # of a block's pages (bf16 1,024: 16k, 32k; fp32 256: all three),
+            # which leaves a late, nearly empty block (what tail_first
+            # addresses). From ctx-64 on the calls never have that block.
+            row[f"quest_{bounds}_new_default_from_ctx_minus_64_us"] = round(step_us(quest_step, back=64), 2)
+            # Where the default step's time goes: each launch (or pair) alone.
+            row[f"quest_{bounds}_part_append_us"] = round(step_us(lambda: st.append(ids, positions)), 2)
+            row[f"quest_{bounds}_part_bounds_us"] = round(step_us(lambda: st.update_bounds(ids, keys)), 2)
+            row[f"quest_{bounds}_part_scoring_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
+            row[f"quest_{bounds}_part_topk_us"] = round(step_us(lambda: st.select(ids, qf, parts=2)), 2)
+            for name, kw in (("pf256", dict(prefetch=256)), ("tail_first", dict(tail_first=True)),
+                             ("pack_tails", dict(pack_tails=True)),
+                             ("pf256_pack_tails", dict(prefetch=256, pack_tails=True))):
+                knobs(**kw)
+                row[f"quest_{bounds}_part_scoring_{name}_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
+            knobs()
+        reset()
+        st.append(ids, positions, keys)
+        st.select(ids, qf)
+        row["quest_pages_read"] = int(st.page_counts.min()), int(st.page_counts.max())
+        del st, lo, hi
+
     log(f"{results['device']}, torch {torch.__version__}; batch {B}, {H} heads / {KV} KV heads, head_dim {D}, "
         f"budget {budget}, bf16 K/V; mean of {args.iters} replays")
     for ctx in [int(c) for c in args.contexts.split(",")]:
@@ -129,48 +245,7 @@ def main():
 
         # --- Quest ---
         for bounds in ("bf16", "fp32"):
-            spec = Spec(f"quest:{budget},bounds={bounds}", ctx + 4096)
-            st = LayerState(spec, B, H, KV, D, ctx + 4096, dev)
-            lo = torch.randn(st.page_max.shape, device=dev)
-            hi = lo + torch.rand(st.page_max.shape, device=dev)
-            if bounds == "bf16":
-                st.page_max.copy_(bf16_bits(hi))
-                st.page_min.copy_(bf16_bits(lo))
-            else:
-                st.page_max.copy_(hi)
-                st.page_min.copy_(lo)
-            st.held.fill_(ctx)
-            st.appended.fill_(ctx)
-            keys = torch.randn(B, KV, D, device=dev, dtype=torch.bfloat16)
-
-            def quest_step():
-                st.append(ids, positions, keys)
-                st.select(ids, qf)
-
-            t, _ = timed(quest_step, args.iters, args.eager)
-            # the held count grew by one per call; the page count barely moves
-            row[f"quest_{bounds}_us"] = round(t, 2)
-            row[f"quest_{bounds}_ratio"] = round(t / dense, 4)
-            ts, _ = timed(lambda: st.select(ids, qf), args.iters, args.eager)
-            row[f"quest_{bounds}_select_only_us"] = round(ts, 2)
-            # The staged scoring kernel (quest_state::staged), same step: the
-            # library's default is the one above.
-            st.quest_staged = True
-            t2, _ = timed(quest_step, args.iters, args.eager)
-            row[f"quest_{bounds}_staged_us"] = round(t2, 2)
-            row[f"quest_{bounds}_staged_ratio"] = round(t2 / dense, 4)
-            st.quest_staged = False
-            # The per-thread scoring widths (quest_state::pages_per_thread,
-            # loads_ahead), same step: which one the default should be.
-            variants = [(2, 0), (4, 0), (8, 0), (4, 16), (8, 16)] if bounds == "bf16" else [(1, 0), (2, 0), (4, 0), (4, 16)]
-            for ppt, ahead in variants:
-                st.quest_pages_per_thread, st.quest_loads_ahead = ppt, ahead
-                tv, _ = timed(quest_step, args.iters, args.eager)
-                row[f"quest_{bounds}_ppt{ppt}_ahead{ahead or 8}_us"] = round(tv, 2)
-            st.quest_pages_per_thread, st.quest_loads_ahead = 0, 0
-            pages_read = int(st.page_counts.min()), int(st.page_counts.max())
-            row["quest_pages_read"] = pages_read
-            del st, lo, hi
+            quest_bench(ctx, bounds, qf, positions, row, dense, False)
 
         # --- H2O and TOVA: weights from q and the held keys, scores, eviction ---
         kcache = torch.randn(B, KV, budget, D, device=dev, dtype=torch.bfloat16)
@@ -255,11 +330,39 @@ def main():
         log(f"context {ctx}: quest step by scoring variant (pages/thread, loads ahead): " + ", ".join(
             f"{k[len('quest_'):-len('_us')]} {v:.1f} us ({100 * v / dense:.1f}%)" for k, v in row.items()
             if "_ppt" in k))
-    with open(os.path.join(args.out, "bench.json"), "w") as f:
-        json.dump(results, f, indent=1)
-        f.write("\n")
-    with open(os.path.join(args.out, "bench.txt"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    def save():
+        with open(os.path.join(args.out, "bench.json"), "w") as f:
+            json.dump(results, f, indent=1)
+            f.write("\n")
+        with open(os.path.join(args.out, "bench.txt"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    save()
+    # A second pass for Quest's newer knobs (quest_state::prefetch,
+    # tail_first, pack_tails, fused) and the default step's launches alone,
+    # after everything else: should one of them fail on the device, the
+    # figures above are written already.
+    try:
+        for row in results["rows"]:
+            ctx, dense = row["context"], row["dense_us"]
+            qf = torch.randn(B, H, D, device=dev)
+            positions = torch.full((B,), ctx, dtype=torch.int32, device=dev)
+            for bounds in ("bf16", "fp32"):
+                quest_bench(ctx, bounds, qf, positions, row, dense, True)
+                pre = f"quest_{bounds}_new_"
+                log(f"context {ctx}: quest {bounds} step by new variant (pf = L2 prefetch hint, fused = one launch; "
+                    f"first pass default {row[f'quest_{bounds}_us']:.1f} us): " + ", ".join(
+                        f"{k[len(pre):-len('_us')]} {v:.1f} us ({100 * v / dense:.1f}%)" for k, v in row.items()
+                        if k.startswith(pre)))
+                pre = f"quest_{bounds}_part_"
+                log(f"context {ctx}: quest {bounds} default step's launches alone: " + ", ".join(
+                    f"{k[len(pre):-len('_us')]} {v:.1f} us" for k, v in row.items() if k.startswith(pre))
+                    + f"; select (scoring + top-k, first pass) {row[f'quest_{bounds}_select_only_us']:.1f} us")
+            torch.cuda.empty_cache()
+            save()
+    except Exception as e:  # noqa: BLE001 - report it; the figures so far are saved
+        log(f"newer Quest knobs: stopped by {type(e).__name__}: {e}")
+    save()
 
 
 if __name__ == "__main__":

@@ -141,14 +141,22 @@ void quest_update_bounds(at::Tensor page_max, at::Tensor page_min, int64_t page_
   fail_on_error("quest_update_bounds");
 }
 
-void quest_select(at::Tensor held, at::Tensor page_max, at::Tensor page_min, int64_t page_size, int64_t budget_pages,
-                  int64_t fold, int64_t n_heads, at::Tensor seq_ids, at::Tensor query, at::Tensor scratch,
-                  at::Tensor pages_out, at::Tensor counts_out, int64_t pages_per_thread, bool staged,
-                  int64_t loads_ahead) {
-  kc::quest_state q = quest(page_max, page_min, page_size, budget_pages, fold);
-  q.pages_per_thread = static_cast<int>(pages_per_thread);  // tuning knobs: the selection is the same
+// The knobs of quest_select's scoring (kernels.hpp, quest_state): tuning
+// only, every choice selects the same pages.
+void knobs(kc::quest_state& q, int64_t pages_per_thread, bool staged, int64_t loads_ahead, int64_t prefetch,
+           bool tail_first, bool pack_tails, int64_t fused) {
+  TORCH_CHECK(prefetch == 0 || prefetch == 128 || prefetch == 256, "lil_torch: prefetch must be 0, 128 or 256");
+  TORCH_CHECK(fused >= 0 && fused <= 2, "lil_torch: fused must be 0, 1 (a block per head) or 2 (the scoring grid)");
+  q.pages_per_thread = static_cast<int>(pages_per_thread);
   q.loads_ahead = static_cast<int>(loads_ahead);
   q.staged = staged;
+  q.prefetch = static_cast<int>(prefetch);
+  q.tail_first = tail_first;
+  q.pack_tails = pack_tails;
+  q.fused = static_cast<int>(fused);
+}
+
+kc::layer_dims select_dims(const at::Tensor& page_max, int64_t n_heads, const at::Tensor& query) {
   kc::layer_dims d;
   d.rows = static_cast<int>(page_max.size(0));
   d.n_kv_heads = static_cast<int>(page_max.size(1));
@@ -156,14 +164,66 @@ void quest_select(at::Tensor held, at::Tensor page_max, at::Tensor page_min, int
   d.head_dim = static_cast<int>(page_max.size(3));
   TORCH_CHECK(query.dim() == 3 && query.size(1) == n_heads && query.size(2) == d.head_dim,
               "lil_torch: query must be [n][n_heads][head_dim]");
+  return d;
+}
+
+// parts: 3 = the selection (scoring, then top-k); 1 = the scoring alone, 2 =
+// the top-k alone from the scores in scratch (for timing them apart).
+void quest_select(at::Tensor held, at::Tensor page_max, at::Tensor page_min, int64_t page_size, int64_t budget_pages,
+                  int64_t fold, int64_t n_heads, at::Tensor seq_ids, at::Tensor query, at::Tensor scratch,
+                  at::Tensor pages_out, at::Tensor counts_out, int64_t pages_per_thread, bool staged,
+                  int64_t loads_ahead, int64_t prefetch, bool tail_first, bool pack_tails, int64_t parts) {
+  kc::quest_state q = quest(page_max, page_min, page_size, budget_pages, fold);
+  knobs(q, pages_per_thread, staged, loads_ahead, prefetch, tail_first, pack_tails, 0);
+  const kc::layer_dims d = select_dims(page_max, n_heads, query);
   TORCH_CHECK(scratch.numel() >= seq_ids.size(0) * d.n_kv_heads * q.max_pages, "lil_torch: scratch too small");
   TORCH_CHECK(pages_out.dim() == 3 && pages_out.size(2) == budget_pages, "lil_torch: pages_out must be [n][KV][budget_pages]");
+  TORCH_CHECK(parts >= 1 && parts <= 3, "lil_torch: parts must be 1 (scoring), 2 (top-k) or 3 (both)");
   check_rows(seq_ids, "query", query);
   kc::slot_state s;
   s.held = i32(held, "held");
-  kc::quest_select(d, s, q, i32(seq_ids, "seq_ids"), static_cast<int>(seq_ids.size(0)), f32(query, "query"),
-                   f32(scratch, "scratch"), i32(pages_out, "pages_out"), i32(counts_out, "counts_out"), stream());
+  const std::int32_t* ids = i32(seq_ids, "seq_ids");
+  const int n = static_cast<int>(seq_ids.size(0));
+  float* sc = f32(scratch, "scratch");
+  std::int32_t* po = i32(pages_out, "pages_out");
+  std::int32_t* co = i32(counts_out, "counts_out");
+  if (parts == 3) {
+    kc::quest_select(d, s, q, ids, n, f32(query, "query"), sc, po, co, stream());
+  } else if (parts == 1) {
+    kc::quest_score(d, s, q, ids, n, f32(query, "query"), sc, stream());
+  } else {
+    kc::quest_topk(d, s, q, ids, n, sc, po, co, stream());
+  }
   fail_on_error("quest_select");
+}
+
+// The bounds update of the new keys and the selection, after append: one
+// launch when fused (quest_state::fused), else quest_update_bounds then
+// quest_select.
+void quest_step(at::Tensor held, at::Tensor page_max, at::Tensor page_min, int64_t page_size, int64_t budget_pages,
+                int64_t fold, int64_t n_heads, at::Tensor seq_ids, at::Tensor slot_out, at::Tensor keys,
+                at::Tensor query, at::Tensor scratch, at::Tensor pages_out, at::Tensor counts_out,
+                int64_t pages_per_thread, bool staged, int64_t loads_ahead, int64_t prefetch, bool tail_first,
+                bool pack_tails, int64_t fused) {
+  kc::quest_state q = quest(page_max, page_min, page_size, budget_pages, fold);
+  knobs(q, pages_per_thread, staged, loads_ahead, prefetch, tail_first, pack_tails, fused);
+  const kc::layer_dims d = select_dims(page_max, n_heads, query);
+  TORCH_CHECK(scratch.numel() >= seq_ids.size(0) * d.n_kv_heads * q.max_pages, "lil_torch: scratch too small");
+  TORCH_CHECK(pages_out.dim() == 3 && pages_out.size(2) == budget_pages, "lil_torch: pages_out must be [n][KV][budget_pages]");
+  TORCH_CHECK(keys.dim() == 3, "lil_torch: keys must be [n][n_kv_heads][head_dim]");
+  TORCH_CHECK(keys.size(1) == page_max.size(1) && keys.size(2) == page_max.size(3),
+              "lil_torch: keys do not match the bounds' heads / head_dim");
+  const bool bf16 = keys.scalar_type() == at::kBFloat16;
+  need(keys, bf16 ? at::kBFloat16 : at::kFloat, "keys");
+  check_rows(seq_ids, "keys", keys);
+  check_rows(seq_ids, "query", query);
+  check_rows(seq_ids, "slot_out", slot_out);
+  kc::slot_state s;
+  s.held = i32(held, "held");
+  kc::quest_step(d, s, q, i32(seq_ids, "seq_ids"), static_cast<int>(seq_ids.size(0)), i32(slot_out, "slot_out"),
+                 keys.data_ptr(), bf16, f32(query, "query"), f32(scratch, "scratch"), i32(pages_out, "pages_out"),
+                 i32(counts_out, "counts_out"), stream());
+  fail_on_error("quest_step");
 }
 
 kc::snapkv_state snap(const at::Tensor& rows, const at::Tensor& row_len, const at::Tensor& cursor,
@@ -252,6 +312,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("observe_scores", &observe_scores, "H2O (accumulate) / TOVA (overwrite) scores from softmax weights");
   m.def("quest_update_bounds", &quest_update_bounds, "Quest: the new keys into their pages' min/max");
   m.def("quest_select", &quest_select, "Quest: page scores and top-k pages per KV head");
+  m.def("quest_step", &quest_step, "Quest: the new keys into their pages' bounds, then the selection (one launch if fused)");
   m.def("snapkv_observe", &snapkv_observe, "SnapKV: record one prompt step's folded weight rows");
   m.def("snapkv_prefill_done", &snapkv_prefill_done, "SnapKV: score, pool, top-k and compact at the end of the prompt");
   m.def("attention_probs", &attention_probs, "softmax weights over the held slots from q and the cached keys");

@@ -11,6 +11,7 @@ class LayerState:
 
     Per step, for the rows `seq_ids` (int32 on the device) taking part:
         slots, evicted = st.append(seq_ids, positions, keys)   # keys: Quest only
+        (Quest in one call: st.quest_step(seq_ids, positions, keys, query))
         [write K/V at slots; Quest: pages, counts = st.select(seq_ids, query)]
         [attention over the slots st.read_mask(...) allows]
         st.observe(seq_ids, weights)                            # H2O, TOVA, SnapKV prompt
@@ -52,6 +53,12 @@ class LayerState:
             self.quest_pages_per_thread = 0
             self.quest_loads_ahead = 0
             self.quest_staged = False
+            self.quest_prefetch = 0  # L2 fetch size hint of the bound loads: 0, 128 or 256
+            self.quest_tail_first = False  # the partial scoring block of each head dispatched first
+            self.quest_pack_tails = False  # the heads' partial blocks packed into shared blocks
+            # quest_step in one launch: 0 no, 1 a block per (row, KV head), 2 the scoring grid
+            # (its count of finished blocks lives in quest_scratch, zeroed here)
+            self.quest_fused = 0
         if self.name == "snapkv":
             self.snap_rows = torch.zeros(rows, n_kv_heads, spec.window, C, dtype=torch.float32, device=device)
             self.row_len = torch.zeros(rows, spec.window, **i32)
@@ -68,20 +75,40 @@ class LayerState:
         self.ext.append(self.held, self.appended, self.arrival, self.position, self.score, self.spec.victim() if sp else 0,
                         sp.sinks if sp else 0, sp.recent if sp else 0, self.n_heads, self.n_kv_heads, self.head_dim,
                         seq_ids, positions, self.slot_out, self.evicted_out)
-        if self.name == "quest":
-            self.ext.quest_update_bounds(self.page_max, self.page_min, sp.page_size, seq_ids, self.slot_out,
-                                         keys.contiguous())
+        if self.name == "quest" and keys is not None:
+            self.update_bounds(seq_ids, keys)
         return self.slot_out[:n], self.evicted_out[:n]
 
-    def select(self, seq_ids, query):
-        """Quest: pages [n][KV][budget_pages] ascending and their counts [n][KV]."""
+    def update_bounds(self, seq_ids, keys):
+        """Quest: the keys [n][KV][D] into the pages of the slots the last append gave."""
+        self.ext.quest_update_bounds(self.page_max, self.page_min, self.spec.page_size, seq_ids, self.slot_out,
+                                     keys.contiguous())
+
+    def select(self, seq_ids, query, parts=3):
+        """Quest: pages [n][KV][budget_pages] ascending and their counts [n][KV].
+        parts 1 runs the scoring alone, 2 the top-k alone (for timing)."""
         n = seq_ids.shape[0]
         sp = self.spec
         self.ext.quest_select(self.held, self.page_max, self.page_min, sp.page_size, sp.budget_pages(), sp.fold(),
                               self.n_heads, seq_ids, query.contiguous(), self.quest_scratch, self.pages,
                               self.page_counts, self.quest_pages_per_thread, self.quest_staged,
-                              self.quest_loads_ahead)
+                              self.quest_loads_ahead, self.quest_prefetch, self.quest_tail_first,
+                              self.quest_pack_tails, parts)
         return self.pages[:n], self.page_counts[:n]
+
+    def quest_step(self, seq_ids, positions, keys, query):
+        """Quest's whole decode step: append (slots), the keys into their
+        pages' bounds and the selection; the last two in one launch when
+        quest_fused. Returns slots, evicted, pages, counts."""
+        n = seq_ids.shape[0]
+        sp = self.spec
+        slots, evicted = self.append(seq_ids, positions)
+        self.ext.quest_step(self.held, self.page_max, self.page_min, sp.page_size, sp.budget_pages(), sp.fold(),
+                            self.n_heads, seq_ids, self.slot_out, keys.contiguous(), query.contiguous(),
+                            self.quest_scratch, self.pages, self.page_counts, self.quest_pages_per_thread,
+                            self.quest_staged, self.quest_loads_ahead, self.quest_prefetch, self.quest_tail_first,
+                            self.quest_pack_tails, int(self.quest_fused))
+        return slots, evicted, self.pages[:n], self.page_counts[:n]
 
     def read_mask(self, seq_ids=None, pages=None, counts=None):
         """[n][KV][C] bool: the slots each KV head reads (all held slots, or

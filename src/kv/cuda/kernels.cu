@@ -21,6 +21,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "lil/kv/cuda/kernels.hpp"
 
@@ -63,15 +64,17 @@ __device__ __forceinline__ std::uint64_t rank_key(float score, int index) {
 // keys of its bin once every key of that bin is kept (then no later digit can
 // change which keys are >= t, so the passes stop early: scores of distinct
 // pages usually part within the first three digits). Every thread of the
-// block (kThreads of them) calls it and gets the answer. Scores of one head
+// block (Threads of them, 256 or a multiple) calls it and gets the answer. Scores of one head
 // are close, so most keys share their leading digits: lanes of a warp that
 // hit the same bin add once (__match_any_sync); the digit is found from a
 // suffix sum over the 256 bins, one bin per thread (warp shuffles, then the
 // warps' totals).
-template <class KeyFn>
+template <int Threads, class KeyFn>
 __device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
-  constexpr int kWarps = kThreads / 32;
-  static_assert(kThreads == 256, "one bin per thread");
+  constexpr int kWarps = 256 / 32;  // the warps that own a bin per thread
+  static_assert(Threads % 256 == 0, "one bin per thread of the first 256");
+  // Compile-time true in a block of 256: that block's code has no test.
+  const bool bins = Threads == 256 || threadIdx.x < 256;
   __shared__ unsigned hist[256];
   __shared__ unsigned warp_total[kWarps];
   __shared__ std::uint64_t found_prefix;
@@ -81,9 +84,9 @@ __device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
   std::uint64_t prefix = 0, mask = 0;
   int left = k;
   for (int shift = 56; shift >= 0; shift -= 8) {
-    hist[tid] = 0;
+    if (bins) hist[tid] = 0;
     __syncthreads();
-    for (int start = 0; start < n; start += kThreads) {
+    for (int start = 0; start < n; start += Threads) {
       const int i = start + tid;
       std::uint64_t v = 0;
       const bool in = i < n && (((v = key(i)) & mask) == prefix);
@@ -93,21 +96,26 @@ __device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
     }
     __syncthreads();
     // above = keys in bins > tid: an inclusive suffix sum of hist[tid + 1].
-    const unsigned count = hist[tid];
-    unsigned above = tid < 255 ? hist[tid + 1] : 0u;
+    unsigned count = 0, above = 0;
+    if (bins) {
+      count = hist[tid];
+      above = tid < 255 ? hist[tid + 1] : 0u;
 #pragma unroll
-    for (int off = 1; off < 32; off <<= 1) {
-      const unsigned add = __shfl_down_sync(0xffffffffu, above, off);
-      if (lane + off < 32) above += add;
+      for (int off = 1; off < 32; off <<= 1) {
+        const unsigned add = __shfl_down_sync(0xffffffffu, above, off);
+        if (lane + off < 32) above += add;
+      }
+      if (lane == 0) warp_total[warp] = above;
     }
-    if (lane == 0) warp_total[warp] = above;
     __syncthreads();
-    for (int w = warp + 1; w < kWarps; ++w) above += warp_total[w];
-    const int a = static_cast<int>(above);
-    if (a < left && left <= a + static_cast<int>(count)) {
-      found_prefix = prefix | (static_cast<std::uint64_t>(tid) << shift);
-      found_left = left - a;
-      found_done = left - a == static_cast<int>(count);
+    if (bins) {
+      for (int w = warp + 1; w < kWarps; ++w) above += warp_total[w];
+      const int a = static_cast<int>(above);
+      if (a < left && left <= a + static_cast<int>(count)) {
+        found_prefix = prefix | (static_cast<std::uint64_t>(tid) << shift);
+        found_left = left - a;
+        found_done = left - a == static_cast<int>(count);
+      }
     }
     __syncthreads();
     prefix = found_prefix;
@@ -121,14 +129,15 @@ __device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
 }
 
 // Writes the i in [0, n) with keep(i), ascending, to out; returns how many.
-// Per chunk of kThreads: a ballot per warp, the warps' counts in shared memory.
-template <class Pred>
+// Per chunk of Threads (the block): a ballot per warp, the warps' counts in
+// shared memory.
+template <int Threads, class Pred>
 __device__ int compact_ascending(Pred keep, int n, std::int32_t* out) {
-  constexpr int kWarps = kThreads / 32;
+  constexpr int kWarps = Threads / 32;
   __shared__ int warp_count[kWarps];
   const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
   int base = 0;
-  for (int start = 0; start < n; start += kThreads) {
+  for (int start = 0; start < n; start += Threads) {
     const int i = start + tid;
     const bool flag = i < n && keep(i);
     const unsigned ballot = __ballot_sync(0xffffffffu, flag);
@@ -151,6 +160,7 @@ __device__ int compact_ascending(Pred keep, int n, std::int32_t* out) {
 // lane p % kTile (the CPU planner's layout); a thread scoring PPT adjacent
 // pages reads PPT contiguous lanes of one channel per load.
 constexpr int kTile = 16;
+__device__ __forceinline__ int blocks_for_device(int n, int per) { return (n + per - 1) / per; }
 __device__ __forceinline__ std::size_t bound_at(const layer_dims& d, const quest_state& q, int b, int kv, int page,
                                                 int c) {
   const std::size_t tiles = static_cast<std::size_t>(q.max_pages) / kTile;
@@ -277,16 +287,17 @@ __global__ void observe_kernel(layer_dims d, slot_state s, fold f, bool accumula
 
 // --- Quest -----------------------------------------------------------------------------------
 
-__global__ void quest_bounds_kernel(layer_dims d, quest_state q, const std::int32_t* seq_ids,
-                                    const std::int32_t* slot_out, const void* keys, bool keys_bf16) {
-  const int r = blockIdx.x, kv = blockIdx.y;
-  const int b = seq_ids[r];
+// Row r's new key into its page's bounds in KV head kv, channels from
+// `first_c` in steps of `step` (the threads of a block).
+__device__ __forceinline__ void apply_key(const layer_dims& d, const quest_state& q, int r, int b, int kv,
+                                          const std::int32_t* slot_out, const void* keys, bool keys_bf16,
+                                          int first_c, int step) {
   const int slot = slot_out[r * d.n_kv_heads + kv];
   if (slot < 0) return;
   const int page = slot / q.page_size;
   const bool first = slot % q.page_size == 0;
   const std::size_t key_base = (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * d.head_dim;
-  for (int c = threadIdx.x; c < d.head_dim; c += blockDim.x) {
+  for (int c = first_c; c < d.head_dim; c += step) {
     const float k = load_key(keys, key_base + c, keys_bf16);
     const std::size_t at = bound_at(d, q, b, kv, page, c);
     if (q.bf16) {
@@ -301,6 +312,12 @@ __global__ void quest_bounds_kernel(layer_dims d, quest_state q, const std::int3
       mn[at] = first || k < mn[at] ? k : mn[at];
     }
   }
+}
+
+__global__ void quest_bounds_kernel(layer_dims d, quest_state q, const std::int32_t* seq_ids,
+                                    const std::int32_t* slot_out, const void* keys, bool keys_bf16) {
+  const int r = blockIdx.x, kv = blockIdx.y;
+  apply_key(d, q, r, seq_ids[r], kv, slot_out, keys, keys_bf16, threadIdx.x, blockDim.x);
 }
 
 // Channel c of the group's q+ and q- (the sum and mean folds), summed over
@@ -394,17 +411,58 @@ struct row_of<std::uint16_t, 8> {
 // pages 188, 4 pages 174. Those are the defaults; the other widths and 16
 // loads ahead (more registers, fewer resident warps: no faster) stay for
 // measurement (quest_state::pages_per_thread, loads_ahead).
-template <class T, int PPT, int LA>
-__global__ void __launch_bounds__(kThreads, LA > 8 ? 2 : (PPT == 2 ? 8 : 4)) quest_score_kernel(layer_dims d, slot_state s, quest_state q,
-                                                               const std::int32_t* seq_ids, const float* query,
-                                                               float* scratch) {
-  extern __shared__ float qs[];  // [2][rows_of_q][D]
-  const int r = blockIdx.x, kv = blockIdx.y;
-  const int b = seq_ids[r];
-  const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
-  if (n_pages <= q.budget_pages) return;
-  const int current = n_pages - 1;
-  if (static_cast<int>(blockIdx.z) * kThreads * PPT >= current) return;
+// One raw bound row as the scoring reads it: a plain load (PF = 0), or the
+// same load asking L2 to fetch the PF-byte block around it on a miss
+// (ld.global.L2::128B / L2::256B, quest_state::prefetch). Why a hint: a
+// tile's row of one channel is 32 contiguous bytes in bf16 (64 in fp32), so
+// each load instruction of a warp asks for 32-byte sectors 4 KB apart; a
+// thread's next channels follow in the same tile (LA rows = 256 contiguous
+// bytes in bf16), and the hint turns their separate sector misses into one
+// DRAM request of the whole run. Not .nc (the read-only path): the variant
+// differs from the plain load by the hint alone.
+template <int PF, class Raw>
+__device__ __forceinline__ Raw load_row(const Raw* p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  constexpr bool hint = false;  // .L2::256B needs sm_80; older GPUs load plainly
+#else
+  constexpr bool hint = PF != 0;
+#endif
+  if constexpr (!hint) {
+    return *p;
+  } else {
+    static_assert(PF == 128 || PF == 256, "prefetch 128 or 256 bytes");
+    Raw v;
+    if constexpr (sizeof(Raw) == 4) {
+      unsigned x;
+      if constexpr (PF == 128) asm("ld.global.L2::128B.b32 %0, [%1];" : "=r"(x) : "l"(p));
+      else asm("ld.global.L2::256B.b32 %0, [%1];" : "=r"(x) : "l"(p));
+      memcpy(&v, &x, 4);
+    } else if constexpr (sizeof(Raw) == 8) {
+      uint2 x;
+      if constexpr (PF == 128) asm("ld.global.L2::128B.v2.b32 {%0, %1}, [%2];" : "=r"(x.x), "=r"(x.y) : "l"(p));
+      else asm("ld.global.L2::256B.v2.b32 {%0, %1}, [%2];" : "=r"(x.x), "=r"(x.y) : "l"(p));
+      memcpy(&v, &x, 8);
+    } else {
+      static_assert(sizeof(Raw) == 16, "4-, 8- or 16-byte rows");
+      uint4 x;
+      if constexpr (PF == 128)
+        asm("ld.global.L2::128B.v4.b32 {%0, %1, %2, %3}, [%4];" : "=r"(x.x), "=r"(x.y), "=r"(x.z), "=r"(x.w) : "l"(p));
+      else
+        asm("ld.global.L2::256B.v4.b32 {%0, %1, %2, %3}, [%4];" : "=r"(x.x), "=r"(x.y), "=r"(x.z), "=r"(x.w) : "l"(p));
+      memcpy(&v, &x, 16);
+    }
+    return v;
+  }
+}
+
+__device__ __forceinline__ int q_rows_of(const layer_dims& d, const quest_state& q) {
+  return q.gqa == fold::max ? d.n_heads / d.n_kv_heads : 1;
+}
+
+// The group's q+ / q- into shared memory ([2][q_rows][D]): per channel,
+// summed over the group in query-head order (sum, mean) or kept per head (max).
+__device__ __forceinline__ void stage_signs(const layer_dims& d, const quest_state& q, int r, int kv,
+                                            const float* query, float* qs) {
   const int group = d.n_heads / d.n_kv_heads;
   const int D = d.head_dim;
   const int q_rows = q.gqa == fold::max ? group : 1;
@@ -422,16 +480,59 @@ __global__ void __launch_bounds__(kThreads, LA > 8 ? 2 : (PPT == 2 ? 8 : 4)) que
       group_signs(qrow, group, D, c, qp[c], qn[c]);
     }
   }
-  __syncthreads();
-  const int page0 = (blockIdx.z * kThreads + threadIdx.x) * PPT;
-  if (page0 >= current) return;
+}
+
+// Where score_pages finds the q+ / q- of channel c of the g-th row of q:
+// staged in shared memory by stage_signs ([2][rows_of_q][D]), or formed from
+// the query itself by the thread (the packed tail blocks, whose threads
+// belong to different heads): the same operations either way.
+struct shared_signs {
+  const float* qs;
+  int q_rows, D;
+  struct head {
+    const float* p;
+    const float* m;
+    __device__ __forceinline__ void at(int c, float& pc, float& mc) const {
+      pc = p[c];
+      mc = m[c];
+    }
+  };
+  __device__ __forceinline__ head of(int g) const { return head{qs + g * D, qs + q_rows * D + g * D}; }
+};
+struct query_signs {
+  const float* qrow;  // the group's first query head
+  int group, D;
+  bool per_head;      // fold::max: each head's own signs
+  struct head {
+    const float* x;
+    int group, D;
+    bool per_head;
+    __device__ __forceinline__ void at(int c, float& pc, float& mc) const {
+      if (per_head) {
+        const float v = x[c];
+        pc = v > 0.0f ? v : 0.0f;
+        mc = v < 0.0f ? v : 0.0f;
+      } else {
+        group_signs(x, group, D, c, pc, mc);
+      }
+    }
+  };
+  __device__ __forceinline__ head of(int g) const { return head{qrow + (per_head ? g * D : 0), group, D, per_head}; }
+};
+
+// The scores of the PPT pages from page0 of (b, kv), in the CPU's order:
+// out[j] for page page0 + j, before the mean fold's division.
+template <class T, int PPT, int LA, int PF, class Signs>
+__device__ __forceinline__ void score_pages(const layer_dims& d, const quest_state& q, int b, int kv, int page0,
+                                            const Signs& signs, float* out) {
+  const int group = d.n_heads / d.n_kv_heads;
+  const int D = d.head_dim;
+  const int q_rows = q.gqa == fold::max ? group : 1;
   using row = row_of<T, PPT>;
   const T* mx = static_cast<const T*>(q.page_max) + bound_at(d, q, b, kv, page0, 0);
   const T* mn = static_cast<const T*>(q.page_min) + bound_at(d, q, b, kv, page0, 0);
-  float out[PPT];
   for (int g = 0; g < q_rows; ++g) {
-    const float* p = qp + g * D;
-    const float* m = qn + g * D;
+    const typename Signs::head sg = signs.of(g);
     float acc[PPT];
 #pragma unroll
     for (int j = 0; j < PPT; ++j) acc[j] = 0.0f;
@@ -441,31 +542,226 @@ __global__ void __launch_bounds__(kThreads, LA > 8 ? 2 : (PPT == 2 ? 8 : 4)) que
       typename row::raw x[LA], y[LA];
 #pragma unroll
       for (int u = 0; u < LA; ++u) {
-        x[u] = *reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c + u) * kTile);
-        y[u] = *reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c + u) * kTile);
+        x[u] = load_row<PF>(reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c + u) * kTile));
+        y[u] = load_row<PF>(reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c + u) * kTile));
       }
 #pragma unroll
       for (int u = 0; u < LA; ++u) {
         float hi[PPT], lo[PPT];
         row::widen(x[u], hi);
         row::widen(y[u], lo);
-        const float pc = p[c + u], mc = m[c + u];
+        float pc, mc;
+        sg.at(c + u, pc, mc);
 #pragma unroll
         for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, hi[j]), __fmul_rn(mc, lo[j])));
       }
     }
     for (; c < D; ++c) {
       float hi[PPT], lo[PPT];
-      row::widen(*reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c) * kTile), hi);
-      row::widen(*reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c) * kTile), lo);
-      const float pc = p[c], mc = m[c];
+      row::widen(load_row<PF>(reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c) * kTile)), hi);
+      row::widen(load_row<PF>(reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c) * kTile)), lo);
+      float pc, mc;
+      sg.at(c, pc, mc);
 #pragma unroll
       for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, hi[j]), __fmul_rn(mc, lo[j])));
     }
 #pragma unroll
     for (int j = 0; j < PPT; ++j) out[j] = g == 0 ? acc[j] : (acc[j] > out[j] ? acc[j] : out[j]);
   }
+}
+
+// score_pages for a thread that forms its own q+/q- (query_signs): per 8
+// channels, the signs first, then the bounds' loads, then the sums - the
+// same chain of 16 rounds of loads as the full blocks' threads (a packed
+// thread must not take longer than they do: it runs beside them), with the
+// signs' registers taken before the loads' instead of beside them.
+template <class T, int PPT, int PF>
+__device__ __forceinline__ void score_pages_direct(const layer_dims& d, const quest_state& q, int b, int kv,
+                                                   int page0, const query_signs& signs, float* out) {
+  constexpr int LA = 8;
+  const int group = d.n_heads / d.n_kv_heads;
+  const int D = d.head_dim;
+  const int q_rows = q.gqa == fold::max ? group : 1;
+  using row = row_of<T, PPT>;
+  const T* mx = static_cast<const T*>(q.page_max) + bound_at(d, q, b, kv, page0, 0);
+  const T* mn = static_cast<const T*>(q.page_min) + bound_at(d, q, b, kv, page0, 0);
+  for (int g = 0; g < q_rows; ++g) {
+    const query_signs::head sg = signs.of(g);
+    float acc[PPT];
+#pragma unroll
+    for (int j = 0; j < PPT; ++j) acc[j] = 0.0f;
+    int c = 0;
+    for (; c + LA <= D; c += LA) {
+      float pc[LA], mc[LA];
+#pragma unroll
+      for (int u = 0; u < LA; ++u) sg.at(c + u, pc[u], mc[u]);
+      typename row::raw x[LA], y[LA];
+#pragma unroll
+      for (int u = 0; u < LA; ++u) {
+        x[u] = load_row<PF>(reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c + u) * kTile));
+        y[u] = load_row<PF>(reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c + u) * kTile));
+      }
+#pragma unroll
+      for (int u = 0; u < LA; ++u) {
+        float hi[PPT], lo[PPT];
+        row::widen(x[u], hi);
+        row::widen(y[u], lo);
+#pragma unroll
+        for (int j = 0; j < PPT; ++j)
+          acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc[u], hi[j]), __fmul_rn(mc[u], lo[j])));
+      }
+    }
+    for (; c < D; ++c) {
+      float hi[PPT], lo[PPT], pc, mc;
+      sg.at(c, pc, mc);
+      row::widen(load_row<PF>(reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c) * kTile)), hi);
+      row::widen(load_row<PF>(reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c) * kTile)), lo);
+#pragma unroll
+      for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, hi[j]), __fmul_rn(mc, lo[j])));
+    }
+#pragma unroll
+    for (int j = 0; j < PPT; ++j) out[j] = g == 0 ? acc[j] : (acc[j] > out[j] ? acc[j] : out[j]);
+  }
+}
+
+// Blocks a scoring kernel of Threads threads keeps resident per SM: as many
+// as 1024 threads (2048 at 2 pages per thread, whose registers allow it; half
+// with 16 loads ahead, whose registers do not allow more).
+constexpr int score_blocks(int threads, int ppt, int la) {
+  return (la > 8 ? 512 : (ppt == 2 ? 2048 : 1024)) / threads;
+}
+
+// The part of the pages a scoring block owns: blockIdx.z, or with
+// quest_state::tail_first the reverse, so that the last, partial block of
+// each (row, KV head) - the one past a multiple of kThreads * PPT pages -
+// is dispatched with the first wave rather than after it. (Blocks start in
+// index order, z last; a late block with a handful of threads still runs a
+// whole chain of head_dim channels of loads, mostly alone, at the end.)
+__device__ __forceinline__ int block_z(const quest_state& q) {
+  return q.tail_first ? static_cast<int>(gridDim.z - 1 - blockIdx.z) : static_cast<int>(blockIdx.z);
+}
+
+template <class T, int PPT, int LA, int PF>
+__global__ void __launch_bounds__(kThreads, score_blocks(kThreads, PPT, LA)) quest_score_kernel(
+    layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids, const float* query, float* scratch) {
+  extern __shared__ float qs[];  // [2][rows_of_q][D]
+  const int r = blockIdx.x, kv = blockIdx.y;
+  const int b = seq_ids[r];
+  const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
+  if (n_pages <= q.budget_pages) return;
+  const int current = n_pages - 1;
+  const int z = block_z(q);
+  if (z * kThreads * PPT >= current) return;
+  stage_signs(d, q, r, kv, query, qs);
+  __syncthreads();
+  const int page0 = (z * kThreads + static_cast<int>(threadIdx.x)) * PPT;
+  if (page0 >= current) return;
+  float out[PPT];
+  score_pages<T, PPT, LA, PF>(d, q, b, kv, page0, shared_signs{qs, q_rows_of(d, q), d.head_dim}, out);
+  const float inv = __fdiv_rn(1.0f, static_cast<float>(d.n_heads / d.n_kv_heads));
+  float* dst = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
+#pragma unroll
+  for (int j = 0; j < PPT; ++j)
+    if (page0 + j < current) dst[page0 + j] = q.gqa == fold::mean ? __fmul_rn(out[j], inv) : out[j];
+}
+
+// Packed tails (quest_state::pack_tails): a (row, KV head)'s scoring groups
+// (PPT pages each, below the current page) fill whole blocks of kThreads and
+// leave a remainder; the per-thread kernel gives the remainder a block of its
+// own, mostly idle (at 32k + a few tokens: 2 full blocks and one of a single
+// group per head, 768 blocks for 528 resident slots on an H200, so the idle
+// ones run late, a whole chain of loads each, after the first wave). Here the
+// full blocks are as before (z = 1..) and the remainders of all heads are
+// packed, in (row, KV head) order, into the blocks of the z = 0 slab, which
+// start first: at batch 32 and 32k, 512 + 1 blocks, one wave. A packed thread
+// belongs to its own head, so it forms its q+/q- from the query itself.
+__device__ __forceinline__ int scoring_groups(const slot_state& s, const quest_state& q, const std::int32_t* seq_ids,
+                                              int r, int ppt) {
+  const int n_pages = (s.held[seq_ids[r]] + q.page_size - 1) / q.page_size;
+  return n_pages <= q.budget_pages ? 0 : (n_pages - 1 + ppt - 1) / ppt;
+}
+
+template <class T, int PPT, int PF>
+__global__ void __launch_bounds__(kThreads, score_blocks(kThreads, PPT, 8)) quest_score_packed_kernel(
+    layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids, int n, const float* query,
+    float* scratch) {
+  extern __shared__ float qs[];  // [2][rows_of_q][D] (full blocks)
+  constexpr int kWarps = kThreads / 32;
+  const int tid = static_cast<int>(threadIdx.x);
+  const int group = d.n_heads / d.n_kv_heads;
   const float inv = __fdiv_rn(1.0f, static_cast<float>(group));
+  int r, kv, grp;
+  if (blockIdx.z > 0) {
+    r = blockIdx.x;
+    kv = blockIdx.y;
+    const int z = static_cast<int>(blockIdx.z) - 1;
+    if (z >= scoring_groups(s, q, seq_ids, r, PPT) / kThreads) return;
+    stage_signs(d, q, r, kv, query, qs);
+    __syncthreads();
+    grp = z * kThreads + tid;
+  } else {
+    // Packed group g of this slab block: find its row by a block prefix sum
+    // of the rows' remainders (KV heads each), kThreads rows at a time.
+    __shared__ int pre[kThreads];
+    __shared__ int warp_sum[kWarps];
+    const int lane = tid & 31, warp = tid >> 5;
+    const int g = (static_cast<int>(blockIdx.y) * static_cast<int>(gridDim.x) + static_cast<int>(blockIdx.x)) *
+                      kThreads + tid;
+    int my_r = -1, my_off = 0, base = 0;
+    for (int c0 = 0; c0 < n; c0 += kThreads) {
+      const int i = c0 + tid;
+      const int v = i < n ? scoring_groups(s, q, seq_ids, i, PPT) % kThreads * d.n_kv_heads : 0;
+      int incl = v;
+#pragma unroll
+      for (int off = 1; off < 32; off <<= 1) {
+        const int y = __shfl_up_sync(0xffffffffu, incl, off);
+        if (lane >= off) incl += y;
+      }
+      if (lane == 31) warp_sum[warp] = incl;
+      __syncthreads();
+      int before = 0, total = 0;
+      for (int w = 0; w < kWarps; ++w) {
+        const int x = warp_sum[w];
+        before += w < warp ? x : 0;
+        total += x;
+      }
+      pre[tid] = base + before + incl - v;
+      __syncthreads();
+      if (g >= base && g < base + total) {
+        // The last row of the chunk starting at or before g: the one holding it.
+        int lo = 0, hi = min(kThreads, n - c0) - 1;
+        while (lo < hi) {
+          const int mid = (lo + hi + 1) / 2;
+          if (pre[mid] <= g) lo = mid;
+          else hi = mid - 1;
+        }
+        my_r = c0 + lo;
+        my_off = g - pre[lo];
+      }
+      base += total;
+      if (base >= (static_cast<int>(blockIdx.y) * static_cast<int>(gridDim.x) + static_cast<int>(blockIdx.x) + 1) *
+                      kThreads)
+        break;  // every group of this block is found (uniform: base is the same in every thread)
+      __syncthreads();
+    }
+    if (my_r < 0) return;
+    const int groups = scoring_groups(s, q, seq_ids, my_r, PPT);
+    const int rem = groups % kThreads;
+    r = my_r;
+    kv = my_off / rem;
+    grp = groups / kThreads * kThreads + my_off % rem;
+  }
+  const int b = seq_ids[r];
+  const int current = (s.held[b] + q.page_size - 1) / q.page_size - 1;
+  const int page0 = grp * PPT;
+  if (page0 >= current) return;
+  float out[PPT];
+  if (blockIdx.z > 0) {
+    score_pages<T, PPT, 8, PF>(d, q, b, kv, page0, shared_signs{qs, q_rows_of(d, q), d.head_dim}, out);
+  } else {
+    const float* qrow = query + (static_cast<std::size_t>(r) * d.n_heads + kv * group) * d.head_dim;
+    score_pages_direct<T, PPT, PF>(d, q, b, kv, page0, query_signs{qrow, group, d.head_dim, q.gqa == fold::max}, out);
+  }
   float* dst = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
 #pragma unroll
   for (int j = 0; j < PPT; ++j)
@@ -586,10 +882,146 @@ __global__ void quest_topk_kernel(layer_dims d, slot_state s, quest_state q, con
   int kept = 0;
   if (keep > 0) {
     auto key = [sc](int p) { return rank_key(sc[p], p); };
-    const std::uint64_t threshold = kth_largest(key, current, keep);
-    kept = compact_ascending([&](int p) { return key(p) >= threshold; }, current, out);
+    const std::uint64_t threshold = kth_largest<kThreads>(key, current, keep);
+    kept = compact_ascending<kThreads>([&](int p) { return key(p) >= threshold; }, current, out);
   }
   if (threadIdx.x == 0) {
+    out[kept] = current;
+    counts_out[r * d.n_kv_heads + kv] = kept + 1;
+  }
+}
+
+// The fused Quest step (quest_state::fused, quest_step): one block of
+// kFusedThreads per (row, KV head) applies the new key to its page's bounds,
+// scores every page below the current one (the same per-thread code and
+// width as quest_score_kernel, in rounds of kFusedThreads * PPT pages), keeps
+// the scores in shared memory and runs the top-k there: one launch instead
+// of three (bounds, scoring, top-k), and no round trip of the scores through
+// global memory. At batch 32 x 8 KV heads, 256 blocks of 512 threads are the
+// same 131,072 scoring threads as the default grid at 32k (two blocks per SM,
+// one wave on 132 SMs); with few rows the parallelism is only n x KV blocks,
+// which is why this is a knob and not the default. Two blocks per SM: 64
+// registers, the default width's (fewer would spill at 2 pages per thread).
+constexpr int kFusedThreads = 512;
+
+template <class T, int PPT, int PF>
+__global__ void __launch_bounds__(kFusedThreads, 2) quest_fused_kernel(
+    layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids, const std::int32_t* slot_out,
+    const void* keys, bool keys_bf16, const float* query, float* scratch, bool scores_shared,
+    std::int32_t* pages_out, std::int32_t* counts_out) {
+  extern __shared__ float sh[];  // q+/q- [2][rows_of_q][D], then the scores [max_pages] if scores_shared
+  const int r = blockIdx.x, kv = blockIdx.y;
+  const int b = seq_ids[r];
+  const int tid = static_cast<int>(threadIdx.x);
+  apply_key(d, q, r, b, kv, slot_out, keys, keys_bf16, tid, kFusedThreads);
+  const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
+  std::int32_t* out = pages_out + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.budget_pages;
+  if (n_pages <= q.budget_pages) {
+    for (int p = tid; p < n_pages; p += kFusedThreads) out[p] = p;
+    if (tid == 0) counts_out[r * d.n_kv_heads + kv] = n_pages;
+    return;
+  }
+  const int current = n_pages - 1;
+  const int keep = q.budget_pages - 1;
+  const int q_rows = q.gqa == fold::max ? d.n_heads / d.n_kv_heads : 1;
+  float* sc = scores_shared ? sh + 2 * q_rows * d.head_dim
+                            : scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
+  stage_signs(d, q, r, kv, query, sh);
+  // Also orders the key's bounds before any read of them (the key's page is
+  // the current one, which no thread scores, for Quest's own appends).
+  __syncthreads();
+  const float inv = __fdiv_rn(1.0f, static_cast<float>(d.n_heads / d.n_kv_heads));
+  for (int page0 = tid * PPT; page0 < current; page0 += kFusedThreads * PPT) {
+    float o[PPT];
+    score_pages<T, PPT, 8, PF>(d, q, b, kv, page0, shared_signs{sh, q_rows, d.head_dim}, o);
+#pragma unroll
+    for (int j = 0; j < PPT; ++j)
+      if (page0 + j < current) sc[page0 + j] = q.gqa == fold::mean ? __fmul_rn(o[j], inv) : o[j];
+  }
+  __syncthreads();
+  int kept = 0;
+  if (keep > 0) {
+    auto key = [sc](int p) { return rank_key(sc[p], p); };
+    const std::uint64_t threshold = kth_largest<kFusedThreads>(key, current, keep);
+    kept = compact_ascending<kFusedThreads>([&](int p) { return key(p) >= threshold; }, current, out);
+  }
+  if (tid == 0) {
+    out[kept] = current;
+    counts_out[r * d.n_kv_heads + kv] = kept + 1;
+  }
+}
+
+// The fused step over the scoring grid (quest_state::fused = 2): the default
+// kernel's blocks (any number of rows keeps its parallelism), the first part
+// of each (row, KV head) also applying the new key; each block writes its
+// scores to scratch and counts itself done, and the last of a (row, KV
+// head)'s blocks to finish runs the top-k there, so one launch does the
+// three and a top-k overlaps the other heads' scoring. The count lives in
+// the last float of the scratch row, which no score uses (scores fill
+// 0..current-1, current < max_pages): zero before the first call, and the
+// last block sets it back to zero.
+template <class T, int PPT, int PF>
+__global__ void __launch_bounds__(kThreads, score_blocks(kThreads, PPT, 8)) quest_grid_fused_kernel(
+    layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids, const std::int32_t* slot_out,
+    const void* keys, bool keys_bf16, const float* query, float* scratch, bool scores_shared,
+    std::int32_t* pages_out, std::int32_t* counts_out) {
+  extern __shared__ float sh[];  // q+/q- [2][rows_of_q][D], then the scores [max_pages] if scores_shared
+  __shared__ int last;
+  const int r = blockIdx.x, kv = blockIdx.y;
+  const int b = seq_ids[r];
+  const int tid = static_cast<int>(threadIdx.x);
+  const int z = block_z(q);
+  if (z == 0) apply_key(d, q, r, b, kv, slot_out, keys, keys_bf16, tid, kThreads);
+  const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
+  std::int32_t* out = pages_out + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.budget_pages;
+  if (n_pages <= q.budget_pages) {
+    if (z == 0) {
+      for (int p = tid; p < n_pages; p += kThreads) out[p] = p;
+      if (tid == 0) counts_out[r * d.n_kv_heads + kv] = n_pages;
+    }
+    return;
+  }
+  const int current = n_pages - 1;
+  const int active = blocks_for_device(current, kThreads * PPT);
+  if (z >= active) return;
+  const int q_rows = q.gqa == fold::max ? d.n_heads / d.n_kv_heads : 1;
+  float* row_scores = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
+  stage_signs(d, q, r, kv, query, sh);
+  __syncthreads();
+  const int page0 = (z * kThreads + tid) * PPT;
+  if (page0 < current) {
+    float o[PPT];
+    score_pages<T, PPT, 8, PF>(d, q, b, kv, page0, shared_signs{sh, q_rows, d.head_dim}, o);
+    const float inv = __fdiv_rn(1.0f, static_cast<float>(d.n_heads / d.n_kv_heads));
+#pragma unroll
+    for (int j = 0; j < PPT; ++j)
+      if (page0 + j < current) row_scores[page0 + j] = q.gqa == fold::mean ? __fmul_rn(o[j], inv) : o[j];
+  }
+  // Every thread's scores visible device-wide before the block counts itself.
+  __threadfence();
+  __syncthreads();
+  unsigned* done = reinterpret_cast<unsigned*>(row_scores + q.max_pages - 1);
+  if (tid == 0) last = atomicAdd(done, 1u) == static_cast<unsigned>(active - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  if (tid == 0) *done = 0u;
+  // Other blocks' scores: read through L2 (__ldcg), never a stale L1 line.
+  const float* sc = row_scores;
+  float* staged_scores = sh + 2 * q_rows * d.head_dim;
+  if (scores_shared) {
+    for (int p = tid; p < current; p += kThreads) staged_scores[p] = __ldcg(row_scores + p);
+    __syncthreads();
+    sc = staged_scores;
+  }
+  const int keep = q.budget_pages - 1;
+  int kept = 0;
+  if (keep > 0) {
+    auto key = [sc, scores_shared](int p) { return rank_key(scores_shared ? sc[p] : __ldcg(sc + p), p); };
+    const std::uint64_t threshold = kth_largest<kThreads>(key, current, keep);
+    kept = compact_ascending<kThreads>([&](int p) { return key(p) >= threshold; }, current, out);
+  }
+  if (tid == 0) {
     out[kept] = current;
     counts_out[r * d.n_kv_heads + kv] = kept + 1;
   }
@@ -675,8 +1107,8 @@ __global__ void snapkv_done_kernel(layer_dims d, slot_state s, snapkv_state k, c
   __syncthreads();
   const int keep = k.budget - win;
   auto key = [pooled](int i) { return rank_key(pooled[i], i); };
-  const std::uint64_t threshold = kth_largest(key, prefix, keep);
-  const int count = compact_ascending([&](int i) { return i >= prefix || key(i) >= threshold; }, n, kept);
+  const std::uint64_t threshold = kth_largest<kThreads>(key, prefix, keep);
+  const int count = compact_ascending<kThreads>([&](int i) { return i >= prefix || key(i) >= threshold; }, n, kept);
   __syncthreads();
   // Renumber: slot i takes the token of kept[i] (kept[i] >= i), read all
   // first; the score and pooled rows are free now and hold the copies.
@@ -787,14 +1219,82 @@ __global__ void softmax_kernel(layer_dims d, const std::int32_t* held, const std
 
 int blocks_for(int n, int per) { return (n + per - 1) / per; }
 
+template <class T, int PPT, int LA>
+void launch_score_la(const dim3& grid, const layer_dims& d, const slot_state& s, const quest_state& q,
+                     const std::int32_t* seq_ids, const float* query, float* scratch, std::size_t smem,
+                     cudaStream_t st) {
+  if (q.prefetch == 256) {
+    quest_score_kernel<T, PPT, LA, 256><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch);
+  } else if (q.prefetch == 128) {
+    quest_score_kernel<T, PPT, LA, 128><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch);
+  } else {
+    quest_score_kernel<T, PPT, LA, 0><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch);
+  }
+}
+
 template <class T, int PPT>
 void launch_score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
                   const float* query, float* scratch, std::size_t smem, cudaStream_t st) {
   const dim3 grid(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * PPT));
+  if (q.pack_tails && q.loads_ahead != 16) {
+    // z = 0: the slab of packed remainders; z = 1..: the full blocks.
+    const dim3 packed(n, d.n_kv_heads, grid.z + 1);
+    if (q.prefetch == 256) {
+      quest_score_packed_kernel<T, PPT, 256><<<packed, kThreads, smem, st>>>(d, s, q, seq_ids, n, query, scratch);
+    } else if (q.prefetch == 128) {
+      quest_score_packed_kernel<T, PPT, 128><<<packed, kThreads, smem, st>>>(d, s, q, seq_ids, n, query, scratch);
+    } else {
+      quest_score_packed_kernel<T, PPT, 0><<<packed, kThreads, smem, st>>>(d, s, q, seq_ids, n, query, scratch);
+    }
+    return;
+  }
   if (q.loads_ahead == 16) {
-    quest_score_kernel<T, PPT, 16><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch);
+    launch_score_la<T, PPT, 16>(grid, d, s, q, seq_ids, query, scratch, smem, st);
   } else {
-    quest_score_kernel<T, PPT, 8><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch);
+    launch_score_la<T, PPT, 8>(grid, d, s, q, seq_ids, query, scratch, smem, st);
+  }
+}
+
+// The q+/q- of the scoring kernels: [2][rows_of_q][D] floats.
+std::size_t signs_bytes(const layer_dims& d, const quest_state& q) {
+  const int group = d.n_heads / d.n_kv_heads;
+  return sizeof(float) * 2 * (q.gqa == fold::max ? group : 1) * d.head_dim;
+}
+
+template <class T, int PPT>
+void launch_fused(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                  const std::int32_t* slot_out, const void* keys, bool keys_bf16, const float* query, float* scratch,
+                  std::int32_t* pages_out, std::int32_t* counts_out, cudaStream_t st) {
+  // The scores stay in shared memory while they fit under the 48 KB default
+  // beside the signs and the top-k's own 3 KB; else in scratch.
+  const std::size_t signs = signs_bytes(d, q);
+  const std::size_t scores = sizeof(float) * static_cast<std::size_t>(q.max_pages);
+  const bool shared = signs + scores + 4096 <= 48 * 1024;
+  const std::size_t smem = signs + (shared ? scores : 0);
+  if (q.fused == 2) {
+    const dim3 grid(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * PPT));
+    if (q.prefetch == 256) {
+      quest_grid_fused_kernel<T, PPT, 256><<<grid, kThreads, smem, st>>>(
+          d, s, q, seq_ids, slot_out, keys, keys_bf16, query, scratch, shared, pages_out, counts_out);
+    } else if (q.prefetch == 128) {
+      quest_grid_fused_kernel<T, PPT, 128><<<grid, kThreads, smem, st>>>(
+          d, s, q, seq_ids, slot_out, keys, keys_bf16, query, scratch, shared, pages_out, counts_out);
+    } else {
+      quest_grid_fused_kernel<T, PPT, 0><<<grid, kThreads, smem, st>>>(
+          d, s, q, seq_ids, slot_out, keys, keys_bf16, query, scratch, shared, pages_out, counts_out);
+    }
+    return;
+  }
+  const dim3 grid(n, d.n_kv_heads);
+  if (q.prefetch == 256) {
+    quest_fused_kernel<T, PPT, 256><<<grid, kFusedThreads, smem, st>>>(d, s, q, seq_ids, slot_out, keys, keys_bf16,
+                                                                       query, scratch, shared, pages_out, counts_out);
+  } else if (q.prefetch == 128) {
+    quest_fused_kernel<T, PPT, 128><<<grid, kFusedThreads, smem, st>>>(d, s, q, seq_ids, slot_out, keys, keys_bf16,
+                                                                       query, scratch, shared, pages_out, counts_out);
+  } else {
+    quest_fused_kernel<T, PPT, 0><<<grid, kFusedThreads, smem, st>>>(d, s, q, seq_ids, slot_out, keys, keys_bf16,
+                                                                     query, scratch, shared, pages_out, counts_out);
   }
 }
 
@@ -825,11 +1325,10 @@ void quest_update_bounds(const layer_dims& d, const quest_state& q, const std::i
   quest_bounds_kernel<<<dim3(n, d.n_kv_heads), 128, 0, as_stream(stream)>>>(d, q, seq_ids, slot_out, keys, keys_bf16);
 }
 
-void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
-                  const float* query, float* scratch, std::int32_t* pages_out, std::int32_t* counts_out, void* stream) {
+void quest_score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                 const float* query, float* scratch, void* stream) {
   if (n <= 0) return;
-  const int group = d.n_heads / d.n_kv_heads;
-  const std::size_t smem = sizeof(float) * 2 * (q.gqa == fold::max ? group : 1) * d.head_dim;
+  const std::size_t smem = signs_bytes(d, q);
   cudaStream_t st = as_stream(stream);
   const int ppt = q.pages_per_thread;
   if (q.staged && q.gqa != fold::max) {
@@ -860,9 +1359,56 @@ void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q
       launch_score<float, 1>(d, s, q, seq_ids, n, query, scratch, smem, st);
     }
   }
+}
+
+void quest_topk(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                const float* scratch, std::int32_t* pages_out, std::int32_t* counts_out, void* stream) {
+  if (n <= 0) return;
   const std::size_t topk_smem = q.max_pages <= kSharedPages ? sizeof(float) * q.max_pages : 0;
   quest_topk_kernel<<<dim3(n, d.n_kv_heads), kThreads, topk_smem, as_stream(stream)>>>(d, s, q, seq_ids, scratch,
                                                                                        pages_out, counts_out);
+}
+
+void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                  const float* query, float* scratch, std::int32_t* pages_out, std::int32_t* counts_out, void* stream) {
+  quest_score(d, s, q, seq_ids, n, query, scratch, stream);
+  quest_topk(d, s, q, seq_ids, n, scratch, pages_out, counts_out, stream);
+}
+
+void quest_step(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                const std::int32_t* slot_out, const void* keys, bool keys_bf16, const float* query, float* scratch,
+                std::int32_t* pages_out, std::int32_t* counts_out, void* stream) {
+  if (n <= 0) return;
+  if (q.fused != 1 && q.fused != 2) {
+    quest_update_bounds(d, q, seq_ids, n, slot_out, keys, keys_bf16, stream);
+    quest_select(d, s, q, seq_ids, n, query, scratch, pages_out, counts_out, stream);
+    return;
+  }
+  cudaStream_t st = as_stream(stream);
+  const int ppt = q.pages_per_thread;
+  if (q.bf16) {
+    if (ppt == 8) {
+      launch_fused<std::uint16_t, 8>(d, s, q, seq_ids, n, slot_out, keys, keys_bf16, query, scratch, pages_out,
+                                     counts_out, st);
+    } else if (ppt == 2) {
+      launch_fused<std::uint16_t, 2>(d, s, q, seq_ids, n, slot_out, keys, keys_bf16, query, scratch, pages_out,
+                                     counts_out, st);
+    } else {
+      launch_fused<std::uint16_t, 4>(d, s, q, seq_ids, n, slot_out, keys, keys_bf16, query, scratch, pages_out,
+                                     counts_out, st);
+    }
+  } else {
+    if (ppt == 4) {
+      launch_fused<float, 4>(d, s, q, seq_ids, n, slot_out, keys, keys_bf16, query, scratch, pages_out, counts_out,
+                             st);
+    } else if (ppt == 2) {
+      launch_fused<float, 2>(d, s, q, seq_ids, n, slot_out, keys, keys_bf16, query, scratch, pages_out, counts_out,
+                             st);
+    } else {
+      launch_fused<float, 1>(d, s, q, seq_ids, n, slot_out, keys, keys_bf16, query, scratch, pages_out, counts_out,
+                             st);
+    }
+  }
 }
 
 void snapkv_observe(const layer_dims& d, const slot_state& s, const snapkv_state& k, const std::int32_t* seq_ids,

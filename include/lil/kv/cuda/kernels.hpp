@@ -48,7 +48,8 @@
 //   append(...)            slot and eviction per KV head of the new token
 //   advance(...)           held += 1 (up to capacity), appended += 1
 //   quest_update_bounds(..) Quest: the new key into its page's min/max
-//   quest_select(...)      Quest: pages to read per KV head
+//   quest_select(...)      Quest: pages to read per KV head (or quest_step:
+//                          both Quest calls, one launch when fused)
 //   [engine's attention over the slots; attention_probs if it gives no weights]
 //   observe_scores(...)    H2O, TOVA; snapkv_observe + snapkv_advance in prefill
 //   snapkv_prefill_done(...) + snapkv_finish(...)   once per sequence, end of prompt
@@ -128,6 +129,38 @@ struct quest_state {
   // per-thread kernel): a block copies 16 tiles' bounds a kilobyte-run at a
   // time, then a thread per page sums from shared memory. Same selection.
   bool staged = false;
+  // L2 fetch size the per-thread scoring asks for on each bound load: 0
+  // (default: plain loads), 128 or 256 bytes (ld.global.L2::128B / ::256B).
+  // A thread's next channels of a tile follow the one it loads (a bf16 row
+  // of a tile is 32 bytes, 8 rows 256), so the hint asks DRAM for whole runs
+  // instead of 32-byte sectors 4 KB apart. Same loads, same sums, same
+  // selection; not used by the staged kernel.
+  int prefetch = 0;
+  // Dispatch the last, partial scoring block of each (row, KV head) first
+  // (blocks in reverse order of their pages), so that it runs with the first
+  // wave instead of alone after it. Per-thread and grid-fused kernels.
+  bool tail_first = false;
+  // Give no (row, KV head) a block of its own for the pages past its last
+  // full scoring block: those remainders, all heads together, are packed
+  // into shared blocks that start first (the full blocks as before; 8 loads
+  // ahead; quest_select's per-thread scoring only: tail_first and the fused
+  // steps do not apply). At batch 32 and 32k + a few tokens: 513 blocks with
+  // work instead of 768, one wave of the 528 an H200 holds.
+  bool pack_tails = false;
+  // quest_step in one launch instead of three (bounds, scoring, top-k), with
+  // the per-thread kernel's width and prefetch (8 loads ahead):
+  //   0  (default) quest_update_bounds then quest_select
+  //   1  a block of 512 threads per (row, KV head) applies the new key,
+  //      scores in rounds and runs the top-k on the scores in shared memory
+  //      (only n x KV blocks: for large batches)
+  //   2  the scoring grid of quest_select; the first block of a (row, KV
+  //      head) applies the key, the last one to finish runs the top-k. It
+  //      counts finished blocks in the last float of each (row, KV head)'s
+  //      scratch row (max_pages floats; scores never use it), which must be
+  //      0 before the first call (cudaMemset, torch.zeros); each call leaves
+  //      it 0.
+  // Same selection whichever.
+  int fused = 0;
 };
 
 // keys: [n][KV][D] (float, or bf16 bits when keys_bf16), slot_out from append().
@@ -137,6 +170,18 @@ void quest_update_bounds(const layer_dims& d, const quest_state& q, const std::i
 // ascending (the current page last), counts_out: [n][KV]. Reads held after advance().
 void quest_select(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
                   const float* query, float* scratch, std::int32_t* pages_out, std::int32_t* counts_out, void* stream);
+// quest_select's two launches apart (quest_select = quest_score, then
+// quest_topk), for timing them separately: the page scores into scratch,
+// then the top-k from them.
+void quest_score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                 const float* query, float* scratch, void* stream);
+void quest_topk(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                const float* scratch, std::int32_t* pages_out, std::int32_t* counts_out, void* stream);
+// quest_update_bounds then quest_select, after append() and advance(): one
+// launch when q.fused, else those two calls. Same arguments as theirs.
+void quest_step(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                const std::int32_t* slot_out, const void* keys, bool keys_bf16, const float* query, float* scratch,
+                std::int32_t* pages_out, std::int32_t* counts_out, void* stream);
 
 struct snapkv_state {
   float* rows = nullptr;           // [rows][KV][W][C]
