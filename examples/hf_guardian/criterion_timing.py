@@ -372,6 +372,13 @@ def table(path):
         lines.append(f"| {r['batch']} | {r['step']['median_ms']:.2f} ms | " + " | ".join(cells) +
                      f" | {r['generate_s_sync_only']:.2f} s | " + " / ".join(f"{r[m]['generate_s']:.2f}" for m in modes) +
                      f" s | {r['generate_s_without']:.2f} / " + (f"{again:.2f} s |" if again is not None else "- |"))
+    if all("copy_in" in r for r in data["runs"]):
+        lines += ["", "| batch | sync-only call | ids to the host | and the flags back | the cheapest mode's call |",
+                  "|---|---|---|---|---|"]
+        for r in data["runs"]:
+            best = min(r[m]["median_ms"] for m in modes)
+            lines.append(f"| {r['batch']} | {r['sync_only_call']['median_ms']:.3f} ms | {r['copy_in']['median_ms']:.3f} ms"
+                         f" | {r['copy_in_and_back']['median_ms']:.3f} ms | {best:.3f} ms |")
     return "\n".join(lines)
 
 
