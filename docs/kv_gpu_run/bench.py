@@ -138,7 +138,8 @@ def main():
             st.append(ids, positions, keys)
             st.select(ids, qf)
 
-        def knobs(ppt=0, ahead=0, staged=False, prefetch=0, tail_first=False, pack_tails=False, fused=0):
+        def knobs(ppt=0, ahead=0, staged=False, prefetch=256, tail_first=True, pack_tails=False, fused=0):
+            # The defaults are the library's (kernels.hpp, quest_state).
             st.quest_pages_per_thread, st.quest_loads_ahead, st.quest_staged = ppt, ahead, staged
             st.quest_prefetch, st.quest_tail_first, st.quest_fused = prefetch, tail_first, fused
             st.quest_pack_tails = pack_tails
@@ -179,20 +180,22 @@ def main():
             def one_call():
                 st.quest_step(ids, positions, keys, qf)
 
-            news = [("default", dict(), quest_step), ("pf128", dict(prefetch=128), quest_step), ("pf256", dict(prefetch=256), quest_step),
-                    ("ahead16_pf256", dict(ahead=16, prefetch=256), quest_step),
-                    ("tail_first", dict(tail_first=True), quest_step),
+            # Names say every knob that differs from plain loads in dispatch
+            # order (the defaults before this run's: prefetch 0, tail_first off).
+            plain = dict(prefetch=0, tail_first=False)
+            news = [("default", dict(), quest_step), ("plain", plain, quest_step),
+                    ("pf128", dict(plain, prefetch=128), quest_step), ("pf256", dict(plain, prefetch=256), quest_step),
+                    ("ahead16_pf256", dict(plain, ahead=16, prefetch=256), quest_step),
+                    ("tail_first", dict(plain, tail_first=True), quest_step),
+                    ("pf128_tail_first", dict(prefetch=128, tail_first=True), quest_step),
                     ("pf256_tail_first", dict(prefetch=256, tail_first=True), quest_step),
-                    ("pack_tails", dict(pack_tails=True), quest_step),
-                    ("pf128_pack_tails", dict(prefetch=128, pack_tails=True), quest_step),
-                    ("pf256_pack_tails", dict(prefetch=256, pack_tails=True), quest_step),
+                    ("pack_tails", dict(plain, pack_tails=True), quest_step),
+                    ("pf256_pack_tails", dict(plain, prefetch=256, pack_tails=True), quest_step),
                     ("step_unfused", dict(), one_call),
-                    ("fused_block", dict(fused=1), one_call),
-                    ("fused_block_pf256", dict(fused=1, prefetch=256), one_call),
-                    ("fused_grid", dict(fused=2), one_call),
-                    ("fused_grid_tail_first", dict(fused=2, tail_first=True), one_call),
-                    ("fused_grid_pf128_tail_first", dict(fused=2, prefetch=128, tail_first=True), one_call),
+                    ("fused_block", dict(plain, fused=1), one_call),
+                    ("fused_block_pf256", dict(plain, fused=1, prefetch=256), one_call),
                     ("fused_grid_pf256_tail_first", dict(fused=2, prefetch=256, tail_first=True), one_call),
+                    ("plain_again", plain, quest_step),
                     ("default_again", dict(), quest_step)]
             for name, kw, fn in news:
                 knobs(**kw)
@@ -211,9 +214,9 @@ def main():
             row[f"quest_{bounds}_part_bounds_us"] = round(step_us(lambda: st.update_bounds(ids, keys)), 2)
             row[f"quest_{bounds}_part_scoring_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
             row[f"quest_{bounds}_part_topk_us"] = round(step_us(lambda: st.select(ids, qf, parts=2)), 2)
-            for name, kw in (("pf256", dict(prefetch=256)), ("tail_first", dict(tail_first=True)),
-                             ("pack_tails", dict(pack_tails=True)),
-                             ("pf256_pack_tails", dict(prefetch=256, pack_tails=True))):
+            for name, kw in (("plain", plain), ("pf256", dict(plain, prefetch=256)),
+                             ("tail_first", dict(plain, tail_first=True)),
+                             ("pf256_pack_tails", dict(plain, prefetch=256, pack_tails=True))):
                 knobs(**kw)
                 row[f"quest_{bounds}_part_scoring_{name}_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
             knobs()

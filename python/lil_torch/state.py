@@ -53,8 +53,9 @@ class LayerState:
             self.quest_pages_per_thread = 0
             self.quest_loads_ahead = 0
             self.quest_staged = False
-            self.quest_prefetch = 0  # L2 fetch size hint of the bound loads: 0, 128 or 256
-            self.quest_tail_first = False  # the partial scoring block of each head dispatched first
+            # The defaults of kernels.hpp's quest_state (the fastest measured):
+            self.quest_prefetch = 256  # L2 fetch size hint of the bound loads: 256, 128 or 0 (plain)
+            self.quest_tail_first = True  # the partial scoring block of each head dispatched first
             self.quest_pack_tails = False  # the heads' partial blocks packed into shared blocks
             # quest_step in one launch: 0 no, 1 a block per (row, KV head), 2 the scoring grid
             # (its count of finished blocks lives in quest_scratch, zeroed here)

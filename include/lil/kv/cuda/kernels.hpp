@@ -129,17 +129,21 @@ struct quest_state {
   // per-thread kernel): a block copies 16 tiles' bounds a kilobyte-run at a
   // time, then a thread per page sums from shared memory. Same selection.
   bool staged = false;
-  // L2 fetch size the per-thread scoring asks for on each bound load: 0
-  // (default: plain loads), 128 or 256 bytes (ld.global.L2::128B / ::256B).
+  // L2 fetch size the per-thread scoring asks for on each bound load: 256
+  // bytes (the default), 128, or 0 (plain loads) (ld.global.L2::256B / ::128B).
   // A thread's next channels of a tile follow the one it loads (a bf16 row
   // of a tile is 32 bytes, 8 rows 256), so the hint asks DRAM for whole runs
   // instead of 32-byte sectors 4 KB apart. Same loads, same sums, same
-  // selection; not used by the staged kernel.
-  int prefetch = 0;
+  // selection; not used by the staged kernel. The default with tail_first
+  // below: the fastest combination measured on an H200 (docs/kv.md: the
+  // whole bf16 step at 32k 101.5 us against 115.5 with plain loads in
+  // dispatch order, the same run; fp32 bounds within 2% either way).
+  int prefetch = 256;
   // Dispatch the last, partial scoring block of each (row, KV head) first
   // (blocks in reverse order of their pages), so that it runs with the first
-  // wave instead of alone after it. Per-thread and grid-fused kernels.
-  bool tail_first = false;
+  // wave instead of alone after it (the default). Per-thread and grid-fused
+  // kernels.
+  bool tail_first = true;
   // Give no (row, KV head) a block of its own for the pages past its last
   // full scoring block: those remainders, all heads together, are packed
   // into shared blocks that start first (the full blocks as before; 8 loads
