@@ -205,16 +205,20 @@ LIL_ALWAYS_INLINE pair_result longest_match_pair(const sliding_window& w, const 
   unsigned b_stop = max_lazy;  // b is no longer wanted once a's match is this long
   unsigned a_seen = a.best;
   bool a_on = true, b_on = true;
-  while (a_on) {
-    a_on = a.step();
-    if (LIL_UNLIKELY(a.best != a_seen)) {
-      a_seen = a.best;
-      if (a_seen >= b_stop) b_on = false;
-      else if (a_seen > min_match && a_seen > b.best) b.raise_floor(a_seen);
+  for (;;) {
+    while (a_on && b_on) {
+      a_on = a.step();
+      if (LIL_UNLIKELY(a.best != a_seen)) {
+        a_seen = a.best;
+        if (a_seen >= b_stop) {
+          b_on = false;
+          break;
+        }
+        if (a_seen > min_match && a_seen > b.best) b.raise_floor(a_seen);
+      }
+      b_on = b.step();
     }
-    if (!b_on) continue;
-    b_on = b.step();
-    if (LIL_UNLIKELY(!b_on) && b.chain == 0 && !quarter_noted) {
+    if (!b_on && b.chain == 0 && !quarter_noted) {
       // b's first leg ran out: note its answer; go on only if a's match may
       // still leave the next search its full chain.
       at_quarter = b.result();
@@ -223,9 +227,12 @@ LIL_ALWAYS_INLINE pair_result longest_match_pair(const sliding_window& w, const 
       if (a_seen < b_stop) {
         b.chain = rest;
         b_on = true;
+        if (a_on) continue;
       }
     }
+    break;
   }
+  while (a_on) a_on = a.step();
 
   pair_result r{a.result(), {}, want(a.result())};
   if (r.wanted == second_search::none) return r;
