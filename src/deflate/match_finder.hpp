@@ -23,12 +23,14 @@
 //
 // What bounds it
 //   Each link is a load whose address is the previous load's value, and the
-//   chains (64 KiB) and window (64 KiB) live in L2, not L1: the walk runs at
-//   the latency of that chain of loads. Halving the instructions per link
-//   (one load per test, no prefetch) gained only a few percent of time; zlib
-//   walks the same chains and pays the same latency, which is why the same
-//   parse cannot be much faster than zlib's, while libdeflate, whose parse
-//   differs, can.
+//   chains (64 KiB) and window (64 KiB) do not fit in L1 beside each other
+//   (a third of the link loads miss it): one walk runs at the latency of
+//   that chain of loads, whatever its instruction count. zlib walks the same
+//   chains. What a single walk cannot do, two can: the lazy parse's next
+//   search (one position on) is independent of this one's chain, so
+//   longest_match_pair walks both in turns, two loads in flight; it is used
+//   when this step holds no match, which is most searches (after a match
+//   and in runs of literals).
 #pragma once
 
 #include <cstdint>

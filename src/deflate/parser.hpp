@@ -13,6 +13,14 @@
 //   It does not look for a better match once the held one is "max_lazy" long,
 //   and drops 3-byte matches farther than 4096 bytes (they rarely pay).
 //
+// Searching one step ahead
+//   When a lazy step holds no match, the next step is certain (this position
+//   plus one) and so is its chain; only its best_so_far and chain budget wait
+//   on this step's answer. In the steady parse the two searches are then
+//   walked together (match_finder.hpp says why that is faster and why it
+//   gives the same answer) and the next step takes its result from
+//   search_ahead instead of searching.
+//
 // Two regimes, one code
 //   While at least 262 bytes lie ahead (MIN_LOOKAHEAD) every end-of-input
 //   guard is provably inert, so the steady state is compiled with Tail=false
