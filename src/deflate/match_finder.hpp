@@ -87,8 +87,9 @@ struct match_result {
 // One walk down one chain, a candidate per step, so that two walks can take
 // turns (longest_match_pair).
 struct chain_walk {
-  const unsigned char* bytes;
-  const chain_pos* prev;
+  // The window, not its arrays: two walks then address both arrays from one
+  // register (the arrays sit at fixed offsets in it).
+  const sliding_window* win;
   const unsigned char* scan;
   const unsigned char* end_base;  // bytes + best - 1: where a longer match must agree with scan_end
   unsigned candidate;
@@ -102,8 +103,7 @@ struct chain_walk {
   bool found;
 
   LIL_ALWAYS_INLINE void begin(const sliding_window& w, const match_query& q) noexcept {
-    bytes = w.bytes;
-    prev = w.prev;
+    win = &w;
     chain = q.max_chain;
     if (q.best_so_far >= q.good_length) chain >>= 2;
     nice = q.nice_length;
@@ -126,18 +126,18 @@ struct chain_walk {
   // is over: a match of `nice` found, the chain left the window, or `chain`
   // candidates tested (then chain == 0).
   LIL_ALWAYS_INLINE bool step() noexcept {
-    if (LIL_UNLIKELY(load16(end_base + candidate) == scan_end) && load16(bytes + candidate) == scan_start) {
-      unsigned len = common_prefix(scan, bytes + candidate);
+    if (LIL_UNLIKELY(load16(end_base + candidate) == scan_end) && load16(win->bytes + candidate) == scan_start) {
+      unsigned len = common_prefix(scan, win->bytes + candidate);
       if (len > best) {
         start = candidate;
         found = true;
         best = len;
         if (len >= nice) return false;
-        end_base = bytes + best - 1;
+        end_base = win->bytes + best - 1;
         scan_end = load16(scan + best - 1);
       }
     }
-    candidate = prev[candidate & window_mask];
+    candidate = win->prev[candidate & window_mask];
     return candidate > limit && --chain != 0;
   }
 
@@ -145,7 +145,7 @@ struct chain_walk {
   LIL_ALWAYS_INLINE void raise_floor(unsigned floor) noexcept {
     best = floor;
     found = false;
-    end_base = bytes + best - 1;
+    end_base = win->bytes + best - 1;
     scan_end = load16(scan + best - 1);
   }
 
