@@ -274,8 +274,9 @@ struct engine {
   void pump_steady() {
     host<false, Record> h(*this, &closed_bits);
     if (lazy) {
+      search_ahead ahead;
       while (cursor.lookahead >= min_lookahead) {
-        lazy_step<false>(h);
+        lazy_step<false>(h, ahead);
         if (cursor.position > slide_threshold) slide();
       }
     } else {
@@ -344,6 +345,7 @@ struct engine {
   template <bool Journal, bool Record>
   void run_tail(std::uint64_t* priced_bits) {
     host<Journal, Record> h(*this, priced_bits);
+    search_ahead no_ahead;  // (the tail searches step by step)
     const bool gzip_like = !config.rules.slide_during_tail;
     cursor.window_shift = 0;
     if (gzip_like) {
@@ -361,7 +363,7 @@ struct engine {
       if (!gzip_like && cursor.window_shift == 0 && cursor.position >= slide_threshold)
         cursor.window_shift = window_size;
       if (cursor.lookahead == 0) break;
-      if (lazy) lazy_step<true>(h);
+      if (lazy) lazy_step<true>(h, no_ahead);
       else greedy_step<true>(h);
     }
     if (lazy && cursor.match_available) {

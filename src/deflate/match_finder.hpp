@@ -23,12 +23,14 @@
 //
 // What bounds it
 //   Each link is a load whose address is the previous load's value, and the
-//   chains (64 KiB) and window (64 KiB) live in L2, not L1: the walk runs at
-//   the latency of that chain of loads. Halving the instructions per link
-//   (one load per test, no prefetch) gained only a few percent of time; zlib
-//   walks the same chains and pays the same latency, which is why the same
-//   parse cannot be much faster than zlib's, while libdeflate, whose parse
-//   differs, can.
+//   chains (64 KiB) and window (64 KiB) do not fit in L1 beside each other
+//   (a third of the link loads miss it): one walk runs at the latency of
+//   that chain of loads, whatever its instruction count. zlib walks the same
+//   chains. What a single walk cannot do, two can: the lazy parse's next
+//   search (one position on) is independent of this one's chain, so
+//   longest_match_pair walks both in turns, two loads in flight; it is used
+//   when this step holds no match, which is most searches (after a match
+//   and in runs of literals).
 #pragma once
 
 #include <cstdint>
@@ -82,39 +84,176 @@ struct match_result {
   bool found;
 };
 
-LIL_ALWAYS_INLINE match_result longest_match(const sliding_window& w, const match_query& q) noexcept {
-  unsigned chain = q.max_chain;
-  if (q.best_so_far >= q.good_length) chain >>= 2;
-  unsigned nice = q.nice_length;
-  if (q.clamp_nice && nice > q.lookahead) nice = q.lookahead;
-  const unsigned limit = q.position > max_dist ? q.position - max_dist : no_pos;
+// One walk down one chain, a candidate per step, so that two walks can take
+// turns (longest_match_pair).
+struct chain_walk {
+  // The window, not its arrays: two walks then address both arrays from one
+  // register (the arrays sit at fixed offsets in it).
+  const sliding_window* win;
+  const unsigned char* scan;
+  const unsigned char* end_base;  // bytes + best - 1: where a longer match must agree with scan_end
+  unsigned candidate;
+  unsigned limit;
+  unsigned chain;  // candidates left to test
+  unsigned best;
+  unsigned start;
+  unsigned nice;
+  std::uint16_t scan_start;
+  std::uint16_t scan_end;
+  bool found;
 
-  const unsigned char* scan = w.bytes + q.position;
-  const std::uint16_t scan_start = load16(scan);
-  unsigned best = q.best_so_far;
-  // Candidates are tested through two bases so that each test is one load
-  // at (base + candidate): the two bytes that would have to extend the best
-  // match, then the first two. Most candidates fail one of these.
-  const unsigned char* end_base = w.bytes + best - 1;
-  std::uint16_t scan_end = load16(scan + best - 1);
-  match_result r{best, 0, false};
-  unsigned candidate = q.chain_head;
-  for (;;) {
-    if (LIL_UNLIKELY(load16(end_base + candidate) == scan_end) && load16(w.bytes + candidate) == scan_start) {
-      unsigned len = common_prefix(scan, w.bytes + candidate);
+  LIL_ALWAYS_INLINE void begin(const sliding_window& w, const match_query& q) noexcept {
+    win = &w;
+    chain = q.max_chain;
+    if (q.best_so_far >= q.good_length) chain >>= 2;
+    nice = q.nice_length;
+    if (q.clamp_nice && nice > q.lookahead) nice = q.lookahead;
+    limit = q.position > max_dist ? q.position - max_dist : no_pos;
+    scan = w.bytes + q.position;
+    scan_start = load16(scan);
+    best = q.best_so_far;
+    // Each candidate is tested with one load at (base + candidate): the two
+    // bytes that would have to extend the best match, then the first two.
+    // Most candidates fail one of these.
+    end_base = w.bytes + best - 1;
+    scan_end = load16(scan + best - 1);
+    start = 0;
+    found = false;
+    candidate = q.chain_head;
+  }
+
+  // Tests the current candidate and moves to the next; false once the walk
+  // is over: a match of `nice` found, the chain left the window, or `chain`
+  // candidates tested (then chain == 0).
+  LIL_ALWAYS_INLINE bool step() noexcept {
+    if (LIL_UNLIKELY(load16(end_base + candidate) == scan_end) && load16(win->bytes + candidate) == scan_start) {
+      unsigned len = common_prefix(scan, win->bytes + candidate);
       if (len > best) {
-        r.start = candidate;
-        r.found = true;
+        start = candidate;
+        found = true;
         best = len;
-        if (len >= nice) break;
-        end_base = w.bytes + best - 1;
+        if (len >= nice) return false;
+        end_base = win->bytes + best - 1;
         scan_end = load16(scan + best - 1);
       }
     }
-    candidate = w.prev[candidate & window_mask];
-    if (candidate <= limit || --chain == 0) break;
+    candidate = win->prev[candidate & window_mask];
+    return candidate > limit && --chain != 0;
   }
-  r.length = best;
+
+  // Counts only matches longer than `floor` from now on (floor > best).
+  LIL_ALWAYS_INLINE void raise_floor(unsigned floor) noexcept {
+    best = floor;
+    found = false;
+    end_base = win->bytes + best - 1;
+    scan_end = load16(scan + best - 1);
+  }
+
+  match_result result() const noexcept { return {best, start, found}; }
+};
+
+LIL_ALWAYS_INLINE match_result longest_match(const sliding_window& w, const match_query& q) noexcept {
+  chain_walk walk;
+  walk.begin(w, q);
+  while (walk.step()) {
+  }
+  return walk.result();
+}
+
+// How much of the second search of a pair is wanted, once the first's answer
+// is known.
+enum class second_search : unsigned char { none, quarter_chain, full_chain };
+
+struct pair_result {
+  match_result first;
+  // The second walk's own answer, from best_so_far = min_match - 1; it counts
+  // only if longer than the second search's real best_so_far. Unset when
+  // `wanted` is none.
+  match_result second;
+  second_search wanted;
+};
+
+// The searches at two consecutive positions, walked in turns. Each link of a
+// walk is a load whose address is the previous load's value (see the file
+// comment), so one walk keeps one load in flight; two independent walks keep
+// two, and cost about the longer of the two instead of their sum.
+//
+// The second search's real arguments depend on the first's answer (it is
+// the search of the next lazy step, whose best_so_far is this step's match):
+// `want(first)` says whether it happens and with which chain. It is walked
+// meanwhile from a lower best_so_far (a "floor"), with the full chain,
+// noting its answer after a quarter of it, and that finds the same match as
+// the real search: a walk keeps the first candidate of the greatest length
+// it meets (stopping at the first of `nice`, which exceeds any best_so_far a
+// lazy search is made with), whatever floor it starts from, and that
+// candidate counts only if longer than the real best_so_far, as the real
+// walk's would. The floor starts at min_match - 1 (q2.best_so_far must be
+// that) and rises with the first walk's match: the next best_so_far is at
+// least that match once it exceeds min_match (only a 3-byte match can be
+// dropped as too far). By the same bound the second walk stops early:
+// once the first's match reaches max_lazy it is not wanted at all, and once
+// it reaches good_length, not past the quarter.
+template <class Want>
+LIL_ALWAYS_INLINE pair_result longest_match_pair(const sliding_window& w, const match_query& q1,
+                                                 const match_query& q2, unsigned max_lazy, Want&& want) noexcept {
+  chain_walk a, b;
+  a.begin(w, q1);
+  b.begin(w, q2);
+  const unsigned quarter = q2.max_chain >> 2;
+  const unsigned rest = b.chain - quarter;
+  b.chain = quarter;
+  match_result at_quarter{};
+  bool quarter_noted = false;
+  unsigned b_stop = max_lazy;  // b is no longer wanted once a's match is this long
+  unsigned a_seen = a.best;
+  bool a_on = true, b_on = true;
+  for (;;) {
+    while (a_on && b_on) {
+      a_on = a.step();
+      if (LIL_UNLIKELY(a.best != a_seen)) {
+        a_seen = a.best;
+        if (a_seen >= b_stop) {
+          b_on = false;
+          break;
+        }
+        if (a_seen > min_match && a_seen > b.best) b.raise_floor(a_seen);
+      }
+      b_on = b.step();
+    }
+    if (!b_on && b.chain == 0 && !quarter_noted) {
+      // b's first leg ran out: note its answer; go on only if a's match may
+      // still leave the next search its full chain.
+      at_quarter = b.result();
+      quarter_noted = true;
+      b_stop = q2.good_length;
+      if (a_seen < b_stop) {
+        b.chain = rest;
+        b_on = true;
+        if (a_on) continue;
+      }
+    }
+    break;
+  }
+  while (a_on) a_on = a.step();
+
+  pair_result r{a.result(), {}, want(a.result())};
+  if (r.wanted == second_search::none) return r;
+  const bool full = r.wanted == second_search::full_chain;
+  if (!full && quarter_noted) {
+    r.second = at_quarter;
+    return r;
+  }
+  for (;;) {
+    while (b_on) b_on = b.step();
+    if (full && b.chain == 0 && !quarter_noted) {
+      quarter_noted = true;
+      b.chain = rest;
+      b_on = true;
+      continue;
+    }
+    break;
+  }
+  r.second = b.result();
   return r;
 }
 

@@ -13,6 +13,14 @@
 //   It does not look for a better match once the held one is "max_lazy" long,
 //   and drops 3-byte matches farther than 4096 bytes (they rarely pay).
 //
+// Searching one step ahead
+//   When a lazy step holds no match, the next step is certain (this position
+//   plus one) and so is its chain; only its best_so_far and chain budget wait
+//   on this step's answer. In the steady parse the two searches are then
+//   walked together (match_finder.hpp says why that is faster and why it
+//   gives the same answer) and the next step takes its result from
+//   search_ahead instead of searching.
+//
 // Two regimes, one code
 //   While at least 262 bytes lie ahead (MIN_LOOKAHEAD) every end-of-input
 //   guard is provably inert, so the steady state is compiled with Tail=false
@@ -128,9 +136,17 @@ LIL_ALWAYS_INLINE void greedy_step(Host& h) {
   if (close) h.close_block();
 }
 
-// One lazy step (levels 4-9).
+// A search made one step early, beside the step before it (steady lazy parse
+// only; see lazy_step).
+struct search_ahead {
+  bool ready = false;
+  match_result walk;  // the walk's own answer, from best_so_far = min_match - 1
+};
+
+// One lazy step (levels 4-9). `ahead` carries a search from this step to the
+// next; the tail parse passes none.
 template <bool Tail, class Host>
-LIL_ALWAYS_INLINE void lazy_step(Host& h) {
+LIL_ALWAYS_INLINE void lazy_step(Host& h, search_ahead& ahead) {
   parse_cursor& c = h.cursor;
   const bool guard = Tail && h.config.rules.guard_tail_inserts;
   unsigned chain_head = no_pos;
@@ -139,8 +155,51 @@ LIL_ALWAYS_INLINE void lazy_step(Host& h) {
   c.prev_length = c.match_length;
   c.prev_match = c.match_start;
   c.match_length = min_match - 1;
+  const bool have_ahead = !Tail && ahead.ready;
+  if (!Tail) ahead.ready = false;
   if (c.prev_length < h.config.level.max_lazy && search_allowed<Tail>(h, chain_head)) {
-    match_result r = find_match<Tail>(h, chain_head, c.prev_length);
+    match_result r;
+    if (have_ahead) {
+      // Made last step with this step's chain head and budget (want, below).
+      r = ahead.walk;
+      if (r.length <= c.prev_length) r = {c.prev_length, 0, false};
+    } else if (!Tail && c.prev_length < min_match && c.lookahead > min_lookahead &&
+               c.position + 1 <= slide_threshold) {
+      // Nothing is held, so the next step is this position plus one, still in
+      // the steady parse (one more byte than it needs lies ahead, and no slide
+      // comes between), and it searches unless this step's match is too long:
+      // search for both now. Its chain head is the head of its hash as it
+      // stands after this step's insert; this step changes no other head.
+      const sliding_window& w = h.window;
+      const unsigned next = c.position + 1;
+      const unsigned next_head = w.head[sliding_window::roll(w.hash, w.bytes[next + min_match - 1])];
+      if (next_head != no_pos && next - next_head <= max_dist) {
+        const level_params& lv = h.config.level;
+        match_query q1{c.position, chain_head, c.prev_length, c.lookahead,
+                       lv.max_chain, lv.good_length, lv.nice_length, false};
+        match_query q2{next, next_head, min_match - 1, c.lookahead - 1,
+                       lv.max_chain, lv.good_length, lv.nice_length, false};
+        const unsigned here = c.position;
+        // The next step's best_so_far is this step's match length after the
+        // too-far rule below; it decides whether and how far that step searches.
+        auto want = [&lv, here](const match_result& first) {
+          unsigned next_best = first.length;
+          if (next_best == min_match && here - first.start > too_far) next_best = min_match - 1;
+          if (next_best >= lv.max_lazy) return second_search::none;
+          return next_best >= lv.good_length ? second_search::quarter_chain : second_search::full_chain;
+        };
+        pair_result pr = longest_match_pair(w, q1, q2, lv.max_lazy, want);
+        r = pr.first;
+        if (pr.wanted != second_search::none) {
+          ahead.ready = true;
+          ahead.walk = pr.second;
+        }
+      } else {
+        r = find_match<Tail>(h, chain_head, c.prev_length);
+      }
+    } else {
+      r = find_match<Tail>(h, chain_head, c.prev_length);
+    }
     c.match_length = r.length;
     if (r.found) c.match_start = r.start;
     if (c.match_length == min_match && c.position - c.match_start > too_far) c.match_length = min_match - 1;
