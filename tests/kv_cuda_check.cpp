@@ -48,7 +48,6 @@ struct variant {
   bool staged = false;
   int fused = 0;  // quest_step in one launch: 1 a block per (row, KV head), 2 the scoring grid
   bool tail_first = false;
-  bool pack_tails = false;
 };
 
 std::string variant_name(const variant& v) {
@@ -58,7 +57,6 @@ std::string variant_name(const variant& v) {
   if (v.ahead == 16) s += ", 16 loads ahead";
   if (v.prefetch) s += ", L2 prefetch " + std::to_string(v.prefetch) + " B";
   if (v.tail_first) s += ", tail first";
-  if (v.pack_tails) s += ", packed tails";
   return s;
 }
 
@@ -69,7 +67,6 @@ void apply(kc::quest_state& q, const variant& v) {
   q.staged = v.staged;
   q.fused = v.fused;
   q.tail_first = v.tail_first;
-  q.pack_tails = v.pack_tails;
 }
 
 void check_cuda(cudaError_t e, const char* what) {
@@ -719,7 +716,7 @@ void time_quest_select() {
     q.budget_pages = 1024 / page;
     const char* bn = bf16 ? "bf16" : "fp32";
     // 32k tokens, and 48 more: past the default grid's last full block (bf16
-    // 1,024 pages, fp32 256) by 3 pages, what tail_first and pack_tails are for.
+    // 1,024 pages, fp32 256) by 3 pages, what tail_first is for.
     for (int extra : {0, 48}) {
       const int held_now = held_n + extra;
       held.put(std::vector<std::int32_t>(rows, held_now));
@@ -736,8 +733,6 @@ void time_quest_select() {
       widths.push_back(variant{0, 16, 256, false, 0});
       widths.push_back(variant{0, 0, 0, false, 0, true});
       widths.push_back(variant{0, 0, 256, false, 0, true});
-      widths.push_back(variant{0, 0, 0, false, 0, false, true});
-      widths.push_back(variant{0, 0, 256, false, 0, false, true});
       for (const variant& v : widths) {
         apply(q, v);
         const double us =
@@ -759,7 +754,6 @@ void time_quest_select() {
                     bytes / (score * 1e-6) / 1e12, topk, bounds);
       }
       for (const variant& v : {variant{0, 0, 0, false, 0}, variant{0, 0, 256, false, 0}, variant{0, 0, 256, false, 0, true},
-                               variant{0, 0, 0, false, 0, false, true}, variant{0, 0, 256, false, 0, false, true},
                                variant{0, 0, 0, false, 1}, variant{0, 0, 128, false, 1}, variant{0, 0, 256, false, 1},
                                variant{0, 0, 0, false, 2}, variant{0, 0, 0, false, 2, true},
                                variant{0, 0, 256, false, 2, true}}) {
@@ -838,8 +832,7 @@ int main(int argc, char** argv) {
     for (const variant& v : {variant{0, 0, 256, false, 1}, variant{2, 0, 128, false, 1}, variant{8, 0, 0, false, 1},
                              variant{0, 0, 256, false, 2, true}, variant{2, 0, 0, false, 2, true},
                              variant{0, 0, 0, false, 0, true}, variant{0, 0, 256, false, 0, true},
-                             variant{0, 0, 0, false, 0, false, true}, variant{0, 0, 256, false, 0, false, true},
-                             variant{8, 0, 0, false, 0, false, true}, variant{0, 16, 0, false, 0, false, true}}) {
+                             variant{8, 0, 256, false, 0, true}, variant{0, 16, 256, false, 0, true}}) {
       c = {}; c.name = "quest:64 page 8 bf16 bounds, " + variant_name(v); c.quest = true;
       c.budget = 64; c.bf16 = true; c.var = v; add(c);
     }
@@ -847,11 +840,14 @@ int main(int argc, char** argv) {
     c.fold = kc::fold::max; c.var = variant{4, 0, 256, false, 1}; add(c);
     for (kc::fold f : {kc::fold::mean, kc::fold::sum, kc::fold::max}) {
       const char* fn = f == kc::fold::mean ? "mean" : f == kc::fold::sum ? "sum" : "max";
-      c = {}; c.name = std::string("quest:64 page 8 fp32 gqa=") + fn + ", packed tails"; c.quest = true;
-      c.budget = 64; c.fold = f; c.var.pack_tails = true; add(c);
+      // The library's defaults (kernels.hpp: the L2 prefetch hint, the partial block first).
+      c = {}; c.name = std::string("quest:64 page 8 fp32 gqa=") + fn + ", default knobs"; c.quest = true;
+      c.budget = 64; c.fold = f; c.var = variant{0, 0, kc::quest_state{}.prefetch, false, 0, kc::quest_state{}.tail_first};
+      add(c);
     }
-    c = {}; c.name = "quest:48 page 1 fp32 gqa=max, packed tails, 4 pages/thread"; c.quest = true; c.budget = 48;
-    c.page = 1; c.fold = kc::fold::max; c.var = variant{4, 0, 0, false, 0, false, true}; add(c);
+    c = {}; c.name = "quest:48 page 1 fp32 gqa=max, default knobs, 4 pages/thread"; c.quest = true; c.budget = 48;
+    c.page = 1; c.fold = kc::fold::max; c.var = variant{4, 0, kc::quest_state{}.prefetch, false, 0, kc::quest_state{}.tail_first};
+    add(c);
     c = {}; c.name = "quest:48 page 1 fp32 gqa=max, fused grid, tail first"; c.quest = true; c.budget = 48;
     c.page = 1; c.fold = kc::fold::max; c.var = variant{0, 0, 0, false, 2, true}; add(c);
     for (int mode : {1, 2}) {
@@ -886,8 +882,7 @@ int main(int argc, char** argv) {
     vs.push_back(variant{0, 0, 0, false, 0, true});
     vs.push_back(variant{0, 0, 256, false, 0, true});
     for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4})
-      vs.push_back(variant{w, 0, 0, false, 0, false, true});
-    vs.push_back(variant{0, 0, 256, false, 0, false, true});
+      vs.push_back(variant{w, 0, 256, false, 0, true});
     for (int mode : {1, 2})
       for (int w : bf16 ? std::vector<int>{2, 4, 8} : std::vector<int>{1, 2, 4}) vs.push_back(variant{w, 0, 0, false, mode});
     vs.push_back(variant{0, 0, 256, false, 1});

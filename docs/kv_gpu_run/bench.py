@@ -138,11 +138,10 @@ def main():
             st.append(ids, positions, keys)
             st.select(ids, qf)
 
-        def knobs(ppt=0, ahead=0, staged=False, prefetch=256, tail_first=True, pack_tails=False, fused=0):
+        def knobs(ppt=0, ahead=0, staged=False, prefetch=256, tail_first=True, fused=0):
             # The defaults are the library's (kernels.hpp, quest_state).
             st.quest_pages_per_thread, st.quest_loads_ahead, st.quest_staged = ppt, ahead, staged
             st.quest_prefetch, st.quest_tail_first, st.quest_fused = prefetch, tail_first, fused
-            st.quest_pack_tails = pack_tails
 
         def step_us(fn, back=0):
             reset(back)
@@ -172,8 +171,7 @@ def main():
             knobs()
         else:
             # The L2 prefetch hint (quest_state::prefetch), the partial block
-            # dispatched first (tail_first) or packed with the other heads'
-            # (pack_tails) and the fused step (quest_state::fused through
+            # dispatched first (tail_first) and the fused step (quest_state::fused through
             # quest_step: 1 a block per head, 2 the scoring grid), same step,
             # between two timings of the default (their spread: that of one
             # kernel timed twice in one run).
@@ -189,8 +187,6 @@ def main():
                     ("tail_first", dict(plain, tail_first=True), quest_step),
                     ("pf128_tail_first", dict(prefetch=128, tail_first=True), quest_step),
                     ("pf256_tail_first", dict(prefetch=256, tail_first=True), quest_step),
-                    ("pack_tails", dict(plain, pack_tails=True), quest_step),
-                    ("pf256_pack_tails", dict(plain, prefetch=256, pack_tails=True), quest_step),
                     ("step_unfused", dict(), one_call),
                     ("fused_block", dict(plain, fused=1), one_call),
                     ("fused_block_pf256", dict(plain, fused=1, prefetch=256), one_call),
@@ -215,8 +211,7 @@ def main():
             row[f"quest_{bounds}_part_scoring_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
             row[f"quest_{bounds}_part_topk_us"] = round(step_us(lambda: st.select(ids, qf, parts=2)), 2)
             for name, kw in (("plain", plain), ("pf256", dict(plain, prefetch=256)),
-                             ("tail_first", dict(plain, tail_first=True)),
-                             ("pf256_pack_tails", dict(plain, prefetch=256, pack_tails=True))):
+                             ("tail_first", dict(plain, tail_first=True))):
                 knobs(**kw)
                 row[f"quest_{bounds}_part_scoring_{name}_us"] = round(step_us(lambda: st.select(ids, qf, parts=1)), 2)
             knobs()
@@ -342,7 +337,7 @@ def main():
 
     save()
     # A second pass for Quest's newer knobs (quest_state::prefetch,
-    # tail_first, pack_tails, fused) and the default step's launches alone,
+    # tail_first, fused) and the default step's launches alone,
     # after everything else: should one of them fail on the device, the
     # figures above are written already.
     try:

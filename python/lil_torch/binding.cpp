@@ -144,7 +144,7 @@ void quest_update_bounds(at::Tensor page_max, at::Tensor page_min, int64_t page_
 // The knobs of quest_select's scoring (kernels.hpp, quest_state): tuning
 // only, every choice selects the same pages.
 void knobs(kc::quest_state& q, int64_t pages_per_thread, bool staged, int64_t loads_ahead, int64_t prefetch,
-           bool tail_first, bool pack_tails, int64_t fused) {
+           bool tail_first, int64_t fused) {
   TORCH_CHECK(prefetch == 0 || prefetch == 128 || prefetch == 256, "lil_torch: prefetch must be 0, 128 or 256");
   TORCH_CHECK(fused >= 0 && fused <= 2, "lil_torch: fused must be 0, 1 (a block per head) or 2 (the scoring grid)");
   q.pages_per_thread = static_cast<int>(pages_per_thread);
@@ -152,7 +152,6 @@ void knobs(kc::quest_state& q, int64_t pages_per_thread, bool staged, int64_t lo
   q.staged = staged;
   q.prefetch = static_cast<int>(prefetch);
   q.tail_first = tail_first;
-  q.pack_tails = pack_tails;
   q.fused = static_cast<int>(fused);
 }
 
@@ -172,9 +171,9 @@ kc::layer_dims select_dims(const at::Tensor& page_max, int64_t n_heads, const at
 void quest_select(at::Tensor held, at::Tensor page_max, at::Tensor page_min, int64_t page_size, int64_t budget_pages,
                   int64_t fold, int64_t n_heads, at::Tensor seq_ids, at::Tensor query, at::Tensor scratch,
                   at::Tensor pages_out, at::Tensor counts_out, int64_t pages_per_thread, bool staged,
-                  int64_t loads_ahead, int64_t prefetch, bool tail_first, bool pack_tails, int64_t parts) {
+                  int64_t loads_ahead, int64_t prefetch, bool tail_first, int64_t parts) {
   kc::quest_state q = quest(page_max, page_min, page_size, budget_pages, fold);
-  knobs(q, pages_per_thread, staged, loads_ahead, prefetch, tail_first, pack_tails, 0);
+  knobs(q, pages_per_thread, staged, loads_ahead, prefetch, tail_first, 0);
   const kc::layer_dims d = select_dims(page_max, n_heads, query);
   TORCH_CHECK(scratch.numel() >= seq_ids.size(0) * d.n_kv_heads * q.max_pages, "lil_torch: scratch too small");
   TORCH_CHECK(pages_out.dim() == 3 && pages_out.size(2) == budget_pages, "lil_torch: pages_out must be [n][KV][budget_pages]");
@@ -204,9 +203,9 @@ void quest_step(at::Tensor held, at::Tensor page_max, at::Tensor page_min, int64
                 int64_t fold, int64_t n_heads, at::Tensor seq_ids, at::Tensor slot_out, at::Tensor keys,
                 at::Tensor query, at::Tensor scratch, at::Tensor pages_out, at::Tensor counts_out,
                 int64_t pages_per_thread, bool staged, int64_t loads_ahead, int64_t prefetch, bool tail_first,
-                bool pack_tails, int64_t fused) {
+                int64_t fused) {
   kc::quest_state q = quest(page_max, page_min, page_size, budget_pages, fold);
-  knobs(q, pages_per_thread, staged, loads_ahead, prefetch, tail_first, pack_tails, fused);
+  knobs(q, pages_per_thread, staged, loads_ahead, prefetch, tail_first, fused);
   const kc::layer_dims d = select_dims(page_max, n_heads, query);
   TORCH_CHECK(scratch.numel() >= seq_ids.size(0) * d.n_kv_heads * q.max_pages, "lil_torch: scratch too small");
   TORCH_CHECK(pages_out.dim() == 3 && pages_out.size(2) == budget_pages, "lil_torch: pages_out must be [n][KV][budget_pages]");

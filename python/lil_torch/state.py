@@ -56,7 +56,6 @@ class LayerState:
             # The defaults of kernels.hpp's quest_state (the fastest measured):
             self.quest_prefetch = 256  # L2 fetch size hint of the bound loads: 256, 128 or 0 (plain)
             self.quest_tail_first = True  # the partial scoring block of each head dispatched first
-            self.quest_pack_tails = False  # the heads' partial blocks packed into shared blocks
             # quest_step in one launch: 0 no, 1 a block per (row, KV head), 2 the scoring grid
             # (its count of finished blocks lives in quest_scratch, zeroed here)
             self.quest_fused = 0
@@ -94,7 +93,7 @@ class LayerState:
                               self.n_heads, seq_ids, query.contiguous(), self.quest_scratch, self.pages,
                               self.page_counts, self.quest_pages_per_thread, self.quest_staged,
                               self.quest_loads_ahead, self.quest_prefetch, self.quest_tail_first,
-                              self.quest_pack_tails, parts)
+                              parts)
         return self.pages[:n], self.page_counts[:n]
 
     def quest_step(self, seq_ids, positions, keys, query):
@@ -108,7 +107,7 @@ class LayerState:
                             self.n_heads, seq_ids, self.slot_out, keys.contiguous(), query.contiguous(),
                             self.quest_scratch, self.pages, self.page_counts, self.quest_pages_per_thread,
                             self.quest_staged, self.quest_loads_ahead, self.quest_prefetch, self.quest_tail_first,
-                            self.quest_pack_tails, int(self.quest_fused))
+                            int(self.quest_fused))
         return slots, evicted, self.pages[:n], self.page_counts[:n]
 
     def read_mask(self, seq_ids=None, pages=None, counts=None):

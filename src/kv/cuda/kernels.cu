@@ -483,9 +483,7 @@ __device__ __forceinline__ void stage_signs(const layer_dims& d, const quest_sta
 }
 
 // Where score_pages finds the q+ / q- of channel c of the g-th row of q:
-// staged in shared memory by stage_signs ([2][rows_of_q][D]), or formed from
-// the query itself by the thread (the packed tail blocks, whose threads
-// belong to different heads): the same operations either way.
+// staged in shared memory by stage_signs ([2][rows_of_q][D]).
 struct shared_signs {
   const float* qs;
   int q_rows, D;
@@ -498,26 +496,6 @@ struct shared_signs {
     }
   };
   __device__ __forceinline__ head of(int g) const { return head{qs + g * D, qs + q_rows * D + g * D}; }
-};
-struct query_signs {
-  const float* qrow;  // the group's first query head
-  int group, D;
-  bool per_head;      // fold::max: each head's own signs
-  struct head {
-    const float* x;
-    int group, D;
-    bool per_head;
-    __device__ __forceinline__ void at(int c, float& pc, float& mc) const {
-      if (per_head) {
-        const float v = x[c];
-        pc = v > 0.0f ? v : 0.0f;
-        mc = v < 0.0f ? v : 0.0f;
-      } else {
-        group_signs(x, group, D, c, pc, mc);
-      }
-    }
-  };
-  __device__ __forceinline__ head of(int g) const { return head{qrow + (per_head ? g * D : 0), group, D, per_head}; }
 };
 
 // The scores of the PPT pages from page0 of (b, kv), in the CPU's order:
@@ -570,60 +548,6 @@ __device__ __forceinline__ void score_pages(const layer_dims& d, const quest_sta
   }
 }
 
-// score_pages for a thread that forms its own q+/q- (query_signs): per 8
-// channels, the signs first, then the bounds' loads, then the sums - the
-// same chain of 16 rounds of loads as the full blocks' threads (a packed
-// thread must not take longer than they do: it runs beside them), with the
-// signs' registers taken before the loads' instead of beside them.
-template <class T, int PPT, int PF>
-__device__ __forceinline__ void score_pages_direct(const layer_dims& d, const quest_state& q, int b, int kv,
-                                                   int page0, const query_signs& signs, float* out) {
-  constexpr int LA = 8;
-  const int group = d.n_heads / d.n_kv_heads;
-  const int D = d.head_dim;
-  const int q_rows = q.gqa == fold::max ? group : 1;
-  using row = row_of<T, PPT>;
-  const T* mx = static_cast<const T*>(q.page_max) + bound_at(d, q, b, kv, page0, 0);
-  const T* mn = static_cast<const T*>(q.page_min) + bound_at(d, q, b, kv, page0, 0);
-  for (int g = 0; g < q_rows; ++g) {
-    const query_signs::head sg = signs.of(g);
-    float acc[PPT];
-#pragma unroll
-    for (int j = 0; j < PPT; ++j) acc[j] = 0.0f;
-    int c = 0;
-    for (; c + LA <= D; c += LA) {
-      float pc[LA], mc[LA];
-#pragma unroll
-      for (int u = 0; u < LA; ++u) sg.at(c + u, pc[u], mc[u]);
-      typename row::raw x[LA], y[LA];
-#pragma unroll
-      for (int u = 0; u < LA; ++u) {
-        x[u] = load_row<PF>(reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c + u) * kTile));
-        y[u] = load_row<PF>(reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c + u) * kTile));
-      }
-#pragma unroll
-      for (int u = 0; u < LA; ++u) {
-        float hi[PPT], lo[PPT];
-        row::widen(x[u], hi);
-        row::widen(y[u], lo);
-#pragma unroll
-        for (int j = 0; j < PPT; ++j)
-          acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc[u], hi[j]), __fmul_rn(mc[u], lo[j])));
-      }
-    }
-    for (; c < D; ++c) {
-      float hi[PPT], lo[PPT], pc, mc;
-      sg.at(c, pc, mc);
-      row::widen(load_row<PF>(reinterpret_cast<const typename row::raw*>(mx + static_cast<std::size_t>(c) * kTile)), hi);
-      row::widen(load_row<PF>(reinterpret_cast<const typename row::raw*>(mn + static_cast<std::size_t>(c) * kTile)), lo);
-#pragma unroll
-      for (int j = 0; j < PPT; ++j) acc[j] = __fadd_rn(acc[j], __fadd_rn(__fmul_rn(pc, hi[j]), __fmul_rn(mc, lo[j])));
-    }
-#pragma unroll
-    for (int j = 0; j < PPT; ++j) out[j] = g == 0 ? acc[j] : (acc[j] > out[j] ? acc[j] : out[j]);
-  }
-}
-
 // Blocks a scoring kernel of Threads threads keeps resident per SM: as many
 // as 1024 threads (2048 at 2 pages per thread, whose registers allow it; half
 // with 16 loads ahead, whose registers do not allow more).
@@ -659,109 +583,6 @@ __global__ void __launch_bounds__(kThreads, score_blocks(kThreads, PPT, LA)) que
   float out[PPT];
   score_pages<T, PPT, LA, PF>(d, q, b, kv, page0, shared_signs{qs, q_rows_of(d, q), d.head_dim}, out);
   const float inv = __fdiv_rn(1.0f, static_cast<float>(d.n_heads / d.n_kv_heads));
-  float* dst = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
-#pragma unroll
-  for (int j = 0; j < PPT; ++j)
-    if (page0 + j < current) dst[page0 + j] = q.gqa == fold::mean ? __fmul_rn(out[j], inv) : out[j];
-}
-
-// Packed tails (quest_state::pack_tails): a (row, KV head)'s scoring groups
-// (PPT pages each, below the current page) fill whole blocks of kThreads and
-// leave a remainder; the per-thread kernel gives the remainder a block of its
-// own, mostly idle (at 32k + a few tokens: 2 full blocks and one of a single
-// group per head, 768 blocks for 528 resident slots on an H200, so the idle
-// ones run late, a whole chain of loads each, after the first wave). Here the
-// full blocks are as before (z = 1..) and the remainders of all heads are
-// packed, in (row, KV head) order, into the blocks of the z = 0 slab, which
-// start first: at batch 32 and 32k, 512 + 1 blocks, one wave. A packed thread
-// belongs to its own head, so it forms its q+/q- from the query itself.
-__device__ __forceinline__ int scoring_groups(const slot_state& s, const quest_state& q, const std::int32_t* seq_ids,
-                                              int r, int ppt) {
-  const int n_pages = (s.held[seq_ids[r]] + q.page_size - 1) / q.page_size;
-  return n_pages <= q.budget_pages ? 0 : (n_pages - 1 + ppt - 1) / ppt;
-}
-
-template <class T, int PPT, int PF>
-__global__ void __launch_bounds__(kThreads, score_blocks(kThreads, PPT, 8)) quest_score_packed_kernel(
-    layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids, int n, const float* query,
-    float* scratch) {
-  extern __shared__ float qs[];  // [2][rows_of_q][D] (full blocks)
-  constexpr int kWarps = kThreads / 32;
-  const int tid = static_cast<int>(threadIdx.x);
-  const int group = d.n_heads / d.n_kv_heads;
-  const float inv = __fdiv_rn(1.0f, static_cast<float>(group));
-  int r, kv, grp;
-  if (blockIdx.z > 0) {
-    r = blockIdx.x;
-    kv = blockIdx.y;
-    const int z = static_cast<int>(blockIdx.z) - 1;
-    if (z >= scoring_groups(s, q, seq_ids, r, PPT) / kThreads) return;
-    stage_signs(d, q, r, kv, query, qs);
-    __syncthreads();
-    grp = z * kThreads + tid;
-  } else {
-    // Packed group g of this slab block: find its row by a block prefix sum
-    // of the rows' remainders (KV heads each), kThreads rows at a time.
-    __shared__ int pre[kThreads];
-    __shared__ int warp_sum[kWarps];
-    const int lane = tid & 31, warp = tid >> 5;
-    const int g = (static_cast<int>(blockIdx.y) * static_cast<int>(gridDim.x) + static_cast<int>(blockIdx.x)) *
-                      kThreads + tid;
-    int my_r = -1, my_off = 0, base = 0;
-    for (int c0 = 0; c0 < n; c0 += kThreads) {
-      const int i = c0 + tid;
-      const int v = i < n ? scoring_groups(s, q, seq_ids, i, PPT) % kThreads * d.n_kv_heads : 0;
-      int incl = v;
-#pragma unroll
-      for (int off = 1; off < 32; off <<= 1) {
-        const int y = __shfl_up_sync(0xffffffffu, incl, off);
-        if (lane >= off) incl += y;
-      }
-      if (lane == 31) warp_sum[warp] = incl;
-      __syncthreads();
-      int before = 0, total = 0;
-      for (int w = 0; w < kWarps; ++w) {
-        const int x = warp_sum[w];
-        before += w < warp ? x : 0;
-        total += x;
-      }
-      pre[tid] = base + before + incl - v;
-      __syncthreads();
-      if (g >= base && g < base + total) {
-        // The last row of the chunk starting at or before g: the one holding it.
-        int lo = 0, hi = min(kThreads, n - c0) - 1;
-        while (lo < hi) {
-          const int mid = (lo + hi + 1) / 2;
-          if (pre[mid] <= g) lo = mid;
-          else hi = mid - 1;
-        }
-        my_r = c0 + lo;
-        my_off = g - pre[lo];
-      }
-      base += total;
-      if (base >= (static_cast<int>(blockIdx.y) * static_cast<int>(gridDim.x) + static_cast<int>(blockIdx.x) + 1) *
-                      kThreads)
-        break;  // every group of this block is found (uniform: base is the same in every thread)
-      __syncthreads();
-    }
-    if (my_r < 0) return;
-    const int groups = scoring_groups(s, q, seq_ids, my_r, PPT);
-    const int rem = groups % kThreads;
-    r = my_r;
-    kv = my_off / rem;
-    grp = groups / kThreads * kThreads + my_off % rem;
-  }
-  const int b = seq_ids[r];
-  const int current = (s.held[b] + q.page_size - 1) / q.page_size - 1;
-  const int page0 = grp * PPT;
-  if (page0 >= current) return;
-  float out[PPT];
-  if (blockIdx.z > 0) {
-    score_pages<T, PPT, 8, PF>(d, q, b, kv, page0, shared_signs{qs, q_rows_of(d, q), d.head_dim}, out);
-  } else {
-    const float* qrow = query + (static_cast<std::size_t>(r) * d.n_heads + kv * group) * d.head_dim;
-    score_pages_direct<T, PPT, PF>(d, q, b, kv, page0, query_signs{qrow, group, d.head_dim, q.gqa == fold::max}, out);
-  }
   float* dst = scratch + (static_cast<std::size_t>(r) * d.n_kv_heads + kv) * q.max_pages;
 #pragma unroll
   for (int j = 0; j < PPT; ++j)
@@ -1236,18 +1057,6 @@ template <class T, int PPT>
 void launch_score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
                   const float* query, float* scratch, std::size_t smem, cudaStream_t st) {
   const dim3 grid(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * PPT));
-  if (q.pack_tails && q.loads_ahead != 16) {
-    // z = 0: the slab of packed remainders; z = 1..: the full blocks.
-    const dim3 packed(n, d.n_kv_heads, grid.z + 1);
-    if (q.prefetch == 256) {
-      quest_score_packed_kernel<T, PPT, 256><<<packed, kThreads, smem, st>>>(d, s, q, seq_ids, n, query, scratch);
-    } else if (q.prefetch == 128) {
-      quest_score_packed_kernel<T, PPT, 128><<<packed, kThreads, smem, st>>>(d, s, q, seq_ids, n, query, scratch);
-    } else {
-      quest_score_packed_kernel<T, PPT, 0><<<packed, kThreads, smem, st>>>(d, s, q, seq_ids, n, query, scratch);
-    }
-    return;
-  }
   if (q.loads_ahead == 16) {
     launch_score_la<T, PPT, 16>(grid, d, s, q, seq_ids, query, scratch, smem, st);
   } else {

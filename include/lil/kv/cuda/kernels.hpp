@@ -144,13 +144,6 @@ struct quest_state {
   // wave instead of alone after it (the default). Per-thread and grid-fused
   // kernels.
   bool tail_first = true;
-  // Give no (row, KV head) a block of its own for the pages past its last
-  // full scoring block: those remainders, all heads together, are packed
-  // into shared blocks that start first (the full blocks as before; 8 loads
-  // ahead; quest_select's per-thread scoring only: tail_first and the fused
-  // steps do not apply). At batch 32 and 32k + a few tokens: 513 blocks with
-  // work instead of 768, one wave of the 528 an H200 holds.
-  bool pack_tails = false;
   // quest_step in one launch instead of three (bounds, scoring, top-k), with
   // the per-thread kernel's width and prefetch (8 loads ahead):
   //   0  (default) quest_update_bounds then quest_select
