@@ -117,21 +117,21 @@ class TimedCriterion:
 
 class CopyProbe:
     """The device traffic of GuardianStoppingCriteria and nothing else (its own
-    lil.hf._CudaTransfers): the last two columns of input_ids to the host and,
-    with `back`, a bool per row back to the device from page-locked memory. Its
-    time per call is the floor under the criterion."""
+    lil.hf._host and _PinnedFlags): the last two columns of input_ids to the
+    host and, with `back`, a bool per row back to the device from page-locked
+    memory. Its time per call is the floor under the criterion."""
 
     def __init__(self, back):
-        self.back, self.io = back, None
+        self.back, self.flags = back, None
 
     def __call__(self, input_ids, scores=None, **kwargs):
-        if self.io is None:
-            from lil.hf import _CudaTransfers
+        from lil.hf import _host, _PinnedFlags
 
-            self.io = _CudaTransfers.make(input_ids, input_ids.shape[0])
+        if self.flags is None:
+            self.flags = _PinnedFlags.make(input_ids, input_ids.shape[0])
         width = input_ids.shape[1]
-        self.io.columns(input_ids, width - 2, width)
-        return self.io.flags_to_device() if self.back else None
+        _host(input_ids, width - 2, width, True)
+        return self.flags.to_device() if self.back else None
 
 
 class ProfiledCriterion:

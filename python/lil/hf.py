@@ -196,12 +196,10 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         self._batch: Optional[GuardianBatch] = None
         self._detok: Optional[IncrementalDetokenizer] = None
         self._feed: Optional[ColumnFeed] = None
-        self._source = None
         self._start = 0
         self._seen = 0
-        self._rows = -1
         self._flags = None
-        self._cuda: Optional[_CudaTransfers] = None
+        self._pinned: Optional[_PinnedFlags] = None
         self._torch = False
 
     def __deepcopy__(self, memo):
@@ -212,9 +210,8 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
         for name in ("_batch", "_detok", "_feed"):
             value = getattr(self, name)
             setattr(other, name, None if value is None else _copy.deepcopy(value))
-        other._source = other._detok if self._source is self._detok and self._detok is not None else self._source
         other._flags = None if self._flags is None else self._flags.copy()
-        other._cuda = None  # the copy's flags are its own numpy array (plain copies each step)
+        other._pinned = None  # the copy's flags are its own numpy array (plain copies each step)
         return other
 
     def _begin(self, input_ids, batch: int, width: int) -> None:
@@ -234,42 +231,37 @@ class GuardianStoppingCriteria(_StoppingCriteriaBase):
             for i, row in enumerate(_columns(input_ids, max(0, start - CONTEXT_TOKENS), start)):
                 self._detok.reset(i, [t for t in row if t not in self._not_context])
         self._feed = ColumnFeed(batch, sorted(self._eos))
-        # What the feed hands each step's ids to (ColumnFeed.take's source).
-        if self._vocabulary is not None:
-            self._source = None
-        elif self._detok is not None:
-            self._source = self._detok
-        elif self._piece is not None:
-            self._source = self._piece
-        else:
-            self._source = "raw_ids"
         self._torch = type(input_ids).__module__.split(".")[0] == "torch"
-        self._cuda = _CudaTransfers.make(input_ids, batch) if self._torch else None
+        self._pinned = _PinnedFlags.make(input_ids, batch) if self._torch else None
         # C++ writes the flags straight into page-locked memory on CUDA.
-        self._flags = self._cuda.flags if self._cuda is not None else _np.zeros(batch, dtype=bool)
-        self._rows = batch
+        self._flags = self._pinned.flags if self._pinned is not None else _np.zeros(batch, dtype=bool)
         self._start = start
         self._seen = start
 
     def __call__(self, input_ids, scores=None, **kwargs):
         batch, width = _shape(input_ids)
-        if batch != self._rows or width < self._seen:
+        if self._batch is None or batch != len(self._batch) or width < self._seen:
             self._begin(input_ids, batch, width)  # a new generation
         if width > self._seen:
             # One device-to-host copy: the new columns and, to catch reordered
             # rows, the column before them; then one C++ call.
             first = self._seen - 1 if self._feed.has_last else self._seen
-            if self._cuda is not None:
-                cols = self._cuda.columns(input_ids, first, width)
-            elif self._torch:
-                cols = input_ids[:, first:width].cpu().numpy()
-            else:
-                cols = _host(input_ids, first, width)
-            self._feed.take(cols, self._batch, self._flags, self._source, self._at_checks)
+            cols = _host(input_ids, first, width, self._torch)
+            self._feed.take(cols, self._batch, self._flags, self._feed_source(), self._at_checks)
             self._seen = width
-        if self._cuda is not None:
-            return self._cuda.flags_to_device()
+        if self._pinned is not None:
+            return self._pinned.to_device()
         return _flags_like(input_ids, self._flags)
+
+    def _feed_source(self):
+        """What ColumnFeed.take hands each step's ids to, by the mode."""
+        if self._vocabulary is not None:
+            return None
+        if self._detok is not None:
+            return self._detok
+        if self._piece is not None:
+            return self._piece
+        return "raw_ids"
 
     # --- what a caller reads afterwards -------------------------------------------
     def _guardians(self):
@@ -310,9 +302,12 @@ def _columns(input_ids, start: int, stop: int) -> list:
     return [list(row[start:stop]) for row in input_ids]
 
 
-def _host(input_ids, start: int, stop: int):
-    """Columns [start, stop) of a numpy array or of lists of ids, as a numpy
-    array (torch tensors are copied by the caller, the fast path)."""
+def _host(input_ids, start: int, stop: int, torch: bool):
+    """Columns [start, stop) as one numpy array on the host: one copy from a
+    device for a torch tensor (`torch`), a view of a numpy array, or built
+    from lists of ids."""
+    if torch:
+        return input_ids[:, start:stop].cpu().numpy()
     if not hasattr(input_ids, "shape"):  # plain lists of ids
         return _np.array([list(row[start:stop]) for row in input_ids], dtype=_np.int64).reshape(len(input_ids), -1)
     return _np.asarray(input_ids[:, start:stop])
@@ -326,12 +321,12 @@ def _size_hint(tokenizer) -> int:
         return 0
 
 
-class _CudaTransfers:
-    """The criterion's traffic with a CUDA device: the new columns come back by
-    one blocking copy; the flags go out by an asynchronous copy from a
-    page-locked buffer (allocated once per generation) that C++ fills in place.
-    The next call writes the flags only after its own copy of input_ids, which
-    the stream runs after the flags' copy, so they are never overwritten early.
+class _PinnedFlags:
+    """The stop flags on their way to a CUDA device: an asynchronous copy from
+    a page-locked buffer (allocated once per generation) that C++ fills in
+    place. The next call writes the flags only after its own copy of
+    input_ids (_host), which the stream runs after the flags' copy, so they
+    are never overwritten early.
 
     Reading the ids through a page-locked buffer and an event instead was
     measured inside generate on the H200 and was slower at every batch size
@@ -356,12 +351,7 @@ class _CudaTransfers:
         except Exception:  # pragma: no cover - no pinned memory
             return None
 
-    @staticmethod
-    def columns(input_ids, first: int, width: int):
-        """Columns [first, width) as a numpy array."""
-        return input_ids[:, first:width].cpu().numpy()
-
-    def flags_to_device(self):
+    def to_device(self):
         return self._flags_host.to(self.device, non_blocking=True)
 
 

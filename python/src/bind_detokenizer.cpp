@@ -435,7 +435,6 @@ the token that finishes it brings all of its bytes.
       .def(
           "step",
           [](detokenizer& d, py::handle ids, batch_t& batch, py::handle out) {
-            check_batch(d, batch, "IncrementalDetokenizer.step");
             static thread_local std::vector<std::int32_t> scratch;
             py::object keep;
             const std::int32_t* p = step_ids(ids, d.size(), scratch, keep, "IncrementalDetokenizer.step ids");
@@ -449,7 +448,6 @@ the token that finishes it brings all of its bytes.
       .def(
           "step_at_checks",
           [](detokenizer& d, py::handle ids, batch_t& batch, py::handle out) {
-            check_batch(d, batch, "IncrementalDetokenizer.step_at_checks");
             static thread_local std::vector<std::int32_t> scratch;
             py::object keep;
             const std::int32_t* p = step_ids(ids, d.size(), scratch, keep, "IncrementalDetokenizer.step_at_checks ids");
