@@ -48,11 +48,12 @@ struct variant {
   bool staged = false;
   int fused = 0;  // quest_step in one launch: 1 a block per (row, KV head), 2 the scoring grid
   bool tail_first = false;
+  bool step = false;  // through quest_step even when unfused (its scoring launch applies the keys)
 };
 
 std::string variant_name(const variant& v) {
   if (v.staged) return "staged";
-  std::string s = v.fused == 1 ? "fused (block per head), " : v.fused == 2 ? "fused (grid), " : "";
+  std::string s = v.fused == 1 ? "fused (block per head), " : v.fused == 2 ? "fused (grid), " : v.step ? "quest_step, " : "";
   s += v.ppt ? std::to_string(v.ppt) + " pages/thread" : "default width";
   if (v.ahead == 16) s += ", 16 loads ahead";
   if (v.prefetch) s += ", L2 prefetch " + std::to_string(v.prefetch) + " B";
@@ -518,7 +519,7 @@ tally check_probs(bool bf16, std::uint32_t seed) {
 // and head_dim leaves a tail after the 8-channel unroll (100): 4 sequences
 // fed together, every step through the CPU planner; every 25 steps once the
 // pages exceed the budget, each variant's selection on the GPU against the
-// planner's table. A fused variant runs quest_step, which applies the step's
+// planner's table. A fused or step variant runs quest_step, which applies the step's
 // key once more: a no-op (the bounds already hold it; min/max are
 // idempotent), so it is the selection that is compared. With pad_pages the
 // GPU's bounds have room for that many pages (the fused kernel then keeps
@@ -604,7 +605,7 @@ tally quest_at_scale(bool bf16, const std::vector<variant>& variants, std::uint3
     query_d.put(query);
     for (const variant& v : variants) {
       apply(q, v);
-      if (v.fused != 0) {
+      if (v.fused != 0 || v.step) {
         kc::quest_step(d, s, q, ids.p, rows, slot_out.p, keys_d.p, false, query_d.p, scratch.p, pages.p, counts.p,
                        nullptr);
       } else {
@@ -821,6 +822,24 @@ int main(int argc, char** argv) {
       }
     c = {}; c.name = "quest:64 page 8 bf16 bounds, quest_step unfused"; c.quest = true; c.budget = 64; c.bf16 = true;
     c.step = true; add(c);
+    // The unfused quest_step applies the keys in its scoring launch: these
+    // runs give it no other bounds update, so a key it missed shows.
+    for (bool bf : {false, true})
+      for (kc::fold f : {kc::fold::mean, kc::fold::sum, kc::fold::max}) {
+        const char* fn = f == kc::fold::mean ? "mean" : f == kc::fold::sum ? "sum" : "max";
+        c = {}; c.name = std::string("quest:64 page 8 ") + (bf ? "bf16" : "fp32") + " gqa=" + fn +
+                         ", quest_step, default knobs";
+        c.quest = true; c.budget = 64; c.bf16 = bf; c.fold = f; c.step = true;
+        c.var = variant{0, 0, kc::quest_state{}.prefetch, false, 0, kc::quest_state{}.tail_first}; add(c);
+      }
+    for (const variant& v : {variant{2, 0, 0, false, 0}, variant{8, 16, 256, false, 0, true}, variant{0, 0, 0, true, 0}}) {
+      c = {}; c.name = "quest:64 page 8 bf16 bounds, quest_step, " + variant_name(v); c.quest = true;
+      c.budget = 64; c.bf16 = true; c.step = true; c.var = v; add(c);
+    }
+    c = {}; c.name = "quest:48 page 1 fp32 gqa=max, quest_step, 4 pages/thread"; c.quest = true; c.budget = 48;
+    c.page = 1; c.fold = kc::fold::max; c.step = true; c.var = variant{4, 0, 256, false, 0, true}; add(c);
+    c = {}; c.name = "quest:16 page 16 (current page only), quest_step"; c.quest = true; c.budget = 16; c.page = 16;
+    c.step = true; add(c);
     for (int mode : {1, 2})
       for (bool bf : {false, true})
         for (kc::fold f : {kc::fold::mean, kc::fold::sum, kc::fold::max}) {
@@ -888,6 +907,8 @@ int main(int argc, char** argv) {
     vs.push_back(variant{0, 0, 256, false, 1});
     vs.push_back(variant{0, 0, 256, false, 2, true});
     vs.push_back(variant{0, 0, 0, false, 2, true});
+    vs.push_back(variant{0, 0, 256, false, 0, true, true});
+    for (int w : bf16 ? std::vector<int>{2, 8} : std::vector<int>{2, 4}) vs.push_back(variant{w, 0, 0, false, 0, false, true});
     const tally t = quest_at_scale(bf16, vs, seed++);
     compared += t.compared;
     differ += t.differ;

@@ -197,8 +197,8 @@ void quest_select(at::Tensor held, at::Tensor page_max, at::Tensor page_min, int
 }
 
 // The bounds update of the new keys and the selection, after append: one
-// launch when fused (quest_state::fused), else quest_update_bounds then
-// quest_select.
+// launch when fused (quest_state::fused), else the scoring launch (which
+// applies the keys) and the top-k.
 void quest_step(at::Tensor held, at::Tensor page_max, at::Tensor page_min, int64_t page_size, int64_t budget_pages,
                 int64_t fold, int64_t n_heads, at::Tensor seq_ids, at::Tensor slot_out, at::Tensor keys,
                 at::Tensor query, at::Tensor scratch, at::Tensor pages_out, at::Tensor counts_out,

@@ -128,8 +128,12 @@ class LilLayer(CacheLayerMixin):
         rows = ids.long()
         every = ids.shape[0] == self.rows
         kr = k if every else k[rows]
-        slots, _ = st.append(ids, self.next_position if every else self.next_position[rows],
-                             kr.float() if st.name == "quest" else None)
+        positions = self.next_position if every else self.next_position[rows]
+        if st.name == "quest":
+            # One call: the slots, the keys into their pages' bounds and the pages to read.
+            slots, _, pages, counts = st.quest_step(ids, positions, kr.float(), (q if every else q[rows]).float())
+        else:
+            slots, _ = st.append(ids, positions)
         self.next_position[rows] += 1
         heads = torch.arange(self.n_kv_heads, device=k.device)[None, :].expand(rows.shape[0], -1)
         b_idx = rows[:, None].expand(-1, self.n_kv_heads)
@@ -137,8 +141,6 @@ class LilLayer(CacheLayerMixin):
         self.keys[b_idx, heads, s_idx] = kr
         self.values[b_idx, heads, s_idx] = v if every else v[rows]
         if st.name == "quest":
-            qr = (q if every else q[rows]).float()
-            pages, counts = st.select(ids, qr)
             mask_rows = st.read_mask(ids, pages, counts)
         else:
             mask_rows = st.read_mask(ids)

@@ -98,8 +98,9 @@ class LayerState:
 
     def quest_step(self, seq_ids, positions, keys, query):
         """Quest's whole decode step: append (slots), the keys into their
-        pages' bounds and the selection; the last two in one launch when
-        quest_fused. Returns slots, evicted, pages, counts."""
+        pages' bounds and the selection, the last two in the scoring and
+        top-k launches (one launch when quest_fused). Returns slots,
+        evicted, pages, counts."""
         n = seq_ids.shape[0]
         sp = self.spec
         slots, evicted = self.append(seq_ids, positions)

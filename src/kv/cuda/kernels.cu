@@ -13,10 +13,11 @@
 //   A block finds the k-th largest of n 64-bit keys (the score's bits mapped
 //   to an unsigned order in the high half, the complemented index in the low
 //   half, so keys are distinct and larger means "ranked first") by radix
-//   selection, eight bits a pass, with a 256-bin histogram in shared memory;
-//   then keeps the keys at or above it and writes their indices in ascending
-//   order with a block prefix sum. At most eight passes over n keys (they
-//   stop once the k-th key's bin is kept whole, usually after three): no sort.
+//   selection, eight bits a pass, with a 256-bin histogram in shared memory,
+//   starting at the highest bit where the keys differ; once the k-th key's
+//   bin is small its keys are copied aside and the later passes read only
+//   them. Then it keeps the keys at or above the threshold and writes their
+//   indices in ascending order (a count per warp, one barrier). No sort.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -61,38 +62,74 @@ __device__ __forceinline__ std::uint64_t rank_key(float score, int index) {
 
 // A threshold t with exactly k keys >= t among key(0..n-1) (1 <= k <= n;
 // keys distinct): the k-th largest, or the leading digits it shares with the
-// keys of its bin once every key of that bin is kept (then no later digit can
-// change which keys are >= t, so the passes stop early: scores of distinct
-// pages usually part within the first three digits). Every thread of the
-// block (Threads of them, 256 or a multiple) calls it and gets the answer. Scores of one head
-// are close, so most keys share their leading digits: lanes of a warp that
-// hit the same bin add once (__match_any_sync); the digit is found from a
-// suffix sum over the 256 bins, one bin per thread (warp shuffles, then the
-// warps' totals).
+// keys of its bin once every key of that bin is kept (no later digit can
+// change which keys are >= t). Every thread of the block (Threads of them,
+// 256 or a multiple) calls it and gets the answer.
+//
+// Scores of one head are close, so their keys share most leading bits (the
+// sign, most of the exponent). One pass first finds the bits every key
+// shares (a block AND and OR), and the radix digits start at the highest
+// bit where keys differ: the first histogram already parts them, where
+// digits from bit 63 took two or three passes that put every key in one or
+// two bins. Once the k-th key's bin holds few keys (kCandidates), they are
+// copied to shared memory and the later digits look at them alone, not at
+// all n. A histogram is 256 bins in shared memory, one bin per thread for
+// the suffix sum (warp shuffles, then the warps' totals).
 template <int Threads, class KeyFn>
 __device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
-  constexpr int kWarps = 256 / 32;  // the warps that own a bin per thread
+  constexpr int kBinWarps = 256 / 32;  // the warps that own a bin per thread
+  constexpr int kWarps = Threads / 32;
+  constexpr int kCandidates = 256;
   static_assert(Threads % 256 == 0, "one bin per thread of the first 256");
   // Compile-time true in a block of 256: that block's code has no test.
   const bool bins = Threads == 256 || threadIdx.x < 256;
   __shared__ unsigned hist[256];
-  __shared__ unsigned warp_total[kWarps];
+  __shared__ unsigned warp_total[kBinWarps];
+  __shared__ std::uint64_t warp_and[kWarps], warp_or[kWarps];
+  __shared__ std::uint64_t candidates[kCandidates];
+  __shared__ int n_candidates;
   __shared__ std::uint64_t found_prefix;
-  __shared__ int found_left;
-  __shared__ int found_done;
+  __shared__ int found_left, found_done, found_count;
   const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
-  std::uint64_t prefix = 0, mask = 0;
+
+  std::uint64_t all_and = ~std::uint64_t{0}, all_or = 0;
+  for (int i = tid; i < n; i += Threads) {
+    const std::uint64_t v = key(i);
+    all_and &= v;
+    all_or |= v;
+  }
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) {
+    all_and &= __shfl_xor_sync(0xffffffffu, all_and, off);
+    all_or |= __shfl_xor_sync(0xffffffffu, all_or, off);
+  }
+  if (lane == 0) {
+    warp_and[warp] = all_and;
+    warp_or[warp] = all_or;
+  }
+  if (tid == 0) n_candidates = 0;
+  __syncthreads();
+  all_and = warp_and[0];
+  all_or = warp_or[0];
+  for (int w = 1; w < kWarps; ++w) {
+    all_and &= warp_and[w];
+    all_or |= warp_or[w];
+  }
+  const std::uint64_t differ = all_and ^ all_or;
+  if (differ == 0) return all_and;  // one key (keys are distinct), so k == 1
+  const int top = 63 - __clzll(static_cast<long long>(differ));
+  std::uint64_t mask = top == 63 ? 0 : ~std::uint64_t{0} << (top + 1);
+  std::uint64_t prefix = all_and & mask;
+  int shift = top >= 7 ? top - 7 : 0;  // a last digit below bit 8 overlaps known bits: harmless
   int left = k;
-  for (int shift = 56; shift >= 0; shift -= 8) {
+  bool from_candidates = false;
+  int m = n;  // keys in the source the passes read
+  for (;;) {
     if (bins) hist[tid] = 0;
     __syncthreads();
-    for (int start = 0; start < n; start += Threads) {
-      const int i = start + tid;
-      std::uint64_t v = 0;
-      const bool in = i < n && (((v = key(i)) & mask) == prefix);
-      const unsigned digit = static_cast<unsigned>(v >> shift) & 255u;
-      const unsigned peers = __match_any_sync(0xffffffffu, in ? digit : 256u + static_cast<unsigned>(lane));
-      if (in && lane == __ffs(peers) - 1) atomicAdd(&hist[digit], static_cast<unsigned>(__popc(peers)));
+    for (int i = tid; i < m; i += Threads) {
+      const std::uint64_t v = from_candidates ? candidates[i] : key(i);
+      if ((v & mask) == prefix) atomicAdd(&hist[static_cast<unsigned>(v >> shift) & 255u], 1u);
     }
     __syncthreads();
     // above = keys in bins > tid: an inclusive suffix sum of hist[tid + 1].
@@ -109,51 +146,70 @@ __device__ std::uint64_t kth_largest(KeyFn key, int n, int k) {
     }
     __syncthreads();
     if (bins) {
-      for (int w = warp + 1; w < kWarps; ++w) above += warp_total[w];
+      for (int w = warp + 1; w < kBinWarps; ++w) above += warp_total[w];
       const int a = static_cast<int>(above);
       if (a < left && left <= a + static_cast<int>(count)) {
         found_prefix = prefix | (static_cast<std::uint64_t>(tid) << shift);
         found_left = left - a;
         found_done = left - a == static_cast<int>(count);
+        found_count = static_cast<int>(count);
       }
     }
     __syncthreads();
     prefix = found_prefix;
     left = found_left;
     const bool done = found_done != 0;
+    const int in_bin = found_count;
     mask |= static_cast<std::uint64_t>(255) << shift;
     __syncthreads();
-    if (done) break;
+    if (done) return prefix;
+    if (!from_candidates && in_bin <= kCandidates) {
+      for (int i = tid; i < n; i += Threads) {
+        const std::uint64_t v = key(i);
+        if ((v & mask) == prefix) candidates[atomicAdd(&n_candidates, 1)] = v;
+      }
+      __syncthreads();
+      from_candidates = true;
+      m = in_bin;
+    }
+    shift = shift >= 8 ? shift - 8 : 0;
   }
-  return prefix;
 }
 
 // Writes the i in [0, n) with keep(i), ascending, to out; returns how many.
-// Per chunk of Threads (the block): a ballot per warp, the warps' counts in
-// shared memory.
+// Warp w owns the w-th contiguous run of indices: it counts its kept ones
+// (ballots, no barrier), one barrier shares the warps' counts, and it
+// writes its run from its offset - one barrier in all, not two per chunk
+// of a block's width. keep is evaluated twice per index: a pure test.
 template <int Threads, class Pred>
 __device__ int compact_ascending(Pred keep, int n, std::int32_t* out) {
   constexpr int kWarps = Threads / 32;
   __shared__ int warp_count[kWarps];
   const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
-  int base = 0;
-  for (int start = 0; start < n; start += Threads) {
-    const int i = start + tid;
-    const bool flag = i < n && keep(i);
-    const unsigned ballot = __ballot_sync(0xffffffffu, flag);
-    if (lane == 0) warp_count[warp] = __popc(ballot);
-    __syncthreads();
-    int offset = 0, total = 0;
-    for (int w = 0; w < kWarps; ++w) {
-      const int c = warp_count[w];
-      offset += w < warp ? c : 0;
-      total += c;
-    }
-    if (flag) out[base + offset + __popc(ballot & ((1u << lane) - 1u))] = i;
-    __syncthreads();
-    base += total;
+  const int run = ((n + kWarps - 1) / kWarps + 31) & ~31;
+  const int begin = warp * run, end = min(n, begin + run);
+  int mine = 0;
+  for (int base = begin; base < end; base += 32) {
+    const int i = base + lane;
+    mine += __popc(__ballot_sync(0xffffffffu, i < end && keep(i)));
   }
-  return base;
+  if (lane == 0) warp_count[warp] = mine;
+  __syncthreads();
+  int offset = 0, total = 0;
+  for (int w = 0; w < kWarps; ++w) {
+    const int c = warp_count[w];
+    offset += w < warp ? c : 0;
+    total += c;
+  }
+  for (int base = begin; base < end; base += 32) {
+    const int i = base + lane;
+    const bool flag = i < end && keep(i);
+    const unsigned ballot = __ballot_sync(0xffffffffu, flag);
+    if (flag) out[offset + __popc(ballot & ((1u << lane) - 1u))] = i;
+    offset += __popc(ballot);
+  }
+  __syncthreads();  // warp_count is free again
+  return total;
 }
 
 // Quest's bounds: [rows][KV][tiles][D][kTile], page p in tile p / kTile at
@@ -565,16 +621,30 @@ __device__ __forceinline__ int block_z(const quest_state& q) {
   return q.tail_first ? static_cast<int>(gridDim.z - 1 - blockIdx.z) : static_cast<int>(blockIdx.z);
 }
 
+// The step's new keys, for a scoring launch that also applies them (the
+// unfused quest_step): none when slot_out is null.
+struct new_keys {
+  const std::int32_t* slot_out;
+  const void* keys;
+  bool bf16;
+};
+
+// With keys, the first part of each (row, KV head) also applies the row's new
+// key to its page's bounds, which saves the bounds launch: the key's page is
+// the current one, which no thread scores (as in the fused kernels).
 template <class T, int PPT, int LA, int PF>
 __global__ void __launch_bounds__(kThreads, score_blocks(kThreads, PPT, LA)) quest_score_kernel(
-    layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids, const float* query, float* scratch) {
+    layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids, const float* query, float* scratch,
+    new_keys add) {
   extern __shared__ float qs[];  // [2][rows_of_q][D]
   const int r = blockIdx.x, kv = blockIdx.y;
   const int b = seq_ids[r];
+  const int z = block_z(q);
+  if (add.slot_out != nullptr && z == 0)
+    apply_key(d, q, r, b, kv, add.slot_out, add.keys, add.bf16, static_cast<int>(threadIdx.x), kThreads);
   const int n_pages = (s.held[b] + q.page_size - 1) / q.page_size;
   if (n_pages <= q.budget_pages) return;
   const int current = n_pages - 1;
-  const int z = block_z(q);
   if (z * kThreads * PPT >= current) return;
   stage_signs(d, q, r, kv, query, qs);
   __syncthreads();
@@ -676,8 +746,8 @@ __global__ void __launch_bounds__(kThreads) quest_score_staged_kernel(layer_dims
   }
 }
 
-// Top-k reads the page scores up to eight times: from shared memory while they fit
-// in 40 KB (beside the top-k's own 3 KB, under the 48 KB default).
+// Top-k reads the page scores four or five times: from shared memory while they fit
+// in 40 KB (beside the top-k's own 3.5 KB, under the 48 KB default).
 constexpr int kSharedPages = 10240;
 
 __global__ void quest_topk_kernel(layer_dims d, slot_state s, quest_state q, const std::int32_t* seq_ids,
@@ -1042,25 +1112,25 @@ int blocks_for(int n, int per) { return (n + per - 1) / per; }
 
 template <class T, int PPT, int LA>
 void launch_score_la(const dim3& grid, const layer_dims& d, const slot_state& s, const quest_state& q,
-                     const std::int32_t* seq_ids, const float* query, float* scratch, std::size_t smem,
-                     cudaStream_t st) {
+                     const std::int32_t* seq_ids, const float* query, float* scratch, const new_keys& add,
+                     std::size_t smem, cudaStream_t st) {
   if (q.prefetch == 256) {
-    quest_score_kernel<T, PPT, LA, 256><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch);
+    quest_score_kernel<T, PPT, LA, 256><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch, add);
   } else if (q.prefetch == 128) {
-    quest_score_kernel<T, PPT, LA, 128><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch);
+    quest_score_kernel<T, PPT, LA, 128><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch, add);
   } else {
-    quest_score_kernel<T, PPT, LA, 0><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch);
+    quest_score_kernel<T, PPT, LA, 0><<<grid, kThreads, smem, st>>>(d, s, q, seq_ids, query, scratch, add);
   }
 }
 
 template <class T, int PPT>
 void launch_score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
-                  const float* query, float* scratch, std::size_t smem, cudaStream_t st) {
+                  const float* query, float* scratch, const new_keys& add, std::size_t smem, cudaStream_t st) {
   const dim3 grid(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads * PPT));
   if (q.loads_ahead == 16) {
-    launch_score_la<T, PPT, 16>(grid, d, s, q, seq_ids, query, scratch, smem, st);
+    launch_score_la<T, PPT, 16>(grid, d, s, q, seq_ids, query, scratch, add, smem, st);
   } else {
-    launch_score_la<T, PPT, 8>(grid, d, s, q, seq_ids, query, scratch, smem, st);
+    launch_score_la<T, PPT, 8>(grid, d, s, q, seq_ids, query, scratch, add, smem, st);
   }
 }
 
@@ -1075,7 +1145,7 @@ void launch_fused(const layer_dims& d, const slot_state& s, const quest_state& q
                   const std::int32_t* slot_out, const void* keys, bool keys_bf16, const float* query, float* scratch,
                   std::int32_t* pages_out, std::int32_t* counts_out, cudaStream_t st) {
   // The scores stay in shared memory while they fit under the 48 KB default
-  // beside the signs and the top-k's own 3 KB; else in scratch.
+  // beside the signs and the top-k's own 3.5 KB; else in scratch.
   const std::size_t signs = signs_bytes(d, q);
   const std::size_t scores = sizeof(float) * static_cast<std::size_t>(q.max_pages);
   const bool shared = signs + scores + 4096 <= 48 * 1024;
@@ -1134,11 +1204,13 @@ void quest_update_bounds(const layer_dims& d, const quest_state& q, const std::i
   quest_bounds_kernel<<<dim3(n, d.n_kv_heads), 128, 0, as_stream(stream)>>>(d, q, seq_ids, slot_out, keys, keys_bf16);
 }
 
-void quest_score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
-                 const float* query, float* scratch, void* stream) {
-  if (n <= 0) return;
+namespace {
+
+// The staged kernel takes no keys: the unfused quest_step applies them to
+// it in a launch of their own.
+void score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+           const float* query, float* scratch, const new_keys& add, cudaStream_t st) {
   const std::size_t smem = signs_bytes(d, q);
-  cudaStream_t st = as_stream(stream);
   const int ppt = q.pages_per_thread;
   if (q.staged && q.gqa != fold::max) {
     const dim3 grid(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads));
@@ -1152,22 +1224,30 @@ void quest_score(const layer_dims& d, const slot_state& s, const quest_state& q,
     // Default 4 pages per thread: the fastest Quest step of the widths
     // measured on an H200 (docs/kv_gpu_run/out_quest_variants).
     if (ppt == 8) {
-      launch_score<std::uint16_t, 8>(d, s, q, seq_ids, n, query, scratch, smem, st);
+      launch_score<std::uint16_t, 8>(d, s, q, seq_ids, n, query, scratch, add, smem, st);
     } else if (ppt == 2) {
-      launch_score<std::uint16_t, 2>(d, s, q, seq_ids, n, query, scratch, smem, st);
+      launch_score<std::uint16_t, 2>(d, s, q, seq_ids, n, query, scratch, add, smem, st);
     } else {
-      launch_score<std::uint16_t, 4>(d, s, q, seq_ids, n, query, scratch, smem, st);
+      launch_score<std::uint16_t, 4>(d, s, q, seq_ids, n, query, scratch, add, smem, st);
     }
   } else {
     // Default 1 page per thread, the fastest fp32 step there.
     if (ppt == 4) {
-      launch_score<float, 4>(d, s, q, seq_ids, n, query, scratch, smem, st);
+      launch_score<float, 4>(d, s, q, seq_ids, n, query, scratch, add, smem, st);
     } else if (ppt == 2) {
-      launch_score<float, 2>(d, s, q, seq_ids, n, query, scratch, smem, st);
+      launch_score<float, 2>(d, s, q, seq_ids, n, query, scratch, add, smem, st);
     } else {
-      launch_score<float, 1>(d, s, q, seq_ids, n, query, scratch, smem, st);
+      launch_score<float, 1>(d, s, q, seq_ids, n, query, scratch, add, smem, st);
     }
   }
+}
+
+}  // namespace
+
+void quest_score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
+                 const float* query, float* scratch, void* stream) {
+  if (n <= 0) return;
+  score(d, s, q, seq_ids, n, query, scratch, new_keys{nullptr, nullptr, false}, as_stream(stream));
 }
 
 void quest_topk(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
@@ -1189,8 +1269,13 @@ void quest_step(const layer_dims& d, const slot_state& s, const quest_state& q, 
                 std::int32_t* pages_out, std::int32_t* counts_out, void* stream) {
   if (n <= 0) return;
   if (q.fused != 1 && q.fused != 2) {
-    quest_update_bounds(d, q, seq_ids, n, slot_out, keys, keys_bf16, stream);
-    quest_select(d, s, q, seq_ids, n, query, scratch, pages_out, counts_out, stream);
+    if (q.staged && q.gqa != fold::max) {
+      quest_update_bounds(d, q, seq_ids, n, slot_out, keys, keys_bf16, stream);
+      quest_select(d, s, q, seq_ids, n, query, scratch, pages_out, counts_out, stream);
+    } else {
+      score(d, s, q, seq_ids, n, query, scratch, new_keys{slot_out, keys, keys_bf16}, as_stream(stream));
+      quest_topk(d, s, q, seq_ids, n, scratch, pages_out, counts_out, stream);
+    }
     return;
   }
   cudaStream_t st = as_stream(stream);

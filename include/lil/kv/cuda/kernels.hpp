@@ -49,7 +49,7 @@
 //   advance(...)           held += 1 (up to capacity), appended += 1
 //   quest_update_bounds(..) Quest: the new key into its page's min/max
 //   quest_select(...)      Quest: pages to read per KV head (or quest_step:
-//                          both Quest calls, one launch when fused)
+//                          both Quest calls in two launches, one when fused)
 //   [engine's attention over the slots; attention_probs if it gives no weights]
 //   observe_scores(...)    H2O, TOVA; snapkv_observe + snapkv_advance in prefill
 //   snapkv_prefill_done(...) + snapkv_finish(...)   once per sequence, end of prompt
@@ -144,9 +144,12 @@ struct quest_state {
   // wave instead of alone after it (the default). Per-thread and grid-fused
   // kernels.
   bool tail_first = true;
-  // quest_step in one launch instead of three (bounds, scoring, top-k), with
-  // the per-thread kernel's width and prefetch (8 loads ahead):
-  //   0  (default) quest_update_bounds then quest_select
+  // quest_step in one launch instead of two, with the per-thread kernel's
+  // width and prefetch (8 loads ahead):
+  //   0  (default) the scoring launch also applies the new keys (the first
+  //      block of each (row, KV head): the key's page is the current one,
+  //      which is never scored), then the top-k; with staged scoring,
+  //      quest_update_bounds then quest_select
   //   1  a block of 512 threads per (row, KV head) applies the new key,
   //      scores in rounds and runs the top-k on the scores in shared memory
   //      (only n x KV blocks: for large batches)
@@ -174,8 +177,9 @@ void quest_score(const layer_dims& d, const slot_state& s, const quest_state& q,
                  const float* query, float* scratch, void* stream);
 void quest_topk(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
                 const float* scratch, std::int32_t* pages_out, std::int32_t* counts_out, void* stream);
-// quest_update_bounds then quest_select, after append() and advance(): one
-// launch when q.fused, else those two calls. Same arguments as theirs.
+// What quest_update_bounds then quest_select give, after append() and
+// advance(): two launches (scoring with the keys, top-k), one when q.fused.
+// Same arguments as theirs.
 void quest_step(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
                 const std::int32_t* slot_out, const void* keys, bool keys_bf16, const float* query, float* scratch,
                 std::int32_t* pages_out, std::int32_t* counts_out, void* stream);
