@@ -127,6 +127,7 @@ struct config {
   bool per_kv_head = false;
   variant var;  // Quest: the scoring knobs
   bool step = false;  // Quest: through quest_step (implied by var.fused)
+  bool one_append = false;  // append_and_advance instead of append, advance (implied by step)
 };
 
 kv::policy_spec spec_of(const config& c) {
@@ -279,8 +280,12 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
     query_d.put(query);
 
     // append
-    kc::append(d, s, rule, ids.p, n, pos_in.p, slot_out.p, evicted_out.p, nullptr);
-    kc::advance(d, s, ids.p, n, nullptr);
+    if (c.one_append || c.step) {
+      kc::append_and_advance(d, s, rule, ids.p, n, pos_in.p, slot_out.p, evicted_out.p, nullptr);
+    } else {
+      kc::append(d, s, rule, ids.p, n, pos_in.p, slot_out.p, evicted_out.p, nullptr);
+      kc::advance(d, s, ids.p, n, nullptr);
+    }
     if (c.quest && !via_step) kc::quest_update_bounds(d, q, ids.p, n, slot_out.p, keys_d.p, false, nullptr);
     const auto gslot = slot_out.get(static_cast<std::size_t>(n) * KV);
     const auto gevict = evicted_out.get(static_cast<std::size_t>(n) * KV);
@@ -802,6 +807,13 @@ int main(int argc, char** argv) {
     c = {}; c.name = "tova:32 per_kv_head"; c.rule = kc::victim::tova; c.weights = true; c.per_kv_head = true;
     c.tables = 4; c.score_tables = 4; add(c);
     c = {}; c.name = "quest:64 page 8 bf16 bounds"; c.quest = true; c.budget = 64; c.bf16 = true; add(c);
+    // append_and_advance: one launch with one table per row, two with several.
+    c = {}; c.name = "full, append_and_advance"; c.one_append = true; add(c);
+    c = {}; c.name = "sink:32 (4 sinks), append_and_advance"; c.rule = kc::victim::sink; c.one_append = true; add(c);
+    c = {}; c.name = "tova:32 gqa=mean, append_and_advance"; c.rule = kc::victim::tova; c.weights = true;
+    c.tables = 1; c.score_tables = 1; c.one_append = true; add(c);
+    c = {}; c.name = "h2o:32 recent 16, 4 tables, append_and_advance"; c.rule = kc::victim::h2o; c.weights = true;
+    c.accumulate = true; c.tables = 4; c.score_tables = 4; c.one_append = true; add(c);
     for (const variant& v : {variant{4, 0, 0, false, 0}, variant{8, 0, 0, false, 0},
                              variant{4, 16, 0, false, 0}, variant{8, 16, 0, false, 0},
                              variant{0, 0, 128, false, 0}, variant{0, 0, 256, false, 0},

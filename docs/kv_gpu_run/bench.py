@@ -177,6 +177,9 @@ def main():
                 tv = step_us(quest_step)
                 row[f"quest_{bounds}_ppt{ppt}_ahead{ahead or 8}_us"] = round(tv, 2)
             knobs()
+            # The default step once more at the end of the pass: how far the
+            # first timing (right after the dense step's) is from a later one.
+            row[f"quest_{bounds}_end_of_pass_us"] = round(step_us(quest_step), 2)
         else:
             # The L2 prefetch hint (quest_state::prefetch), the partial block
             # dispatched first (tail_first) and the fused step (quest_state::fused through
@@ -324,7 +327,8 @@ def main():
         results["rows"].append(row)
         log(f"context {ctx}: dense {dense:.1f} us ({row['dense_read_TBps']} TB/s of K/V) | quest bf16 "
             f"{row['quest_bf16_us']:.1f} us ({100 * row['quest_bf16_ratio']:.1f}%; select {row['quest_bf16_select_only_us']:.1f}; "
-            f"staged {row['quest_bf16_staged_us']:.1f} us = {100 * row['quest_bf16_staged_ratio']:.1f}%), fp32 {row['quest_fp32_us']:.1f} us "
+            f"staged {row['quest_bf16_staged_us']:.1f} us = {100 * row['quest_bf16_staged_ratio']:.1f}%; "
+            f"again at the end of the pass {row['quest_bf16_end_of_pass_us']:.1f} us), fp32 {row['quest_fp32_us']:.1f} us "
             f"({100 * row['quest_fp32_ratio']:.1f}%; staged {100 * row['quest_fp32_staged_ratio']:.1f}%) | h2o {row['h2o_us']:.1f} us ({100 * row['h2o_ratio']:.1f}%; "
             f"weights {row['h2o_weights_only_us']:.1f}) | tova {row['tova_us']:.1f} us ({100 * row['tova_ratio']:.1f}%)"
             f" | sink {row['sink_us']:.1f} us ({100 * row['sink_ratio']:.2f}%) | snapkv prefill_done "

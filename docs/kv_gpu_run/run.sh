@@ -64,7 +64,13 @@ wait $ext_job
 { echo "=== torch binding"; tail -n 40 /tmp/lil_torch_build.txt; } >>"$log"
 tail -n 1 /tmp/lil_torch_build.txt
 if has bench; then
+  # The GPU's clocks and power through the bench (every 100 ms): a step timed
+  # slower than another of the same work shows here if the clocks moved.
+  nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu --format=csv -lms 100 \
+    >"$OUT/gpu_clocks.csv" 2>&1 &
+  smi_job=$!
   timeout "${BENCH_LIMIT:-240}" python3 docs/kv_gpu_run/bench.py --out "$OUT" || status=1
+  kill "$smi_job" 2>/dev/null
 fi
 wait $lil_job
 cat /tmp/lil_which.txt | tee -a "$log"

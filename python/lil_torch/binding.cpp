@@ -85,9 +85,8 @@ void append(at::Tensor held, at::Tensor appended, at::Tensor arrival, at::Tensor
   check_rows(seq_ids, "positions", positions);
   check_rows(seq_ids, "slot_out", slot_out);
   const int n = static_cast<int>(seq_ids.size(0));
-  kc::append(d, s, r, i32(seq_ids, "seq_ids"), n, i32(positions, "positions"), i32(slot_out, "slot_out"),
-             i32(evicted_out, "evicted_out"), stream());
-  kc::advance(d, s, seq_ids.data_ptr<std::int32_t>(), n, stream());
+  kc::append_and_advance(d, s, r, i32(seq_ids, "seq_ids"), n, i32(positions, "positions"), i32(slot_out, "slot_out"),
+                         i32(evicted_out, "evicted_out"), stream());
   fail_on_error("append");
 }
 

@@ -238,8 +238,12 @@ __device__ __forceinline__ bool before(const pick& a, const pick& b) {
 
 // --- append / advance ----------------------------------------------------------------------
 
+// With advance_too (only where d.tables == 1, so the row has this one block),
+// thread 0 also does advance()'s update at the end: every thread read held
+// and appended before the barrier above it.
 __global__ void append_kernel(layer_dims d, slot_state s, append_rule rule, const std::int32_t* seq_ids,
-                              const std::int32_t* positions, std::int32_t* slot_out, std::int32_t* evicted_out) {
+                              const std::int32_t* positions, std::int32_t* slot_out, std::int32_t* evicted_out,
+                              bool advance_too) {
   const int r = blockIdx.x, t = blockIdx.y;
   const int b = seq_ids[r];
   const int C = d.capacity;
@@ -300,6 +304,10 @@ __global__ void append_kernel(layer_dims d, slot_state s, append_rule rule, cons
   } else {
     slot_out[r * d.n_kv_heads + t] = slot;
     evicted_out[r * d.n_kv_heads + t] = evicted;
+  }
+  if (advance_too) {
+    if (held < C) s.held[b] = held + 1;
+    s.appended[b] = arrival_new + 1;
   }
 }
 
@@ -1183,7 +1191,20 @@ void append(const layer_dims& d, const slot_state& s, const append_rule& rule, c
             const std::int32_t* positions, std::int32_t* slot_out, std::int32_t* evicted_out, void* stream) {
   if (n <= 0) return;
   append_kernel<<<dim3(n, d.tables), kThreads, 0, as_stream(stream)>>>(d, s, rule, seq_ids, positions, slot_out,
-                                                                       evicted_out);
+                                                                       evicted_out, false);
+}
+
+void append_and_advance(const layer_dims& d, const slot_state& s, const append_rule& rule,
+                        const std::int32_t* seq_ids, int n, const std::int32_t* positions, std::int32_t* slot_out,
+                        std::int32_t* evicted_out, void* stream) {
+  if (n <= 0) return;
+  if (d.tables != 1) {
+    append(d, s, rule, seq_ids, n, positions, slot_out, evicted_out, stream);
+    advance(d, s, seq_ids, n, stream);
+    return;
+  }
+  append_kernel<<<dim3(n, 1), kThreads, 0, as_stream(stream)>>>(d, s, rule, seq_ids, positions, slot_out,
+                                                                evicted_out, true);
 }
 
 void advance(const layer_dims& d, const slot_state& s, const std::int32_t* seq_ids, int n, void* stream) {

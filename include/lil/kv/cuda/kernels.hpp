@@ -47,6 +47,7 @@
 // Order of one decode step (per layer):
 //   append(...)            slot and eviction per KV head of the new token
 //   advance(...)           held += 1 (up to capacity), appended += 1
+//                          (or append_and_advance: both, one launch if tables == 1)
 //   quest_update_bounds(..) Quest: the new key into its page's min/max
 //   quest_select(...)      Quest: pages to read per KV head (or quest_step:
 //                          both Quest calls in two launches, one when fused)
@@ -101,6 +102,12 @@ struct append_rule {
 void append(const layer_dims& d, const slot_state& s, const append_rule& rule, const std::int32_t* seq_ids, int n,
             const std::int32_t* positions, std::int32_t* slot_out, std::int32_t* evicted_out, void* stream);
 void advance(const layer_dims& d, const slot_state& s, const std::int32_t* seq_ids, int n, void* stream);
+// append then advance: one launch when every row has one table (d.tables ==
+// 1: the row's one block reads held and appended, then updates them), else
+// the two launches.
+void append_and_advance(const layer_dims& d, const slot_state& s, const append_rule& rule,
+                        const std::int32_t* seq_ids, int n, const std::int32_t* positions, std::int32_t* slot_out,
+                        std::int32_t* evicted_out, void* stream);
 
 // H2O (accumulate = true: score[kv][i] += fold of the group's weights) and
 // TOVA (accumulate = false: score[t][i] = fold over the table's heads - all
