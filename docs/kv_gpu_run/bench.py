@@ -92,6 +92,9 @@ def main():
     ap.add_argument("--budget", type=int, default=1024)
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--eager", action="store_true")
+    ap.add_argument("--free-after-dense", action="store_true",
+                    help="return the dense step's K/V to the driver (torch.cuda.empty_cache) before the "
+                         "policies' state is allocated, so that it does not take the K/V's freed memory")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     dev = torch.device("cuda")
@@ -246,6 +249,8 @@ def main():
         kv_bytes = 2 * B * KV * ctx * D * 2
         row["dense_read_TBps"] = round(kv_bytes / (dense * 1e-6) / 1e12, 2)
         del k, v
+        if args.free_after_dense:
+            torch.cuda.empty_cache()
         qf = torch.randn(B, H, D, device=dev)
         positions = torch.full((B,), ctx, dtype=torch.int32, device=dev)
 
