@@ -128,6 +128,7 @@ struct config {
   variant var;  // Quest: the scoring knobs
   bool step = false;  // Quest: through quest_step (implied by var.fused)
   bool one_append = false;  // append_and_advance instead of append, advance (implied by step)
+  bool evict_generated = false;  // SnapKV: victim::snapkv at a held_cap of the budget after the prompt
 };
 
 kv::policy_spec spec_of(const config& c) {
@@ -149,6 +150,7 @@ kv::policy_spec spec_of(const config& c) {
     o.kernel = c.kernel;
     o.pool = c.max_pool ? kv::pooling::max : kv::pooling::avg;
     o.gqa = red;
+    o.evict_generated = c.evict_generated;
     spec = o;
   } else if (c.rule == kc::victim::sink) {
     kv::sink_options o;
@@ -212,8 +214,13 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
   s.position = position.p;
   s.score = c.score_tables ? score.p : nullptr;
   s.score_tables = c.score_tables;
+  dev<std::int32_t> held_cap(rows);
+  if (c.evict_generated) {
+    held_cap.put(std::vector<std::int32_t>(rows, C));
+    s.held_cap = held_cap.p;
+  }
   kc::append_rule rule;
-  rule.kind = c.rule;
+  rule.kind = c.evict_generated ? kc::victim::snapkv : c.rule;
   rule.sinks = c.sinks;
   rule.recent = c.recent;
 
@@ -249,6 +256,9 @@ tally run(const config& c, int rows, int steps, std::uint32_t seed) {
   k.max_pool = c.max_pool;
   k.budget = c.budget;
   k.gqa = c.fold;
+  k.evict_generated = c.evict_generated;
+  rule.pinned = pinned.p;
+  rule.prefilled = prefilled.p;
 
   dev<std::int32_t> ids(rows), pos_in(rows), slot_out(static_cast<std::size_t>(rows) * KV),
       evicted_out(static_cast<std::size_t>(rows) * KV), pages(static_cast<std::size_t>(rows) * KV * std::max(1, q.budget_pages)),
@@ -891,6 +901,15 @@ int main(int argc, char** argv) {
     c = {}; c.name = "snapkv:48 window 8 avg pool"; c.snapkv = true; c.budget = 48; c.tables = 4; add(c);
     c = {}; c.name = "snapkv:40 window 8 kernel 7 max pool gqa=max"; c.snapkv = true; c.budget = 40; c.tables = 4;
     c.kernel = 7; c.max_pool = true; c.fold = kc::fold::max; add(c);
+    // evict_generated: the cache held at the budget after the prompt, the
+    // oldest token not chosen from the prompt replaced (prompts of 50-129
+    // tokens, so some end below the budget of 96 and fill it first).
+    c = {}; c.name = "snapkv:48 window 8 evict_generated"; c.snapkv = true; c.budget = 48; c.tables = 4;
+    c.evict_generated = true; add(c);
+    c = {}; c.name = "snapkv:96 window 8 max pool evict_generated"; c.snapkv = true; c.budget = 96; c.tables = 4;
+    c.max_pool = true; c.evict_generated = true; add(c);
+    c = {}; c.name = "snapkv:48 window 8 evict_generated, one append"; c.snapkv = true; c.budget = 48;
+    c.tables = 4; c.evict_generated = true; c.one_append = true; add(c);
   }
   long compared = 0, differ = 0;
   const int rows = quick ? 8 : 24, steps = quick ? 120 : 360;

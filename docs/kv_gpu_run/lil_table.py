@@ -98,6 +98,8 @@ def main():
     ap.add_argument("--max-new", type=int, default=600)
     ap.add_argument("--budgets", default="16,32,64,128")
     ap.add_argument("--policies", default="sink,h2o,quest,snapkv,tova")
+    ap.add_argument("--extra", default="snapkv:64,evict_generated=1;snapkv:128,evict_generated=1",
+                    help="further specs after the grid, separated by ';' (not the papers' settings)")
     ap.add_argument("--f", type=int, default=25)
     ap.add_argument("--t", type=float, default=2.0)
     ap.add_argument("--time-limit", type=float, default=420)
@@ -149,33 +151,36 @@ def main():
     log(f"[lil full] identical to dense in {same}/{len(dense)} sequences; accuracy {row['accuracy']}, "
         f"mean tokens {row['mean_tokens']}, {secs:.2f} s")
 
-    for policy in args.policies.split(","):
-        for budget in [int(b) for b in args.budgets.split(",")]:
-            name = f"{policy}:{budget}"
-            if time.time() - started > args.time_limit:
-                record["errors"].append(f"{name}: skipped, time limit")
-                log(record["errors"][-1])
-                continue
-            try:
-                cache = LilCache(name, model.config, mask, args.max_new)
-            except SpecError as e:
-                record["errors"].append(f"{name}: {e}")
-                log(f"[{name}] not run: {e}")
-                continue
-            try:
-                traces, secs = generate(model, ids, mask, args.max_new, cache)
-                row = summarize(policy, budget, traces, answers, text_of, args.max_new, args.f, args.t, secs)
-                held = cache.held().float().mean(dim=1).tolist()
-                row["mean_tokens_held_per_layer_at_end"] = [round(h, 1) for h in held]
-                record["settings"].append(row)
-                log(f"[{name}] accuracy {row['accuracy']}, mean tokens {row['mean_tokens']}, hit cap {row['hit_cap']}, "
-                    f"guardian: {row['guardian_saved_percent']}% saved, stopped {row['guardian_stopped']}, accuracy "
-                    f"{row['accuracy_with_guardian']}; {secs:.2f} s")
-            except Exception:  # noqa: BLE001 - record and go on with the next setting
-                record["errors"].append(f"{name}: " + traceback.format_exc())
-                log(record["errors"][-1])
-            del cache
-            torch.cuda.empty_cache()
+    settings = [(p, int(b), f"{p}:{b}") for p in args.policies.split(",") for b in args.budgets.split(",")]
+    for text in filter(None, args.extra.split(";")):
+        head, _, options = text.partition(",")
+        policy, _, budget = head.partition(":")
+        settings.append((f"{policy} ({options})" if options else policy, int(budget), text))
+    for policy, budget, name in settings:
+        if time.time() - started > args.time_limit:
+            record["errors"].append(f"{name}: skipped, time limit")
+            log(record["errors"][-1])
+            continue
+        try:
+            cache = LilCache(name, model.config, mask, args.max_new)
+        except SpecError as e:
+            record["errors"].append(f"{name}: {e}")
+            log(f"[{name}] not run: {e}")
+            continue
+        try:
+            traces, secs = generate(model, ids, mask, args.max_new, cache)
+            row = summarize(policy, budget, traces, answers, text_of, args.max_new, args.f, args.t, secs)
+            held = cache.held().float().mean(dim=1).tolist()
+            row["mean_tokens_held_per_layer_at_end"] = [round(h, 1) for h in held]
+            record["settings"].append(row)
+            log(f"[{name}] accuracy {row['accuracy']}, mean tokens {row['mean_tokens']}, hit cap {row['hit_cap']}, "
+                f"guardian: {row['guardian_saved_percent']}% saved, stopped {row['guardian_stopped']}, accuracy "
+                f"{row['accuracy_with_guardian']}; most held in a layer at the end {max(held):.1f}; {secs:.2f} s")
+        except Exception:  # noqa: BLE001 - record and go on with the next setting
+            record["errors"].append(f"{name}: " + traceback.format_exc())
+            log(record["errors"][-1])
+        del cache
+        torch.cuda.empty_cache()
     record["wall_seconds"] = round(time.time() - started, 1)
     with open(os.path.join(args.out, "lil_table.json"), "w") as f:
         json.dump(record, f, indent=1)

@@ -75,13 +75,25 @@ void fail_on_error(const char* what) {
 void append(at::Tensor held, at::Tensor appended, at::Tensor arrival, at::Tensor position,
             c10::optional<at::Tensor> score, int64_t rule, int64_t sinks, int64_t recent, int64_t n_heads,
             int64_t n_kv_heads, int64_t head_dim, at::Tensor seq_ids, at::Tensor positions, at::Tensor slot_out,
-            at::Tensor evicted_out) {
+            at::Tensor evicted_out, c10::optional<at::Tensor> held_cap, c10::optional<at::Tensor> snap_pinned,
+            c10::optional<at::Tensor> snap_cursor) {
   const kc::layer_dims d = dims(arrival, n_heads, n_kv_heads, head_dim);
-  const kc::slot_state s = slots(held, appended, arrival, position, score);
+  kc::slot_state s = slots(held, appended, arrival, position, score);
   kc::append_rule r;
   r.kind = static_cast<kc::victim>(rule);
   r.sinks = static_cast<int>(sinks);
   r.recent = static_cast<int>(recent);
+  if (held_cap) {
+    TORCH_CHECK(held_cap->numel() >= held.numel(), "lil_torch: held_cap must be [rows]");
+    s.held_cap = i32(*held_cap, "held_cap");
+  }
+  if (r.kind == kc::victim::snapkv) {
+    TORCH_CHECK(held_cap && snap_pinned && snap_cursor,
+                "lil_torch: the snapkv victim (evict_generated) needs held_cap, the pinned flags and the cursor");
+    need(*snap_pinned, at::kByte, "snapkv pinned");
+    r.pinned = snap_pinned->data_ptr<std::uint8_t>();
+    r.prefilled = i32(*snap_cursor, "snapkv cursor");  // its first row: prefilled
+  }
   check_rows(seq_ids, "positions", positions);
   check_rows(seq_ids, "slot_out", slot_out);
   const int n = static_cast<int>(seq_ids.size(0));
@@ -266,10 +278,15 @@ void snapkv_observe(at::Tensor held, at::Tensor appended, at::Tensor arrival, at
 void snapkv_prefill_done(at::Tensor held, at::Tensor appended, at::Tensor arrival, at::Tensor position,
                          at::Tensor rows, at::Tensor row_len, at::Tensor cursor, at::Tensor pinned, int64_t kernel,
                          bool max_pool, int64_t budget, int64_t n_heads, at::Tensor seq_ids, at::Tensor scratch,
-                         at::Tensor kept_out, at::Tensor kept_count) {
+                         at::Tensor kept_out, at::Tensor kept_count, c10::optional<at::Tensor> held_cap) {
   const kc::layer_dims d = dims(arrival, n_heads, rows.size(1), 1);
-  const kc::slot_state s = slots(held, appended, arrival, position, c10::nullopt);
-  const kc::snapkv_state k = snap(rows, row_len, cursor, pinned, kernel, max_pool, budget, 1);
+  kc::slot_state s = slots(held, appended, arrival, position, c10::nullopt);
+  kc::snapkv_state k = snap(rows, row_len, cursor, pinned, kernel, max_pool, budget, 1);
+  if (held_cap) {  // evict_generated: from now on the row holds at most the budget
+    TORCH_CHECK(held_cap->numel() >= held.numel(), "lil_torch: held_cap must be [rows]");
+    s.held_cap = i32(*held_cap, "held_cap");
+    k.evict_generated = true;
+  }
   const int n = static_cast<int>(seq_ids.size(0));
   TORCH_CHECK(scratch.numel() >= static_cast<int64_t>(n) * d.n_kv_heads * 2 * d.capacity, "lil_torch: scratch too small");
   TORCH_CHECK(kept_out.numel() >= static_cast<int64_t>(n) * d.n_kv_heads * d.capacity, "lil_torch: kept_out too small");

@@ -32,7 +32,7 @@ class Spec:
         options = parts[1:] if budget_text is not None else parts
         self.sinks, self.recent, self.heavy_fraction = 4, 0, 0.5
         self.page_size, self.bf16_bounds = 16, False
-        self.window, self.kernel, self.max_pool = 32, 5, False
+        self.window, self.kernel, self.max_pool, self.evict_generated = 32, 5, False, False
         self.per_kv_head, self.gqa = False, "mean"
         self.skip_first_layers = 2 if name == "quest" else 0
         defaults = {"sink": 1024, "h2o": 1024, "quest": 1024, "snapkv": 2048, "tova": 1024}
@@ -69,6 +69,14 @@ class Spec:
             except ValueError:
                 raise SpecError(f'kv policy spec "{self.text}": {key}="{value}" is not an integer') from None
 
+        def flag():
+            # As the C++ factory reads a flag.
+            if value in ("1", "true"):
+                return True
+            if value in ("0", "false"):
+                return False
+            raise SpecError(f'kv policy spec "{self.text}": {key} "{value}" is not 0 or 1')
+
         if key == "gqa":
             if value not in FOLDS:
                 raise SpecError(f'kv policy spec "{self.text}": gqa "{value}" (sum, mean, max)')
@@ -96,10 +104,9 @@ class Spec:
                 raise SpecError(f'kv policy spec "{self.text}": pool "{value}" (avg, max)')
             self.max_pool = value == "max"
         elif key == "evict_generated" and self.name == "snapkv":
-            if integer() != 0:
-                raise SpecError(f'kv policy spec "{self.text}": evict_generated=1 has no GPU kernel yet')
+            self.evict_generated = flag()
         elif key == "per_kv_head" and self.name == "tova":
-            self.per_kv_head = integer() != 0
+            self.per_kv_head = flag()
         else:
             raise SpecError(f'kv policy spec "{self.text}": unknown option "{key}" for {self.name}')
 
@@ -148,6 +155,8 @@ class Spec:
 
     def victim(self):
         """lil::kv::cuda::victim"""
+        if self.name == "snapkv" and self.evict_generated:
+            return 4
         return {"sink": 1, "h2o": 2, "tova": 3}.get(self.name, 0)
 
     def needs_weights(self):

@@ -17,7 +17,8 @@ SHAPE = dict(n_layers=6, n_heads=8, n_kv_heads=4, head_dim=16, max_context=MAX_C
 
 SPECS = ["full", "sink:16", "sink:64,sinks=2", "h2o:32", "h2o:64,recent=8", "h2o:0.25", "quest:64",
          "quest:256,gqa=max,skip=0", "quest:64,page=8,bounds=bf16", "snapkv:64", "snapkv:40,window=8,kernel=7,pool=max",
-         "tova:16", "tova:32,per_kv_head=1", "tova:32,gqa=sum"]
+         "snapkv:64,evict_generated=1", "snapkv:48,window=8,evict_generated=true",
+         "tova:16", "tova:32,per_kv_head=1", "tova:32,per_kv_head=true", "tova:32,gqa=sum"]
 
 
 @pytest.mark.parametrize("text", SPECS)
@@ -45,10 +46,21 @@ def test_h2o_recent_window_matches():
 
 
 @pytest.mark.parametrize("text", ["snapkv:16", "snapkv:32", "sink:4", "quest:8", "h2o:8,recent=9", "bogus:3",
-                                  "h2o:64,page=3", "snapkv:64,kernel=4"])
+                                  "h2o:64,page=3", "snapkv:64,kernel=4", "snapkv:64,evict_generated=2",
+                                  "tova:32,per_kv_head=yes"])
 def test_same_refusals(text):
     shape = lil.kv.ModelShape(**SHAPE)
     with pytest.raises(lil.Error):
         lil.kv.make_policy(text, shape, 5)
     with pytest.raises(SpecError):
         Spec(text, MAX_CONTEXT)
+
+
+def test_snapkv_evict_generated_picks_the_gpu_victim():
+    # kernels.hpp's victim::snapkv (4) only with evict_generated; the paper's
+    # SnapKV never evicts a generated token (victim::none, 0).
+    assert Spec("snapkv:64,evict_generated=1", MAX_CONTEXT).victim() == 4
+    assert Spec("snapkv:64,evict_generated=0", MAX_CONTEXT).victim() == 0
+    assert Spec("snapkv:64", MAX_CONTEXT).victim() == 0
+    assert Spec("tova:32,per_kv_head=1", MAX_CONTEXT).tables(4) == 4
+    assert Spec("tova:32,per_kv_head=false", MAX_CONTEXT).tables(4) == 1

@@ -252,15 +252,21 @@ __global__ void append_kernel(layer_dims d, slot_state s, append_rule rule, cons
   std::int32_t* arr = s.arrival + (static_cast<std::size_t>(b) * d.tables + t) * C;
   std::int32_t* pos = s.position + (static_cast<std::size_t>(b) * d.tables + t) * C;
   float* sc = s.score ? s.score + (static_cast<std::size_t>(b) * s.score_tables + t) * C : nullptr;
+  const int limit = s.held_cap ? min(C, s.held_cap[b]) : C;
+  std::uint8_t* pinned =
+      rule.kind == victim::snapkv ? rule.pinned + (static_cast<std::size_t>(b) * d.tables + t) * C : nullptr;
+  // Before its prompt ends SnapKV never evicts (its CPU policy refuses a full cache).
+  const bool evicts = rule.kind != victim::none && (rule.kind != victim::snapkv || rule.prefilled[b] != 0);
   __shared__ pick best[kThreads];
   __shared__ int chosen;
-  if (held < C) {
+  if (held < limit) {
     if (threadIdx.x == 0) chosen = held;
-  } else if (rule.kind == victim::none) {
+  } else if (!evicts) {
     if (threadIdx.x == 0) chosen = -1;
   } else {
+    // The victim among the held slots (all C of them, but for a held_cap).
     pick mine{0.0f, 0, -1};
-    for (int i = threadIdx.x; i < C; i += blockDim.x) {
+    for (int i = threadIdx.x; i < held; i += blockDim.x) {
       const int a = arr[i];
       bool candidate = true;
       float key = 0.0f;
@@ -269,6 +275,8 @@ __global__ void append_kernel(layer_dims d, slot_state s, append_rule rule, cons
       } else if (rule.kind == victim::h2o) {
         candidate = a <= arrival_new - rule.recent;
         key = sc[i];
+      } else if (rule.kind == victim::snapkv) {
+        candidate = pinned[i] == 0;
       } else {
         key = sc[i];
       }
@@ -291,7 +299,11 @@ __global__ void append_kernel(layer_dims d, slot_state s, append_rule rule, cons
   if (slot < 0) {
     evicted = -2;
   } else {
-    if (held >= C) evicted = pos[slot];
+    if (held >= limit) {
+      evicted = pos[slot];
+    } else if (pinned) {
+      pinned[slot] = 0;
+    }
     pos[slot] = positions[r];
     arr[slot] = arrival_new;
     if (sc) sc[slot] = rule.kind == victim::tova ? __int_as_float(0x7f800000) : 0.0f;
@@ -306,7 +318,7 @@ __global__ void append_kernel(layer_dims d, slot_state s, append_rule rule, cons
     evicted_out[r * d.n_kv_heads + t] = evicted;
   }
   if (advance_too) {
-    if (held < C) s.held[b] = held + 1;
+    if (held < limit) s.held[b] = held + 1;
     s.appended[b] = arrival_new + 1;
   }
 }
@@ -315,7 +327,8 @@ __global__ void advance_kernel(layer_dims d, slot_state s, const std::int32_t* s
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
   if (r >= n) return;
   const int b = seq_ids[r];
-  if (s.held[b] < d.capacity) s.held[b] += 1;
+  const int limit = s.held_cap ? min(d.capacity, s.held_cap[b]) : d.capacity;
+  if (s.held[b] < limit) s.held[b] += 1;
   s.appended[b] += 1;
 }
 
@@ -1034,6 +1047,7 @@ __global__ void snapkv_finish_kernel(slot_state s, snapkv_state k, const std::in
   const int b = seq_ids[r];
   if (k.prefilled[b]) return;
   if (s.held[b] > k.budget) s.held[b] = k.budget;
+  if (k.evict_generated && s.held_cap) s.held_cap[b] = k.budget;
   k.prefilled[b] = 1;
 }
 

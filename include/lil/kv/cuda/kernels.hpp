@@ -70,6 +70,10 @@ enum class victim : int {
   sink = 1,  // oldest token with arrival >= sinks
   h2o = 2,   // lowest score with arrival <= appended - recent; ties: oldest
   tova = 3,  // lowest score; ties: oldest
+  // SnapKV with evict_generated: before its prompt ends as none; after it, at
+  // the row's held_cap (the budget), the oldest slot not chosen from the
+  // prompt by score (append_rule::pinned 0), so the window slides.
+  snapkv = 4,
 };
 
 struct layer_dims {
@@ -88,12 +92,21 @@ struct slot_state {
   std::int32_t* position = nullptr;
   float* score = nullptr;  // null for sink, full, quest, snapkv
   int score_tables = 0;    // S
+  // [rows] or null (then the capacity): a row holds at most this many tokens
+  // (at most C). advance() stops there and append() takes its victim there
+  // instead of at C. SnapKV's evict_generated: C, then the budget once
+  // snapkv_finish has run.
+  std::int32_t* held_cap = nullptr;
 };
 
 struct append_rule {
   victim kind = victim::none;
   int sinks = 0;   // sink
   int recent = 0;  // h2o
+  // snapkv: snapkv_state::pinned ([rows][KV][C]; a slot a new token takes is
+  // unpinned) and snapkv_state::prefilled.
+  std::uint8_t* pinned = nullptr;
+  const std::int32_t* prefilled = nullptr;
 };
 
 // slot_out, evicted_out: [n][KV] (the slot per KV head; the evicted token's
@@ -203,6 +216,9 @@ struct snapkv_state {
   bool max_pool = false;
   int budget = 0;
   fold gqa = fold::mean;
+  // snapkv_finish then sets slot_state::held_cap (which must be set) to the
+  // budget: generated tokens replace the oldest unpinned one (victim::snapkv).
+  bool evict_generated = false;
 };
 
 void snapkv_observe(const layer_dims& d, const slot_state& s, const snapkv_state& k, const std::int32_t* seq_ids,
