@@ -67,6 +67,13 @@ void check_rows(const at::Tensor& seq_ids, const char* what, const at::Tensor& t
   TORCH_CHECK(t.size(0) >= seq_ids.size(0), "lil_torch: ", what, " has fewer rows than seq_ids");
 }
 
+// slot_state::held_cap from an optional [rows] tensor (null without one).
+std::int32_t* held_cap_of(const c10::optional<at::Tensor>& held_cap, const at::Tensor& held) {
+  if (!held_cap) return nullptr;
+  TORCH_CHECK(held_cap->numel() >= held.numel(), "lil_torch: held_cap must be [rows]");
+  return i32(*held_cap, "held_cap");
+}
+
 void fail_on_error(const char* what) {
   const char* e = kc::last_error();
   TORCH_CHECK(*e == 0, "lil_torch: ", what, ": ", e);
@@ -83,10 +90,7 @@ void append(at::Tensor held, at::Tensor appended, at::Tensor arrival, at::Tensor
   r.kind = static_cast<kc::victim>(rule);
   r.sinks = static_cast<int>(sinks);
   r.recent = static_cast<int>(recent);
-  if (held_cap) {
-    TORCH_CHECK(held_cap->numel() >= held.numel(), "lil_torch: held_cap must be [rows]");
-    s.held_cap = i32(*held_cap, "held_cap");
-  }
+  s.held_cap = held_cap_of(held_cap, held);
   if (r.kind == kc::victim::snapkv) {
     TORCH_CHECK(held_cap && snap_pinned && snap_cursor,
                 "lil_torch: the snapkv victim (evict_generated) needs held_cap, the pinned flags and the cursor");
@@ -282,11 +286,8 @@ void snapkv_prefill_done(at::Tensor held, at::Tensor appended, at::Tensor arriva
   const kc::layer_dims d = dims(arrival, n_heads, rows.size(1), 1);
   kc::slot_state s = slots(held, appended, arrival, position, c10::nullopt);
   kc::snapkv_state k = snap(rows, row_len, cursor, pinned, kernel, max_pool, budget, 1);
-  if (held_cap) {  // evict_generated: from now on the row holds at most the budget
-    TORCH_CHECK(held_cap->numel() >= held.numel(), "lil_torch: held_cap must be [rows]");
-    s.held_cap = i32(*held_cap, "held_cap");
-    k.evict_generated = true;
-  }
+  s.held_cap = held_cap_of(held_cap, held);
+  k.evict_generated = s.held_cap != nullptr;  // from now on the row holds at most the budget
   const int n = static_cast<int>(seq_ids.size(0));
   TORCH_CHECK(scratch.numel() >= static_cast<int64_t>(n) * d.n_kv_heads * 2 * d.capacity, "lil_torch: scratch too small");
   TORCH_CHECK(kept_out.numel() >= static_cast<int64_t>(n) * d.n_kv_heads * d.capacity, "lil_torch: kept_out too small");

@@ -32,6 +32,9 @@ class LayerState:
         self.arrival = torch.full((rows, T, C), -1, **i32)
         self.position = torch.full((rows, T, C), -1, **i32)
         self.score = None
+        # The most a row holds (kernels.hpp, slot_state::held_cap), where that
+        # is not the capacity: SnapKV's evict_generated, below.
+        self.held_cap = None
         if self.name == "h2o":
             self.score = torch.zeros(rows, n_kv_heads, C, dtype=torch.float32, device=device)
         elif self.name == "tova":
@@ -67,20 +70,19 @@ class LayerState:
             self.snap_scratch = torch.zeros(rows * n_kv_heads * 2 * C, dtype=torch.float32, device=device)
             self.kept = torch.zeros(rows, n_kv_heads, C, **i32)
             self.kept_count = torch.zeros(rows, n_kv_heads, **i32)
-            # evict_generated: the most a row holds (kernels.hpp, slot_state::held_cap):
-            # the capacity during the prompt, the budget from prefill_done on.
+            # evict_generated: the capacity during the prompt, the budget from prefill_done on.
             self.held_cap = torch.full((rows,), C, **i32) if spec.evict_generated else None
 
     def append(self, seq_ids, positions, keys=None):
         """slot [n][KV] and evicted position [n][KV] (-1: none) of each row's token."""
         n = seq_ids.shape[0]
         sp = self.spec
-        snap_evicts = self.name == "snapkv" and self.held_cap is not None
+        # victim::snapkv reads the pinned flags and the prefilled row of the cursor.
+        snap_evicts = self.held_cap is not None
         self.ext.append(self.held, self.appended, self.arrival, self.position, self.score, self.spec.victim() if sp else 0,
                         sp.sinks if sp else 0, sp.recent if sp else 0, self.n_heads, self.n_kv_heads, self.head_dim,
-                        seq_ids, positions, self.slot_out, self.evicted_out,
-                        self.held_cap if snap_evicts else None, self.pinned if snap_evicts else None,
-                        self.cursor if snap_evicts else None)
+                        seq_ids, positions, self.slot_out, self.evicted_out, self.held_cap,
+                        self.pinned if snap_evicts else None, self.cursor if snap_evicts else None)
         if self.name == "quest" and keys is not None:
             self.update_bounds(seq_ids, keys)
         return self.slot_out[:n], self.evicted_out[:n]

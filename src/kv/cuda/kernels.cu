@@ -238,6 +238,11 @@ __device__ __forceinline__ bool before(const pick& a, const pick& b) {
 
 // --- append / advance ----------------------------------------------------------------------
 
+// The most row b holds: its held_cap where there is one, else the capacity.
+__device__ __forceinline__ int held_limit(const layer_dims& d, const slot_state& s, int b) {
+  return s.held_cap ? min(d.capacity, s.held_cap[b]) : d.capacity;
+}
+
 // With advance_too (only where d.tables == 1, so the row has this one block),
 // thread 0 also does advance()'s update at the end: every thread read held
 // and appended before the barrier above it.
@@ -252,7 +257,7 @@ __global__ void append_kernel(layer_dims d, slot_state s, append_rule rule, cons
   std::int32_t* arr = s.arrival + (static_cast<std::size_t>(b) * d.tables + t) * C;
   std::int32_t* pos = s.position + (static_cast<std::size_t>(b) * d.tables + t) * C;
   float* sc = s.score ? s.score + (static_cast<std::size_t>(b) * s.score_tables + t) * C : nullptr;
-  const int limit = s.held_cap ? min(C, s.held_cap[b]) : C;
+  const int limit = held_limit(d, s, b);
   std::uint8_t* pinned =
       rule.kind == victim::snapkv ? rule.pinned + (static_cast<std::size_t>(b) * d.tables + t) * C : nullptr;
   // Before its prompt ends SnapKV never evicts (its CPU policy refuses a full cache).
@@ -327,8 +332,7 @@ __global__ void advance_kernel(layer_dims d, slot_state s, const std::int32_t* s
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
   if (r >= n) return;
   const int b = seq_ids[r];
-  const int limit = s.held_cap ? min(d.capacity, s.held_cap[b]) : d.capacity;
-  if (s.held[b] < limit) s.held[b] += 1;
+  if (s.held[b] < held_limit(d, s, b)) s.held[b] += 1;
   s.appended[b] += 1;
 }
 
@@ -1241,13 +1245,15 @@ void quest_update_bounds(const layer_dims& d, const quest_state& q, const std::i
 
 namespace {
 
-// The staged kernel takes no keys: the unfused quest_step applies them to
-// it in a launch of their own.
+// The page scores into scratch, with the step's new keys applied first where
+// `add` has them: by the per-thread kernels' own first blocks, or, for the
+// staged kernel (which takes none), in a bounds launch before it.
 void score(const layer_dims& d, const slot_state& s, const quest_state& q, const std::int32_t* seq_ids, int n,
            const float* query, float* scratch, const new_keys& add, cudaStream_t st) {
   const std::size_t smem = signs_bytes(d, q);
   const int ppt = q.pages_per_thread;
   if (q.staged && q.gqa != fold::max) {
+    if (add.slot_out != nullptr) quest_update_bounds(d, q, seq_ids, n, add.slot_out, add.keys, add.bf16, st);
     const dim3 grid(n, d.n_kv_heads, blocks_for(q.max_pages, kThreads));
     const std::size_t qs_bytes = sizeof(float) * 2 * d.head_dim;
     if (q.bf16) {
@@ -1304,13 +1310,8 @@ void quest_step(const layer_dims& d, const slot_state& s, const quest_state& q, 
                 std::int32_t* pages_out, std::int32_t* counts_out, void* stream) {
   if (n <= 0) return;
   if (q.fused != 1 && q.fused != 2) {
-    if (q.staged && q.gqa != fold::max) {
-      quest_update_bounds(d, q, seq_ids, n, slot_out, keys, keys_bf16, stream);
-      quest_select(d, s, q, seq_ids, n, query, scratch, pages_out, counts_out, stream);
-    } else {
-      score(d, s, q, seq_ids, n, query, scratch, new_keys{slot_out, keys, keys_bf16}, as_stream(stream));
-      quest_topk(d, s, q, seq_ids, n, scratch, pages_out, counts_out, stream);
-    }
+    score(d, s, q, seq_ids, n, query, scratch, new_keys{slot_out, keys, keys_bf16}, as_stream(stream));
+    quest_topk(d, s, q, seq_ids, n, scratch, pages_out, counts_out, stream);
     return;
   }
   cudaStream_t st = as_stream(stream);
