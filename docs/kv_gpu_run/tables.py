@@ -37,8 +37,15 @@ def bench_table(bench):
     for row in bench["rows"]:
         def cell(key):
             return f"{row[key + '_us']:.1f} µs ({percent(row[key + '_ratio'])})"
+
+        def quest_cell(key):
+            # The median of the step's three timings, and the first of them (bench.py says why).
+            if key + "_median_us" not in row:
+                return cell(key)
+            return (f"{row[key + '_median_us']:.1f} µs ({percent(row[key + '_median_ratio'])}; "
+                    f"first timing {row[key + '_us']:.1f})")
         lines.append(
-            f"| {context_label(row['context'])} | {row['dense_us']:.1f} µs | {cell('quest_bf16')} | {cell('quest_fp32')} "
+            f"| {context_label(row['context'])} | {row['dense_us']:.1f} µs | {quest_cell('quest_bf16')} | {quest_cell('quest_fp32')} "
             f"| {cell('h2o')} | {cell('tova')} | {cell('sink')} | {row['snapkv_prefill_done_us']:.0f} µs "
             f"({row['snapkv_prefill_done_ratio']:.1f} steps) |")
     return lines
