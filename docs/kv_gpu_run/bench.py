@@ -30,7 +30,6 @@ graph), after warm-up; --eager times plain launches instead.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -44,6 +43,24 @@ sys.path.insert(0, os.path.join(REPO, "python"))
 import lil_torch  # noqa: E402
 from lil_torch.spec import Spec  # noqa: E402
 from lil_torch.state import LayerState  # noqa: E402
+from run_files import save_record  # noqa: E402
+
+
+def captured(fn):
+    """A CUDA graph of fn, after three plain calls and one on a side stream
+    (the warm-up torch's CUDA graph notes ask for before a capture)."""
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        fn()
+    torch.cuda.current_stream().wait_stream(side)
+    with torch.cuda.graph(graph):
+        fn()
+    return graph
 
 
 def timed(fn, iters, eager, reset=None, warm=20):
@@ -54,26 +71,18 @@ def timed(fn, iters, eager, reset=None, warm=20):
     whose bounds were just written (hundreds of MiB) runs its first ten or
     so Quest steps 5-10% slower (out_replay_times/), which an engine, whose
     bounds grow a key a step, never sees."""
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
     run = fn
     how = "eager"
     if not eager:
         try:
-            graph = torch.cuda.CUDAGraph()
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                fn()
-            torch.cuda.current_stream().wait_stream(side)
-            with torch.cuda.graph(graph):
-                fn()
-            run = graph.replay
+            run = captured(fn).replay
             how = "graph"
         except Exception as e:  # noqa: BLE001 - report and fall back
             print(f"  (graph capture failed: {e}; timing eager launches)", flush=True)
             torch.cuda.synchronize()
+    else:
+        for _ in range(3):
+            fn()
     for _ in range(warm):
         run()
     if reset is not None:
@@ -353,11 +362,7 @@ def main():
             f"{k[len('quest_'):-len('_us')]} {v:.1f} us ({100 * v / dense:.1f}%)" for k, v in row.items()
             if "_ppt" in k))
     def save():
-        with open(os.path.join(args.out, "bench.json"), "w") as f:
-            json.dump(results, f, indent=1)
-            f.write("\n")
-        with open(os.path.join(args.out, "bench.txt"), "w") as f:
-            f.write("\n".join(lines) + "\n")
+        save_record(args.out, "bench", results, lines)
 
     save()
     # A second pass for Quest's newer knobs (quest_state::prefetch,

@@ -19,7 +19,6 @@ writes, the token-by-token prompt and the attention path with no sparsity.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -39,6 +38,7 @@ for sub in (("src", "decoder"), ("examples", "tiny_llama")):
 os.environ.setdefault("LIL_REPO", REPO)
 
 import gpu_run  # noqa: E402  (the reasoner as a HF model, prompts, answers)
+from run_files import save_record  # noqa: E402  (beside this file)
 import llama2c_format  # noqa: E402
 import lil  # noqa: E402
 from lil_torch.hf import MISSING_LAYER_METHODS, LilCache, lil_attention  # noqa: E402
@@ -182,11 +182,7 @@ def main():
         del cache
         torch.cuda.empty_cache()
     record["wall_seconds"] = round(time.time() - started, 1)
-    with open(os.path.join(args.out, "lil_table.json"), "w") as f:
-        json.dump(record, f, indent=1)
-        f.write("\n")
-    with open(os.path.join(args.out, "lil_table.txt"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    save_record(args.out, "lil_table", record, lines)
 
 
 if __name__ == "__main__":

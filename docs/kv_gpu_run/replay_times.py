@@ -16,7 +16,6 @@ uniformly slower round shows as a higher median.
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -26,7 +25,8 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench import bf16_bits, timed  # noqa: E402  (bench.py puts python/ on the path)
+from bench import bf16_bits, captured, timed  # noqa: E402  (bench.py puts python/ on the path)
+from run_files import save_record  # noqa: E402
 from lil_torch.spec import Spec  # noqa: E402
 from lil_torch.state import LayerState  # noqa: E402
 
@@ -77,17 +77,7 @@ def main():
             st.quest_step(ids, positions, keys, qf)
 
         reset()
-        for _ in range(3):
-            step()
-        torch.cuda.synchronize()
-        graph = torch.cuda.CUDAGraph()
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            step()
-        torch.cuda.current_stream().wait_stream(side)
-        with torch.cuda.graph(graph):
-            step()
+        graph = captured(step)
         for _ in range(3):
             graph.replay()
         torch.cuda.synchronize()
@@ -119,11 +109,7 @@ def main():
             log(f"round {r} {kind:6s}: dense {dense:.1f} | mean {statistics.mean(t):.1f} median "
                 f"{statistics.median(t):.1f} (= {100 * statistics.median(t) / dense:.1f}%) min {min(t):.1f} "
                 f"max {max(t):.1f} | first 8: " + " ".join(f"{x:.1f}" for x in t[:8]))
-    with open(os.path.join(args.out, "replay_times.json"), "w") as f:
-        json.dump(rows, f, indent=1)
-        f.write("\n")
-    with open(os.path.join(args.out, "replay_times.txt"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    save_record(args.out, "replay_times", rows, lines)
 
 
 if __name__ == "__main__":
