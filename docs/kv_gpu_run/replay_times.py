@@ -92,17 +92,14 @@ def main():
 
     log(f"{torch.cuda.get_device_name(0)}; Quest bf16 step at {ctx}, batch {B}; µs per replay, "
         f"{args.replays} replays a round from held = {ctx}")
-    reused = None
+    st = None
     for r in range(args.rounds):
         for kind in ("fresh", "reused"):
             dense = dense_step()
             if kind == "fresh":
-                if reused is not None:
-                    del reused
-                    torch.cuda.empty_cache()
-                reused = st = new_state()
-            else:
-                st = reused
+                st = None  # the last round's state goes before the new one is made
+                torch.cuda.empty_cache()
+                st = new_state()
             t = per_replay(st)
             row = {"round": r, "kind": kind, "dense_us": round(dense, 2), "replay_us": [round(x, 2) for x in t]}
             rows.append(row)

@@ -40,8 +40,6 @@ def bench_table(bench):
 
         def quest_cell(key):
             # The median of the step's three timings, and the first of them (bench.py says why).
-            if key + "_median_us" not in row:
-                return cell(key)
             return (f"{row[key + '_median_us']:.1f} µs ({percent(row[key + '_median_ratio'])}; "
                     f"first timing {row[key + '_us']:.1f})")
         lines.append(
